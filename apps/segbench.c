@@ -1,0 +1,26 @@
+// segbench: benchmarks that print figures and ratios (never timed tests).
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/bench.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: segbench <what> [options]\n"
+          "  conv        SegResNet convolution shapes: forward, backward-data,\n"
+          "              backward-weights, f32 and bf16, GFLOP/s\n"
+          "  groupnorm   GroupNorm+ReLU over 32x96^3: GB/s\n"
+          "  --threads N (default: all cores)   --repeat N (median of N)\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const segc_bench_command *c = segc_bench_commands; c->name; ++c)
+    if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+  fprintf(stderr, "segbench: error: unknown benchmark '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,130 @@
+// The autograd graph: values, the tape, and backward.
+//
+// A forward pass runs ops on values. In training mode each op pushes a tape
+// entry holding what its backward needs; segc_graph_backward() replays the
+// entries in reverse. Every backward accumulates (+=) into gradient buffers,
+// so a value used twice (a residual) simply receives two contributions.
+//
+// Memory: value data and activation gradients live in the activation arena.
+// A value's data is freed when its last holder lets go: the caller (who
+// releases after the last forward use) and each tape entry that needs the
+// data in backward. In inference mode nothing is recorded, so activations are
+// freed as soon as the forward code releases them. A value marked
+// recomputable (GroupNorm+ReLU output) is not kept alive by the tape: its data
+// is rebuilt from the producer's saved inputs when a backward needs it.
+// A gradient buffer is freed right after its producer's backward, its last
+// reader.
+#ifndef SEGC_AUTOGRAD_GRAPH_H
+#define SEGC_AUTOGRAD_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+typedef struct segc_graph segc_graph;
+typedef struct segc_value segc_value;
+
+typedef segc_status (*segc_backward_fn)(segc_graph *graph, void *saved);
+typedef segc_status (*segc_recompute_fn)(segc_graph *graph, void *saved,
+                                         segc_value *out);
+
+struct segc_value {
+  segc_tensor data;  // forward result; data.data is NULL once freed
+  segc_tensor grad;  // gradient, same shape; grad.data NULL until written
+  int data_refs;     // holders of the data (caller + tape entries)
+  bool requires_grad;
+  bool persistent;   // parameter or caller-owned input: never freed here
+  bool grad_written; // grad holds a value (else the first write may store)
+  // Set by an op whose output can be rebuilt in backward (and so is not
+  // kept alive by the tape).
+  segc_recompute_fn recompute;
+  void *recompute_saved;
+  const char *name;  // parameter name, for messages; NULL for activations
+};
+
+enum { SEGC_TAPE_MAX_HELD = 6, SEGC_TAPE_MAX_OUTPUTS = 2 };
+
+typedef struct {
+  const char *op;  // for messages
+  segc_backward_fn backward;
+  void *saved;     // op-specific context, in the graph's metadata arena
+  segc_value *outputs[SEGC_TAPE_MAX_OUTPUTS];
+  int output_count;
+  segc_value *held[SEGC_TAPE_MAX_HELD];  // values whose data backward reads
+  int held_count;
+} segc_tape_entry;
+
+struct segc_graph {
+  segc_arena *activations;  // value data and activation gradients
+  segc_arena *scratch;      // op temporaries, freed before the op returns
+  segc_arena meta;          // value structs and tape contexts (small)
+  bool training;            // record the tape, dropout active
+  uint64_t seed;            // run seed (dropout streams)
+  uint64_t step;            // training step (dropout streams)
+  uint32_t op_index;        // ops created so far in this pass
+  segc_tape_entry *tape;
+  int tape_count, tape_capacity;
+};
+
+// Sets up a graph over caller-owned arenas. `meta_bytes` sizes the small
+// metadata arena (a few MB is plenty for SegResNet).
+segc_status segc_graph_init(segc_graph *graph, segc_arena *activations,
+                            segc_arena *scratch, size_t meta_bytes);
+void segc_graph_destroy(segc_graph *graph);
+// Forgets the tape and every activation: call between steps.
+void segc_graph_reset(segc_graph *graph);
+
+// A value that wraps caller-owned memory (an input batch or a parameter).
+// Parameters pass requires_grad and a gradient tensor the caller owns (the
+// flat gradient arena); backward accumulates into it.
+segc_status segc_graph_wrap(segc_graph *graph, segc_tensor data,
+                            const segc_tensor *grad, bool requires_grad,
+                            const char *name, segc_value **out);
+
+// A new activation with freshly allocated (uninitialised) data; the caller
+// holds one data reference.
+segc_status segc_graph_new_value(segc_graph *graph, segc_shape shape,
+                                 segc_dtype dtype, segc_layout layout,
+                                 bool requires_grad, segc_value **out);
+
+// Lets go of one data reference (the caller's, after the last use).
+void segc_value_release(segc_graph *graph, segc_value *value);
+
+// Small op contexts for the tape, from the metadata arena.
+segc_status segc_graph_alloc_saved(segc_graph *graph, size_t bytes,
+                                   void **out);
+
+// Records an op. `held` values get a data reference (unless recomputable);
+// `outputs` are the values whose gradient the backward reads.
+segc_status segc_graph_record(segc_graph *graph, const char *op,
+                              segc_backward_fn backward, void *saved,
+                              segc_value *const *outputs, int output_count,
+                              segc_value *const *held, int held_count);
+
+// True when an op with these inputs must record itself.
+bool segc_graph_needs_tape(const segc_graph *graph, segc_value *const *inputs,
+                           int input_count);
+
+// Seeds d(loss)/d(loss) = 1 for a scalar f32 loss value and replays the
+// tape in reverse. Parameter gradients are accumulated (+=): zero them first.
+segc_status segc_graph_backward(segc_graph *graph, segc_value *loss);
+
+// For backward functions: where to put a gradient contribution for `value`.
+// When the value has no gradient yet, *target is its (possibly freshly
+// allocated) grad buffer and *accumulate is false: the op may store. When a
+// gradient is already there, *accumulate is true: the op must add.
+segc_status segc_value_grad_target(segc_graph *graph, segc_value *value,
+                                   segc_tensor *target, bool *accumulate);
+
+// Adds `contribution` into the value's gradient (allocating it if needed).
+// For ops that compute a contribution into scratch first.
+segc_status segc_value_grad_add(segc_graph *graph, segc_value *value,
+                                const segc_tensor *contribution);
+
+// Ensures value->grad exists and is zero-filled where nothing was written.
+segc_status segc_value_grad_zeros(segc_graph *graph, segc_value *value);
+
+#endif

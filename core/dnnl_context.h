@@ -1,0 +1,48 @@
+// The oneDNN CPU engine and stream shared by every op, a checked-call macro,
+// and a cache of primitives keyed by the op's shape description.
+#ifndef SEGC_CORE_DNNL_CONTEXT_H
+#define SEGC_CORE_DNNL_CONTEXT_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "core/status.h"
+
+// Checks a oneDNN call; on failure records the call, oneDNN's status and the
+// place, and returns SEGC_ERR_BACKEND from the enclosing function.
+#define SEGC_DNNL_CHECK(call)                                                \
+  do {                                                                       \
+    dnnl_status_t dnnl_status_ = (call);                                     \
+    if (dnnl_status_ != dnnl_success)                                        \
+      return segc_fail(SEGC_ERR_BACKEND, "oneDNN %s failed: %s (%s:%d)",     \
+                       #call, segc_dnnl_status_name(dnnl_status_), __FILE__, \
+                       __LINE__);                                            \
+  } while (0)
+
+const char *segc_dnnl_status_name(dnnl_status_t status);
+
+// The process-wide CPU engine and in-order stream (created on first use).
+segc_status segc_dnnl_engine(dnnl_engine_t *engine);
+segc_status segc_dnnl_stream(dnnl_stream_t *stream);
+
+// A cached primitive with its descriptor. Ops describe what they need in a
+// small key struct (kind, shapes, dtypes); the first call builds the
+// primitive, later calls with the same key get it back.
+typedef struct {
+  dnnl_primitive_desc_t desc;
+  dnnl_primitive_t primitive;
+} segc_dnnl_cached;
+
+// Looks `key` (key_bytes of plain data, zero-padded) up; returns NULL when
+// absent.
+segc_dnnl_cached *segc_dnnl_cache_find(const void *key, size_t key_bytes);
+// Stores a new primitive for `key` (the cache owns both handles afterwards).
+segc_status segc_dnnl_cache_insert(const void *key, size_t key_bytes,
+                                   dnnl_primitive_desc_t desc,
+                                   dnnl_primitive_t primitive,
+                                   segc_dnnl_cached **out);
+// Number of primitives built so far (tests check the cache is hit).
+int segc_dnnl_cache_size(void);
+// Destroys every cached primitive (at exit, for leak checkers).
+void segc_dnnl_shutdown(void);
+
+#endif
