@@ -1,0 +1,57 @@
+// 3D convolution (PyTorch's nn.Conv3d semantics) on oneDNN.
+//
+// Activations are NDHWC; the master weight is the f32 OIDHW parameter. The
+// layer keeps the weight reordered (and converted to bf16 when the input is
+// bf16) into the format oneDNN picked, and redoes that only when the
+// parameter's version changes. Primitives are cached per shape.
+#ifndef SEGC_LAYERS_CONV3D_H
+#define SEGC_LAYERS_CONV3D_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "autograd/graph.h"
+#include "autograd/param.h"
+
+typedef struct {
+  int64_t in_channels, out_channels;
+  int kernel;   // cubic kernel size (1 or 3 in SegResNet; any odd size works)
+  int stride;   // same on every axis
+  int padding;  // zero padding on both sides of every axis
+  bool bias;
+} segc_conv3d_config;
+
+typedef struct segc_conv3d_prepared segc_conv3d_prepared;  // private
+
+typedef struct {
+  segc_conv3d_config config;
+  segc_param *weight;  // (out, in, k, k, k) f32 NCDHW (= OIDHW)
+  segc_param *bias;    // (1, out, 1, 1, 1) f32, or NULL without bias
+  segc_conv3d_prepared *prepared;  // cached weight copies
+} segc_conv3d;
+
+// Checks the parameters' shapes against the config; the layer does not own
+// them.
+segc_status segc_conv3d_init(segc_conv3d *layer,
+                             const segc_conv3d_config *config,
+                             segc_param *weight, segc_param *bias);
+void segc_conv3d_destroy(segc_conv3d *layer);
+
+// Output spatial size: (size + 2 * padding - kernel) / stride + 1.
+int64_t segc_conv3d_output_size(const segc_conv3d_config *config,
+                                int64_t size);
+
+// y = conv(x, weight) + bias.
+// x: (N, Cin, D, H, W) NDHWC, f32 or bf16 (bf16 computes in bf16 with f32
+// accumulation). y: (N, Cout, D', H', W') NDHWC in `out_dtype` (f32 or bf16).
+// Records backward-data (when x requires a gradient) and backward-weights
+// (into weight->grad and bias->grad, accumulated, f32 OIDHW) when training.
+segc_status segc_conv3d_forward(segc_graph *graph, segc_conv3d *layer,
+                                segc_value *x, segc_dtype out_dtype,
+                                segc_value **y);
+
+// Floating-point operations of one forward (2 per multiply-add), for the
+// benchmarks. Backward-data and backward-weights cost the same each.
+double segc_conv3d_flops(const segc_conv3d_config *config, segc_shape input);
+
+#endif
