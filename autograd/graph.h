@@ -90,6 +90,10 @@ segc_status segc_graph_new_value(segc_graph *graph, segc_shape shape,
                                  segc_dtype dtype, segc_layout layout,
                                  bool requires_grad, segc_value **out);
 
+// Takes one more data reference (a value kept for later, like a skip
+// connection).
+static inline void segc_value_retain(segc_value *value) { value->data_refs++; }
+
 // Lets go of one data reference (the caller's, after the last use).
 void segc_value_release(segc_graph *graph, segc_value *value);
 

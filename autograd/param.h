@@ -14,6 +14,9 @@ typedef struct {
   char name[SEGC_PARAM_NAME_BYTES];  // MONAI state-dict key
   segc_tensor value;  // f32, NCDHW (PyTorch's order: conv weights are OIDHW)
   segc_tensor grad;   // same shape; data NULL when not training
+  // Dimensions of the tensor in PyTorch's state dict: 5 for conv weights
+  // (O, I, kD, kH, kW), 1 for biases and norm weights (C,).
+  int torch_ndim;
   // Bumped whenever value changes (optimizer step, checkpoint load), so that
   // layers can cache a reordered or converted copy of it.
   uint64_t version;
