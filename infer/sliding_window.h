@@ -1,0 +1,82 @@
+// Sliding-window inference with MONAI's semantics
+// (monai/inferers/utils.py sliding_window_inference, mode gaussian), streamed:
+// window outputs are blended into an accumulator made of small cells, each
+// cell allocated when a window first touches it and turned into labels
+// (argmax) as soon as the last window touching it is done. Memory therefore
+// grows with the band of windows still open, never with 105 full-volume
+// channels; the cells' pool is sized exactly up front by replaying the
+// window order.
+//
+// Per voxel the arithmetic is MONAI's: sum over windows (in MONAI's order) of
+// importance * logits, divided by the summed importance, argmax over
+// channels (first maximum wins, as torch.argmax). The result does not depend
+// on the cell size: one cell covering the whole volume is the unstreamed
+// computation.
+#ifndef SEGC_INFER_SLIDING_WINDOW_H
+#define SEGC_INFER_SLIDING_WINDOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/tensor.h"
+#include "data/volume.h"
+
+// Runs the network on a batch of windows. windows: (B, 1, r0, r1, r2) NDHWC
+// f32. On success *logits views (B, K, r0, r1, r2) NDHWC f32 memory owned by
+// the predictor, valid until its next call.
+typedef segc_status (*segc_predict_fn)(void *context,
+                                       const segc_tensor *windows,
+                                       segc_tensor *logits);
+
+typedef struct {
+  int64_t roi[3];        // window size (96, 96, 96)
+  double overlap;        // 0.25
+  int sw_batch_size;     // windows per network call (1)
+  double sigma_scale;    // gaussian sigma = sigma_scale * roi (0.125)
+  int64_t channels;      // K, the network's output channels
+  int64_t cell[3];       // accumulator cell size (0: default 8); a cell as
+                         // large as the volume gives the unstreamed result
+  // Called after each batch of windows (may be NULL).
+  void (*progress)(void *context, int done, int total);
+  void *progress_context;
+} segc_sw_config;
+
+// The bundle's settings: roi 96^3, overlap 0.25, sw_batch_size 1, sigma 0.125.
+segc_sw_config segc_sw_default(int64_t channels);
+
+typedef struct {
+  int windows;
+  double predict_seconds;   // inside the predictor
+  double blend_seconds;     // accumulating window outputs
+  double finalize_seconds;  // argmax of finished cells
+  size_t accumulator_bytes; // the cell pool (peak live cells x cell bytes)
+  int64_t peak_cells, total_cells;
+} segc_sw_stats;
+
+// image: f32 volume (the preprocessed network input). labels: allocated here
+// as u8 on the image's grid (affine copied). `scratch` provides the window
+// batch and the cell pool (reserve segc_sw_scratch_bytes).
+segc_status segc_sliding_window_argmax(const segc_sw_config *config,
+                                       segc_predict_fn predict,
+                                       void *predict_context,
+                                       const segc_volume *image,
+                                       segc_arena *scratch,
+                                       segc_volume *labels,
+                                       segc_sw_stats *stats);
+
+// Bytes segc_sliding_window_argmax will take from `scratch` for this image.
+segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
+                                  const int64_t dim[3], size_t *bytes);
+
+// MONAI's window start positions along one axis of (padded) size `size`:
+// fills starts[] (up to max_starts) and returns their count.
+int segc_sw_axis_starts(int64_t size, int64_t roi, double overlap,
+                        int64_t *starts, int max_starts);
+
+// MONAI's gaussian importance map for a window, (r0, r1, r2) with r2
+// fastest, f32 as MONAI computes it (clamped below at max(min, 1e-3)).
+void segc_sw_importance_map(const int64_t roi[3], double sigma_scale,
+                            float *map);
+
+#endif
