@@ -152,6 +152,11 @@ static void free_grad(segc_graph *graph, segc_value *value) {
 }
 
 segc_status segc_graph_backward(segc_graph *graph, segc_value *loss) {
+  return segc_graph_backward_seeded(graph, loss, 1.0f);
+}
+
+segc_status segc_graph_backward_seeded(segc_graph *graph, segc_value *loss,
+                                       float seed_value) {
   if (segc_tensor_numel(&loss->data) != 1 || loss->data.dtype != SEGC_F32)
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "backward: the loss must be one f32 value");
@@ -163,7 +168,7 @@ segc_status segc_graph_backward(segc_graph *graph, segc_value *loss) {
   bool accumulate;
   SEGC_TRY(segc_value_grad_target(graph, loss, &seed, &accumulate));
   float *g = seed.data;
-  *g = accumulate ? *g + 1.0f : 1.0f;
+  *g = accumulate ? *g + seed_value : seed_value;
 
   for (int i = graph->tape_count - 1; i >= 0; --i) {
     segc_tape_entry *e = &graph->tape[i];

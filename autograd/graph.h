@@ -115,6 +115,9 @@ bool segc_graph_needs_tape(const segc_graph *graph, segc_value *const *inputs,
 // Seeds d(loss)/d(loss) = 1 for a scalar f32 loss value and replays the
 // tape in reverse. Parameter gradients are accumulated (+=): zero them first.
 segc_status segc_graph_backward(segc_graph *graph, segc_value *loss);
+// Same with d(loss)/d(loss) = seed (a loss scale for fp16 training).
+segc_status segc_graph_backward_seeded(segc_graph *graph, segc_value *loss,
+                                       float seed);
 
 // For backward functions: where to put a gradient contribution for `value`.
 // When the value has no gradient yet, *target is its (possibly freshly

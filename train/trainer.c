@@ -1,0 +1,141 @@
+#include "train/trainer.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/parallel.h"
+
+enum { kScaleGrowthInterval = 2000 };
+
+segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
+                              const segc_adamw_config *adamw, segc_amp amp,
+                              int max_batch, const int64_t roi[3],
+                              uint64_t seed) {
+  memset(t, 0, sizeof *t);
+  if (!net->grads)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "trainer: the network was created without gradients");
+  if (max_batch < 1)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "trainer: batch size %d", max_batch);
+  t->net = net;
+  t->amp = amp;
+  t->compute = amp == SEGC_AMP_OFF ? SEGC_F32 : SEGC_BF16;
+  t->loss = segc_dice_ce_default();
+  t->max_batch = max_batch;
+  memcpy(t->roi, roi, sizeof t->roi);
+  t->seed = seed;
+  t->loss_scale = amp == SEGC_AMP_FP16 ? 65536.0 : 1.0;
+  const size_t moments = sizeof(float) * (size_t)net->weight_count;
+  const segc_shape input = segc_shape5(max_batch, net->config.in_channels,
+                                       roi[0], roi[1], roi[2]);
+  const size_t activation_bytes = segc_segresnet_activation_bound(
+      &net->config, input, t->compute, true);
+  float *m = NULL, *v = NULL;
+  segc_status status = segc_arena_init(&t->optimizer_arena, "optimizer state",
+                                       2 * moments + 2 * SEGC_ARENA_ALIGN,
+                                       SEGC_DEVICE_CPU);
+  if (status == SEGC_OK)
+    status = segc_arena_alloc(&t->optimizer_arena, moments, (void **)&m);
+  if (status == SEGC_OK)
+    status = segc_arena_alloc(&t->optimizer_arena, moments, (void **)&v);
+  if (status == SEGC_OK)
+    status = segc_adamw_init(&t->optimizer, adamw, m, v, net->weight_count);
+  if (status == SEGC_OK)
+    status = segc_arena_init(&t->activations, "training activations",
+                             activation_bytes, SEGC_DEVICE_CPU);
+  if (status == SEGC_OK)
+    status = segc_arena_init(&t->scratch, "training scratch",
+                             activation_bytes / 2 + (256u << 20),
+                             SEGC_DEVICE_CPU);
+  if (status == SEGC_OK)
+    status = segc_graph_init(&t->graph, &t->activations, &t->scratch, 8u << 20);
+  if (status != SEGC_OK) segc_trainer_destroy(t);
+  return status;
+}
+
+void segc_trainer_destroy(segc_trainer *t) {
+  if (t->graph.tape) segc_graph_destroy(&t->graph);
+  if (t->activations.base) segc_arena_destroy(&t->activations);
+  if (t->scratch.base) segc_arena_destroy(&t->scratch);
+  if (t->optimizer_arena.base) segc_arena_destroy(&t->optimizer_arena);
+  memset(t, 0, sizeof *t);
+}
+
+size_t segc_trainer_peak_activation_bytes(const segc_trainer *t) {
+  return t->activations.peak_bytes;
+}
+
+// True when every gradient is finite; with a scale, also divides by it.
+static bool unscale_gradients(float *grads, int64_t n, double scale) {
+  const float inverse = (float)(1.0 / scale);
+  int finite = 1;
+#pragma omp parallel for schedule(static) reduction(&& : finite)
+  for (int64_t i = 0; i < n; ++i) {
+    grads[i] *= inverse;
+    finite = finite && isfinite(grads[i]);
+  }
+  return finite;
+}
+
+segc_status segc_trainer_step(segc_trainer *t, const float *images,
+                              const uint8_t *labels, int count, double lr,
+                              segc_step_result *result) {
+  memset(result, 0, sizeof *result);
+  if (count < 1 || count > t->max_batch)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "trainer: batch of %d (1..%d)", count,
+                     t->max_batch);
+  const double t0 = segc_now();
+  segc_graph *g = &t->graph;
+  segc_graph_reset(g);
+  g->training = true;
+  g->seed = t->seed;
+  g->step = (uint64_t)t->step;
+  const segc_shape shape = segc_shape5(count, 1, t->roi[0], t->roi[1], t->roi[2]);
+  segc_tensor x = segc_tensor_view((void *)images, shape, SEGC_F32,
+                                   SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+  segc_tensor y = segc_tensor_view((void *)labels, shape, SEGC_U8,
+                                   SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+  segc_value *input, *logits, *loss;
+  SEGC_TRY(segc_graph_wrap(g, x, NULL, false, "images", &input));
+  SEGC_TRY(segc_segresnet_forward(t->net, g, input, t->compute, &logits));
+  segc_dice_ce_parts parts;
+  segc_status status = segc_dice_ce_forward(g, &t->loss, logits, &y, &loss, &parts);
+  segc_value_release(g, logits);
+  SEGC_TRY(status);
+  result->loss = *(const float *)loss->data.data;
+  result->dice = parts.dice;
+  result->ce = parts.ce;
+  if (!isfinite(result->loss))
+    return SEGC_FAIL(SEGC_ERR_NONFINITE,
+                     "step %lld: the loss is %g (Dice term %g, cross-entropy "
+                     "term %g)",
+                     (long long)t->step, result->loss, parts.dice, parts.ce);
+  memset(t->net->grads, 0, sizeof(float) * (size_t)t->net->weight_count);
+  SEGC_TRY(segc_graph_backward_seeded(g, loss, (float)t->loss_scale));
+  segc_value_release(g, loss);
+
+  const bool finite = unscale_gradients(t->net->grads, t->net->weight_count,
+                                        t->loss_scale);
+  if (!finite) {
+    if (t->amp != SEGC_AMP_FP16)
+      return SEGC_FAIL(SEGC_ERR_NONFINITE,
+                       "step %lld: a gradient is not finite (loss %g)",
+                       (long long)t->step, result->loss);
+    // fp16: skip the update and lower the scale, as GradScaler does.
+    t->loss_scale *= 0.5;
+    t->good_steps = 0;
+    t->skipped_steps++;
+    result->skipped = true;
+  } else {
+    t->optimizer.config.lr = lr;
+    SEGC_TRY(segc_adamw_step(&t->optimizer, t->net->weights, t->net->grads));
+    segc_segresnet_weights_changed(t->net);
+    if (t->amp == SEGC_AMP_FP16 && ++t->good_steps >= kScaleGrowthInterval) {
+      t->loss_scale *= 2.0;
+      t->good_steps = 0;
+    }
+  }
+  t->step++;
+  result->seconds = segc_now() - t0;
+  return SEGC_OK;
+}
