@@ -1,6 +1,7 @@
 #include "infer/sliding_window.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,8 +47,13 @@ int segc_sw_axis_starts(int64_t size, int64_t roi, double overlap,
   return (int)count;
 }
 
-void segc_sw_importance_map(const int64_t roi[3], double sigma_scale,
-                            float *map) {
+void segc_sw_importance_map(const int64_t roi[3], segc_sw_blend blend,
+                            double sigma_scale, float *map) {
+  if (blend == SEGC_SW_CONSTANT) {
+    const int64_t n = roi[0] * roi[1] * roi[2];
+    for (int64_t i = 0; i < n; ++i) map[i] = 1.0f;
+    return;
+  }
   // compute_importance_map in monai/data/utils.py, in f32 as there: each
   // axis exp(x^2 / (-2 sigma^2)) with x from -(r-1)/2, the product taken
   // axis by axis, then clamped below at max(min, 1e-3).
@@ -217,9 +223,11 @@ segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
 }
 
 // Copies window `start` (padded coordinates) of the image into `out`
-// (r0, r1, r2), replicating border voxels where the window leaves the image.
-static void extract_window(const sw_plan *plan, const float *image,
-                           const int64_t start[3], float *out) {
+// (r0, r1, r2); where the window leaves the image it replicates border
+// voxels or reads zeros.
+static void extract_window(const sw_plan *plan, segc_sw_padding padding,
+                           const float *image, const int64_t start[3],
+                           float *out) {
   const int64_t r0 = plan->roi[0], r1 = plan->roi[1], r2 = plan->roi[2];
 #pragma omp parallel for schedule(static)
   for (int64_t a = 0; a < r0; ++a) {
@@ -230,10 +238,15 @@ static void extract_window(const sw_plan *plan, const float *image,
       j = j < 0 ? 0 : (j >= plan->dim[1] ? plan->dim[1] - 1 : j);
       const float *row = image + (i * plan->dim[1] + j) * plan->dim[2];
       float *dst = out + (a * r1 + b) * r2;
+      const bool zero_row =
+          padding == SEGC_SW_PAD_ZERO &&
+          (start[0] + a - plan->pad_before[0] != i ||
+           start[1] + b - plan->pad_before[1] != j);
       for (int64_t c = 0; c < r2; ++c) {
-        int64_t k = start[2] + c - plan->pad_before[2];
-        k = k < 0 ? 0 : (k >= plan->dim[2] ? plan->dim[2] - 1 : k);
-        dst[c] = row[k];
+        const int64_t raw = start[2] + c - plan->pad_before[2];
+        const int64_t k = raw < 0 ? 0 : (raw >= plan->dim[2] ? plan->dim[2] - 1 : raw);
+        dst[c] = zero_row || (padding == SEGC_SW_PAD_ZERO && raw != k) ? 0.0f
+                                                                       : row[k];
       }
     }
   }
@@ -412,14 +425,16 @@ static segc_status run_windows(const segc_sw_config *config,
   for (int64_t c = 0; c < plan->cells; ++c) acc.slot[c] = -1;
   for (int64_t s = 0; s < peak; ++s) acc.free_slots[s] = (int32_t)(peak - 1 - s);
   acc.free_count = peak;
-  segc_sw_importance_map(plan->roi, config->sigma_scale, weights);
+  segc_sw_importance_map(plan->roi, config->blend, config->sigma_scale,
+                         weights);
 
   for (int b0 = 0; b0 < plan->windows; b0 += batch) {
     const int count = b0 + batch <= plan->windows ? batch : plan->windows - b0;
     int64_t start[3];
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
-      extract_window(plan, image, start, windows + n * window_voxels);
+      extract_window(plan, config->padding, image, start,
+                     windows + n * window_voxels);
     }
     segc_tensor in = segc_tensor_view(
         windows, segc_shape5(count, 1, plan->roi[0], plan->roi[1], plan->roi[2]),

@@ -29,8 +29,20 @@ typedef segc_status (*segc_predict_fn)(void *context,
                                        const segc_tensor *windows,
                                        segc_tensor *logits);
 
+typedef enum {
+  SEGC_SW_GAUSSIAN = 0,  // the bundle's inference (mode "gaussian")
+  SEGC_SW_CONSTANT       // MONAI's default, used by the bundle's validation
+} segc_sw_blend;
+
+typedef enum {
+  SEGC_SW_PAD_REPLICATE = 0,  // the bundle's inference
+  SEGC_SW_PAD_ZERO            // MONAI's default "constant" padding, value 0
+} segc_sw_padding;
+
 typedef struct {
   int64_t roi[3];        // window size (96, 96, 96)
+  segc_sw_blend blend;
+  segc_sw_padding padding;  // when the image is smaller than the window
   double overlap;        // 0.25
   int sw_batch_size;     // windows per network call (1)
   double sigma_scale;    // gaussian sigma = sigma_scale * roi (0.125)
@@ -42,7 +54,8 @@ typedef struct {
   void *progress_context;
 } segc_sw_config;
 
-// The bundle's settings: roi 96^3, overlap 0.25, sw_batch_size 1, sigma 0.125.
+// The bundle's inference settings: roi 96^3, overlap 0.25, sw_batch_size 1,
+// gaussian blending with sigma 0.125, replicate padding.
 segc_sw_config segc_sw_default(int64_t channels);
 
 typedef struct {
@@ -74,9 +87,10 @@ segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
 int segc_sw_axis_starts(int64_t size, int64_t roi, double overlap,
                         int64_t *starts, int max_starts);
 
-// MONAI's gaussian importance map for a window, (r0, r1, r2) with r2
-// fastest, f32 as MONAI computes it (clamped below at max(min, 1e-3)).
-void segc_sw_importance_map(const int64_t roi[3], double sigma_scale,
-                            float *map);
+// MONAI's importance map for a window, (r0, r1, r2) with r2 fastest, f32 as
+// MONAI computes it: ones for constant blending; for gaussian, the product
+// of per-axis gaussians clamped below at max(min, 1e-3).
+void segc_sw_importance_map(const int64_t roi[3], segc_sw_blend blend,
+                            double sigma_scale, float *map);
 
 #endif

@@ -46,7 +46,7 @@ static segc_status fake_predict(void *context, const segc_tensor *windows,
 // MONAI's sliding_window_inference for one image, as plainly as possible.
 static void naive_sliding_window(const float *image, const int64_t dim[3],
                                  const int64_t roi[3], double overlap,
-                                 uint8_t *labels) {
+                                 bool constant, uint8_t *labels) {
   int64_t padded[3], before[3], starts[3][64], count[3];
   for (int a = 0; a < 3; ++a) {
     padded[a] = dim[a] > roi[a] ? dim[a] : roi[a];
@@ -70,14 +70,20 @@ static void naive_sliding_window(const float *image, const int64_t dim[3],
     for (int64_t j = 0; j < padded[1]; ++j)
       for (int64_t k = 0; k < padded[2]; ++k) {
         int64_t si = i - before[0], sj = j - before[1], sk = k - before[2];
+        const bool outside = si < 0 || sj < 0 || sk < 0 || si >= dim[0] ||
+                             sj >= dim[1] || sk >= dim[2];
         si = si < 0 ? 0 : si >= dim[0] ? dim[0] - 1 : si;
         sj = sj < 0 ? 0 : sj >= dim[1] ? dim[1] - 1 : sj;
         sk = sk < 0 ? 0 : sk >= dim[2] ? dim[2] - 1 : sk;
         pad[(i * padded[1] + j) * padded[2] + k] =
-            image[(si * dim[1] + sj) * dim[2] + sk];
+            constant && outside ? 0.0f : image[(si * dim[1] + sj) * dim[2] + sk];
       }
   float *w = malloc(sizeof(float) * (size_t)(roi[0] * roi[1] * roi[2]));
-  segc_sw_importance_map(roi, 0.125, w);
+  if (constant) {
+    for (int64_t i = 0; i < roi[0] * roi[1] * roi[2]; ++i) w[i] = 1.0f;
+  } else {
+    segc_sw_importance_map(roi, SEGC_SW_GAUSSIAN, 0.125, w);
+  }
   for (int64_t x = 0; x < count[0]; ++x)
     for (int64_t y = 0; y < count[1]; ++y)
       for (int64_t z = 0; z < count[2]; ++z)
@@ -108,12 +114,17 @@ static void naive_sliding_window(const float *image, const int64_t dim[3],
 }
 
 static int run_case(const int64_t dim[3], const int64_t roi[3], int batch,
+                    bool constant,
                     const int64_t cell[3], const uint8_t *expected,
                     const segc_volume *image, const char *what,
                     segc_sw_stats *stats_out) {
   segc_sw_config cfg = segc_sw_default(K);
   memcpy(cfg.roi, roi, sizeof cfg.roi);
   cfg.sw_batch_size = batch;
+  if (constant) {
+    cfg.blend = SEGC_SW_CONSTANT;
+    cfg.padding = SEGC_SW_PAD_ZERO;
+  }
   memcpy(cfg.cell, cell, sizeof cfg.cell);
   size_t bytes;
   CHECK_OK(segc_sw_scratch_bytes(&cfg, dim, &bytes));
@@ -156,7 +167,7 @@ int main(void) {
   // Importance map: exp(-x^2 / (2 sigma^2)) per axis, clamped at 1e-3.
   const int64_t roi96[3] = {96, 96, 96};
   float *map = malloc(sizeof(float) * 96 * 96 * 96);
-  segc_sw_importance_map(roi96, 0.125, map);
+  segc_sw_importance_map(roi96, SEGC_SW_GAUSSIAN, 0.125, map);
   double worst = 0.0;
   for (int64_t i = 0; i < 96; i += 5)
     for (int64_t j = 0; j < 96; j += 7)
@@ -179,16 +190,16 @@ int main(void) {
   CHECK_OK(segc_volume_alloc(&image, SEGC_F32, dim));
   test_fill_uniform(image.data, dim[0] * dim[1] * dim[2], -100.0f, 100.0f, 3);
   uint8_t *expected = malloc((size_t)(dim[0] * dim[1] * dim[2]));
-  naive_sliding_window(image.data, dim, roi, 0.25, expected);
+  naive_sliding_window(image.data, dim, roi, 0.25, false, expected);
 
   const int64_t cell_default[3] = {0, 0, 0};
   const int64_t cell_odd[3] = {3, 5, 7};
   const int64_t cell_whole[3] = {1 << 20, 1 << 20, 1 << 20};
   segc_sw_stats streamed, whole;
-  run_case(dim, roi, 1, cell_default, expected, &image, "cell 8", &streamed);
-  run_case(dim, roi, 1, cell_odd, expected, &image, "cell 3x5x7", NULL);
-  run_case(dim, roi, 3, cell_default, expected, &image, "batch 3", NULL);
-  run_case(dim, roi, 1, cell_whole, expected, &image, "unstreamed", &whole);
+  run_case(dim, roi, 1, false, cell_default, expected, &image, "cell 8", &streamed);
+  run_case(dim, roi, 1, false, cell_odd, expected, &image, "cell 3x5x7", NULL);
+  run_case(dim, roi, 3, false, cell_default, expected, &image, "batch 3", NULL);
+  run_case(dim, roi, 1, false, cell_whole, expected, &image, "unstreamed", &whole);
   CHECK(whole.total_cells == 1, "one cell covers the volume");
   printf("windows %d, peak cells %lld of %lld (accumulator %zu bytes, "
          "unstreamed %zu)\n",
@@ -202,17 +213,28 @@ int main(void) {
   CHECK_OK(segc_volume_alloc(&long_image, SEGC_F32, long_dim));
   test_fill_uniform(long_image.data, 160 * 24 * 24, -50.0f, 50.0f, 4);
   uint8_t *long_expected = malloc(160 * 24 * 24);
-  naive_sliding_window(long_image.data, long_dim, roi, 0.25, long_expected);
+  naive_sliding_window(long_image.data, long_dim, roi, 0.25, false, long_expected);
   segc_sw_stats long_stats;
-  run_case(long_dim, roi, 2, cell_default, long_expected, &long_image, "long",
+  run_case(long_dim, roi, 2, false, cell_default, long_expected, &long_image, "long",
            &long_stats);
   CHECK(long_stats.peak_cells * 3 < long_stats.total_cells,
         "streaming keeps few cells alive: peak %lld of %lld",
         (long long)long_stats.peak_cells, (long long)long_stats.total_cells);
 
+  // MONAI's defaults (the bundle's validation): constant blending, zeros.
+  uint8_t *constant_expected = malloc((size_t)(dim[0] * dim[1] * dim[2]));
+  naive_sliding_window(image.data, dim, roi, 0.25, true, constant_expected);
+  run_case(dim, roi, 2, true, cell_odd, constant_expected, &image, "constant",
+           NULL);
+  int64_t constant_differs = 0;
+  for (int64_t i = 0; i < dim[0] * dim[1] * dim[2]; ++i)
+    constant_differs += constant_expected[i] != expected[i];
+  CHECK(constant_differs > 0, "constant blending changes some labels");
+  free(constant_expected);
+
   // Thread count does not change labels (blending is per voxel).
   segc_set_threads(1);
-  run_case(dim, roi, 1, cell_odd, expected, &image, "1 thread", NULL);
+  run_case(dim, roi, 1, false, cell_odd, expected, &image, "1 thread", NULL);
   segc_set_threads(2);
 
   // Bad configuration.
