@@ -227,6 +227,12 @@ int segc_bench_conv(int argc, char **argv) {
              1e3 * r->seconds[PASS_WEIGHTS], gflop / r->seconds[PASS_WEIGHTS],
              1e3 * r->seconds[PASS_WEIGHTS_ONE_CALL], r->impl[0], r->impl[1],
              r->impl[2]);
+      for (int pass = 0; pass < 3; ++pass)
+        if (strstr(r->impl[pass], "ref") || strstr(r->impl[pass], "gemm"))
+          printf("  warning: %s uses oneDNN's slow path '%s'\n",
+                 pass == 0 ? "forward" : pass == 1 ? "backward-data"
+                                                   : "backward-weights",
+                 r->impl[pass]);
       fflush(stdout);
     }
   }

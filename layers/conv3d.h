@@ -3,7 +3,9 @@
 // Activations are NDHWC; the master weight is the f32 OIDHW parameter. The
 // layer keeps the weight reordered (and converted to bf16 when the input is
 // bf16) into the format oneDNN picked, and redoes that only when the
-// parameter's version changes. Primitives are cached per shape.
+// parameter's version (or its storage pointer) changes: whoever writes
+// param->value must bump param->version, or the layer keeps computing with
+// its old copy. Primitives are cached per shape and thread count.
 #ifndef SEGC_LAYERS_CONV3D_H
 #define SEGC_LAYERS_CONV3D_H
 

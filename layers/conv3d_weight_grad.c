@@ -8,7 +8,6 @@
 // inside), the pieces run in parallel, and their partial gradients are added
 // in piece order.
 #include <omp.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "core/parallel.h"
@@ -21,8 +20,7 @@
 enum {
   MAX_PIECES = 16,
   MAX_PLANNED = 2 * MAX_PIECES,
-  MIN_SLAB_ROWS = 2,
-  MAX_STREAMS = 256
+  MIN_SLAB_ROWS = 2
 };
 static const size_t partial_budget = (size_t)32 << 20;
 
@@ -108,21 +106,20 @@ conv3d_key conv3d_weight_grad_key(const segc_conv3d_config *config,
   return pieces[0].key;
 }
 
-// One stream per worker thread: pieces run concurrently.
-static dnnl_stream_t worker_streams[MAX_STREAMS];
-static pthread_mutex_t streams_mutex = PTHREAD_MUTEX_INITIALIZER;
-
-static segc_status ensure_streams(int count) {
+// One stream per worker thread (pieces run concurrently), made per call:
+// small handles, and no state outlives the call.
+static segc_status make_streams(dnnl_stream_t *streams, int count) {
   dnnl_engine_t engine;
   SEGC_TRY(segc_dnnl_engine(&engine));
-  segc_status status = SEGC_OK;
-  pthread_mutex_lock(&streams_mutex);
-  for (int i = 0; i < count && status == SEGC_OK; ++i)
-    if (!worker_streams[i])
-      status = CONV3D_DNNL(dnnl_stream_create(&worker_streams[i], engine,
-                                              dnnl_stream_default_flags));
-  pthread_mutex_unlock(&streams_mutex);
-  return status;
+  for (int i = 0; i < count; ++i) {
+    const segc_status status = CONV3D_DNNL(
+        dnnl_stream_create(&streams[i], engine, dnnl_stream_default_flags));
+    if (status != SEGC_OK) {
+      while (i-- > 0) dnnl_stream_destroy(streams[i]);
+      return status;
+    }
+  }
+  return SEGC_OK;
 }
 
 // grad (f32 OIDHW) += partial (in the convolution's diff-weights format).
@@ -169,12 +166,16 @@ static segc_status run_pieces(const segc_conv3d *layer, const segc_tensor *x,
   }
   int workers = segc_threads();
   if (workers > parts->count) workers = parts->count;
-  if (workers > MAX_STREAMS) workers = MAX_STREAMS;
-  SEGC_TRY(ensure_streams(workers));
   unsigned char *pads = NULL;
   if (pad_bytes)
     SEGC_TRY(segc_arena_alloc(scratch, pad_bytes * (size_t)workers,
                               (void **)&pads));
+  dnnl_stream_t streams[MAX_PLANNED];
+  const segc_status made = make_streams(streams, workers);
+  if (made != SEGC_OK) {
+    if (pads) segc_arena_free(scratch, pads, pad_bytes * (size_t)workers);
+    return made;
+  }
   const segc_shape xs = x->shape, ys = dy->shape;
   const size_t x_elem = segc_dtype_size(x->dtype);
   const size_t y_elem = segc_dtype_size(dy->dtype);
@@ -194,10 +195,11 @@ static segc_status run_pieces(const segc_conv3d *layer, const segc_tensor *x,
         {DNNL_ARG_DIFF_DST, (unsigned char *)dy->data + y_offset * y_elem},
         {DNNL_ARG_DIFF_WEIGHTS, partial_weights(parts, i)},
         {DNNL_ARG_DIFF_BIAS, partial_bias(parts, i)}};
-    results[i] = conv3d_execute(convs[i], worker_streams[worker], args,
+    results[i] = conv3d_execute(convs[i], streams[worker], args,
                                 bias ? 4 : 3,
                                 pads ? pads + (size_t)worker * pad_bytes : NULL);
   }
+  for (int i = 0; i < workers; ++i) dnnl_stream_destroy(streams[i]);
   if (pads) segc_arena_free(scratch, pads, pad_bytes * (size_t)workers);
   for (int i = 0; i < parts->count; ++i) SEGC_DNNL_CHECK(results[i]);
   return SEGC_OK;

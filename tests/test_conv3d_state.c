@@ -1,7 +1,8 @@
 // conv3d state across calls: gradient accumulation (an input used twice,
 // a caller-owned gradient, parameter gradients over two passes), results
-// bitwise independent of the thread count (1 vs 2 and 3), and the caches
-// (prepared weights follow param->version; primitives are reused).
+// bitwise independent of the thread count (1 vs 2 and 3), the caches
+// (prepared weights follow param->version; primitives are reused), and
+// oneDNN's choice of fast kernels.
 #include <omp.h>
 
 #include "conv3d_test_support.h"
@@ -202,6 +203,65 @@ static int compare_threads(const conv_case *c, segc_dtype dtype,
   return 0;
 }
 
+// Naive weight and bias gradients of loss = sum(r * y), NCDHW in double.
+static void reference_weight_grad(const conv_case *c, const double *x,
+                                  const double *r, double *dw, double *db) {
+  const segc_shape o = out_shape(c);
+  const int k = c->k;
+  memset(dw, 0, sizeof(double) * (size_t)weight_count(c));
+  memset(db, 0, sizeof(double) * (size_t)c->cout);
+  for (int64_t n = 0; n < c->n; ++n)
+    for (int64_t co = 0; co < c->cout; ++co)
+      for (int64_t z = 0; z < o.d; ++z)
+        for (int64_t v = 0; v < o.h; ++v)
+          for (int64_t u = 0; u < o.w; ++u) {
+            const double g =
+                r[(((n * c->cout + co) * o.d + z) * o.h + v) * o.w + u];
+            db[co] += g;
+            for (int64_t ci = 0; ci < c->cin; ++ci)
+              for (int kz = 0; kz < k; ++kz)
+                for (int ky = 0; ky < k; ++ky)
+                  for (int kx = 0; kx < k; ++kx) {
+                    const int64_t iz = z * c->s - c->p + kz;
+                    const int64_t iy = v * c->s - c->p + ky;
+                    const int64_t ix = u * c->s - c->p + kx;
+                    if (iz < 0 || iz >= c->d || iy < 0 || iy >= c->h ||
+                        ix < 0 || ix >= c->w)
+                      continue;
+                    dw[(((co * c->cin + ci) * k + kz) * k + ky) * k + kx] +=
+                        g * x[(((n * c->cin + ci) * c->d + iz) * c->h + iy) *
+                                  c->w + ix];
+                  }
+          }
+}
+
+// 256->256 weights take 7 MB: the partial-gradient budget allows 4 pieces,
+// fewer than 5 samples, so each piece holds whole samples (2, 2, 1).
+static int check_sample_pieces(void) {
+  const conv_case c = {5, 256, 256, 3, 3, 3, 3, 1, 1, true};
+  if (compare_threads(&c, SEGC_F32, SEGC_F32, true)) return 1;
+  pass_result got;
+  if (run_with_threads(&c, SEGC_F32, SEGC_F32, 2, &got)) return 1;
+  // The same values run_with_threads draws.
+  double *x = random_values(segc_shape_numel(in_shape(&c)), 800, false);
+  double *r = random_values(segc_shape_numel(out_shape(&c)), 803, false);
+  double *dw = malloc(sizeof(double) * (size_t)weight_count(&c));
+  double *db = malloc(sizeof(double) * (size_t)c.cout);
+  double *dw_got = malloc(sizeof(double) * (size_t)weight_count(&c));
+  double *db_got = malloc(sizeof(double) * (size_t)c.cout);
+  reference_weight_grad(&c, x, r, dw, db);
+  for (int64_t i = 0; i < weight_count(&c); ++i) dw_got[i] = got.dw[i];
+  for (int64_t i = 0; i < c.cout; ++i) db_got[i] = got.db[i];
+  const double ew = worst_error(dw_got, dw, weight_count(&c), false);
+  const double eb = worst_error(db_got, db, c.cout, false);
+  CHECK(ew <= 1.0 && eb <= 1.0,
+        "whole-sample pieces: weight grad %.3g, bias grad %.3g of the "
+        "tolerance", ew, eb);
+  free_result(&got);
+  free(x), free(r), free(dw), free(db), free(dw_got), free(db_got);
+  return 0;
+}
+
 static int check_caches(segc_dtype dtype) {
   const bool bf16 = dtype == SEGC_BF16;
   const conv_case c = {1, 8, 16, 6, 5, 7, 3, 1, 1, true};
@@ -260,6 +320,37 @@ static int check_caches(segc_dtype dtype) {
   return 0;
 }
 
+// oneDNN must pick its jit/brgconv kernels for the SegResNet kinds of
+// convolution (f32, channels-last), not a reference or gemm fallback; the
+// first backward-weights piece (front padding) is the one most at risk.
+static void check_fast_paths(void) {
+  static const conv_case shapes[] = {
+      {1, 1, 32, 16, 16, 16, 3, 1, 1, false},
+      {1, 32, 32, 16, 16, 16, 3, 1, 1, false},
+      {1, 256, 256, 6, 6, 6, 3, 1, 1, false},
+      {1, 32, 64, 16, 16, 16, 3, 2, 1, false},
+      {2, 64, 32, 12, 12, 12, 1, 1, 0, false},
+      {1, 32, 105, 16, 16, 16, 1, 1, 0, true},
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+    const conv_case *c = &shapes[i];
+    const segc_conv3d_config config = {c->cin, c->cout, c->k, c->s, c->p,
+                                       c->bias};
+    for (int pass = 0; pass < 3; ++pass) {
+      if (pass == SEGC_CONV3D_BACKWARD_DATA && c->cin == 1) continue;
+      const char *name = NULL;
+      const segc_status status = segc_conv3d_impl_name(
+          &config, in_shape(c), SEGC_F32, SEGC_F32, (segc_conv3d_pass)pass,
+          &name);
+      CHECK(status == SEGC_OK && name && !strstr(name, "ref") &&
+                !strstr(name, "gemm"),
+            "%lld->%lld k%d s%d pass %d: oneDNN implementation '%s'",
+            (long long)c->cin, (long long)c->cout, c->k, c->s, pass,
+            name ? name : segc_error_message());
+    }
+  }
+}
+
 int main(void) {
   CHECK_OK(segc_arena_init(&activations, "activations", (size_t)256 << 20,
                            SEGC_DEVICE_CPU));
@@ -284,6 +375,7 @@ int main(void) {
   const int det_count = (int)(sizeof det / sizeof det[0]);
   for (int i = 0; i < det_count; ++i)
     if (compare_threads(&det[i].c, det[i].in, det[i].out, true)) return 1;
+  if (check_sample_pieces()) return 1;
   segc_conv3d_set_deterministic(false);
   printf("for comparison, without the fixed split:\n");
   for (int i = 0; i < det_count; ++i)
@@ -292,6 +384,7 @@ int main(void) {
   segc_set_threads(default_threads);
 
   if (check_caches(SEGC_F32) || check_caches(SEGC_BF16)) return 1;
+  check_fast_paths();
 
   CHECK(scratch.live_bytes == 0, "scratch freed (%zu live)", scratch.live_bytes);
   segc_graph_destroy(&graph);
