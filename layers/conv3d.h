@@ -61,7 +61,8 @@ segc_status segc_conv3d_forward(segc_graph *graph, segc_conv3d *layer,
 segc_status segc_conv3d_apply(segc_conv3d *layer, const segc_tensor *x,
                               segc_tensor *y, segc_arena *scratch);
 // dx (=, or += when accumulate) = backward-data of dy. dx's dtype is the
-// compute dtype; dy is converted to it when it differs.
+// compute dtype; dy is converted to it when it differs. oneDNN overwrites,
+// so accumulating takes a dx-sized temporary from scratch.
 segc_status segc_conv3d_backward_data(segc_conv3d *layer,
                                       const segc_tensor *dy, segc_tensor *dx,
                                       bool accumulate, segc_arena *scratch);
@@ -69,7 +70,8 @@ segc_status segc_conv3d_backward_data(segc_conv3d *layer,
 // exist), f32 OIDHW, computed in x's dtype. The sum over the batch and depth
 // is cut into pieces fixed by the shape alone and added in a fixed order, so
 // the result does not depend on the thread count (see
-// segc_conv3d_set_deterministic).
+// segc_conv3d_set_deterministic). Scratch: the pieces' partial gradients
+// (at most ~32 MB) plus oneDNN's scratchpad per thread.
 segc_status segc_conv3d_backward_weights(segc_conv3d *layer,
                                          const segc_tensor *x,
                                          const segc_tensor *dy,
