@@ -10,4 +10,7 @@ typedef struct {
 // NULL-terminated table, in bench/commands.c.
 extern const segc_bench_command segc_bench_commands[];
 
+// SegResNet convolution shapes (bench/bench_conv.c).
+int segc_bench_conv(int argc, char **argv);
+
 #endif

@@ -3,7 +3,9 @@
 // Activations are NDHWC; the master weight is the f32 OIDHW parameter. The
 // layer keeps the weight reordered (and converted to bf16 when the input is
 // bf16) into the format oneDNN picked, and redoes that only when the
-// parameter's version changes. Primitives are cached per shape.
+// parameter's version (or its storage pointer) changes: whoever writes
+// param->value must bump param->version, or the layer keeps computing with
+// its old copy. Primitives are cached per shape and thread count.
 #ifndef SEGC_LAYERS_CONV3D_H
 #define SEGC_LAYERS_CONV3D_H
 
@@ -49,6 +51,51 @@ int64_t segc_conv3d_output_size(const segc_conv3d_config *config,
 segc_status segc_conv3d_forward(segc_graph *graph, segc_conv3d *layer,
                                 segc_value *x, segc_dtype out_dtype,
                                 segc_value **y);
+
+// The passes on plain tensors, used by segc_conv3d_forward's tape entry and
+// by the benchmarks. Activations are NDHWC host tensors; every temporary
+// (including oneDNN's scratchpad) comes from `scratch` and is freed before
+// returning.
+//
+// y = conv(x) + bias; y's dtype picks the output dtype.
+segc_status segc_conv3d_apply(segc_conv3d *layer, const segc_tensor *x,
+                              segc_tensor *y, segc_arena *scratch);
+// dx (=, or += when accumulate) = backward-data of dy. dx's dtype is the
+// compute dtype; dy is converted to it when it differs. oneDNN overwrites,
+// so accumulating takes a dx-sized temporary from scratch.
+segc_status segc_conv3d_backward_data(segc_conv3d *layer,
+                                      const segc_tensor *dy, segc_tensor *dx,
+                                      bool accumulate, segc_arena *scratch);
+// weight->grad += d(weight), bias->grad += d(bias) (where those buffers
+// exist), f32 OIDHW, computed in x's dtype. The sum over the batch and depth
+// is cut into pieces fixed by the shape alone and added in a fixed order, so
+// the result does not depend on the thread count (see
+// segc_conv3d_set_deterministic). Scratch: the pieces' partial gradients
+// (at most ~32 MB) plus oneDNN's scratchpad per thread.
+segc_status segc_conv3d_backward_weights(segc_conv3d *layer,
+                                         const segc_tensor *x,
+                                         const segc_tensor *dy,
+                                         segc_arena *scratch);
+
+// Deterministic backward-weights (the default) or one oneDNN call with all
+// threads, whose summation order depends on the thread count (faster on some
+// shapes; for comparisons). Process-wide.
+void segc_conv3d_set_deterministic(bool deterministic);
+bool segc_conv3d_deterministic(void);
+
+typedef enum {
+  SEGC_CONV3D_FORWARD,
+  SEGC_CONV3D_BACKWARD_DATA,
+  SEGC_CONV3D_BACKWARD_WEIGHTS
+} segc_conv3d_pass;
+
+// oneDNN's name for the implementation a pass uses on this shape (e.g.
+// "brgconv:avx512_core"); builds the primitive if needed. The string lives
+// as long as the primitive cache.
+segc_status segc_conv3d_impl_name(const segc_conv3d_config *config,
+                                  segc_shape input, segc_dtype dtype,
+                                  segc_dtype out_dtype, segc_conv3d_pass pass,
+                                  const char **name);
 
 // Floating-point operations of one forward (2 per multiply-add), for the
 // benchmarks. Backward-data and backward-weights cost the same each.
