@@ -10,4 +10,7 @@ typedef struct {
 // NULL-terminated table, in bench/commands.c.
 extern const segc_bench_command segc_bench_commands[];
 
+// segbench groupnorm: GroupNorm+ReLU, upsample2x and add (bench_groupnorm.c).
+int segc_bench_groupnorm(int argc, char **argv);
+
 #endif

@@ -3,5 +3,6 @@
 #include <stddef.h>
 
 const segc_bench_command segc_bench_commands[] = {
+    {"groupnorm", segc_bench_groupnorm},
     {NULL, NULL},
 };
