@@ -266,6 +266,7 @@ typedef struct {
   segc_layout layout;
   const float *r;
   double *y;
+  bool residual;  // the tested function is softmax(x) + x
 } softmax_context;
 
 static void softmax_reference(const softmax_context *sc, const double *x) {
@@ -291,13 +292,15 @@ static double softmax_loss(const double *x, void *p) {
   softmax_reference(sc, x);
   double loss = 0.0;
   for (int64_t i = 0; i < segc_shape_numel(sc->shape); ++i)
-    loss += sc->r[i] * sc->y[i];
+    loss += sc->r[i] * (sc->y[i] + (sc->residual ? x[i] : 0.0));
   return loss;
 }
 
 // Forward within 1e-6 absolute (probabilities are <= 1; expf and the
-// division cost a few f32 ulps), and for f32 the gradient against finite
-// differences (step 1e-3; f32 backward good to ~1e-7; bound 1e-5).
+// division cost a few f32 ulps), and for f32 the gradient of
+// sum(r * (softmax(x) + x)) (softmax's backward accumulating onto the add's)
+// against finite differences (step 1e-3; f32 backward good to ~1e-7; bound
+// 1e-5).
 static int check_softmax(segc_shape s, segc_layout layout, segc_dtype dtype,
                          float spread) {
   const int64_t n = segc_shape_numel(s);
@@ -308,7 +311,7 @@ static int check_softmax(segc_shape s, segc_layout layout, segc_dtype dtype,
   test_fill_uniform(r, n, -1.0f, 1.0f, 91);
   if (dtype == SEGC_BF16) op_round_bf16(x, n);
   for (int64_t i = 0; i < n; ++i) xd[i] = x[i];
-  softmax_context sc = {s, layout, r, ref};
+  softmax_context sc = {s, layout, r, ref, false};
   softmax_reference(&sc, xd);
   op_test_env env;
   CHECK_OK(op_env_init(&env, 16, 16));
@@ -322,8 +325,14 @@ static int check_softmax(segc_shape s, segc_layout layout, segc_dtype dtype,
   CHECK(err <= 1e-6, "softmax forward error %g (%s, %s, spread %g)", err,
         layout == SEGC_LAYOUT_NDHWC ? "NDHWC" : "NCDHW",
         segc_dtype_name(dtype), (double)spread);
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
-  segc_value_release(&env.graph, yv);
+  segc_value *top = yv;
+  if (dtype == SEGC_F32) {
+    sc.residual = true;
+    CHECK_OK(segc_add_forward(&env.graph, yv, xv, &top));
+    segc_value_release(&env.graph, yv);
+  }
+  CHECK_OK(weighted_sum(&env.graph, top, r, &loss));
+  segc_value_release(&env.graph, top);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   CHECK(xv->grad.dtype == dtype, "softmax dx has x's dtype");
   op_to_f32(&xv->grad, dx);

@@ -188,7 +188,9 @@ static int check_forward(const gn_case *gc, segc_dtype dtype) {
 static int check_gradients(const gn_case *gc) {
   const int64_t n = segc_shape_numel(gc->shape), c = gc->shape.c;
   float *x = op_alloc_f32(n), *r = op_alloc_f32(n), *dx = op_alloc_f32(n);
-  float gamma[64], beta[64], dgamma[64] = {0}, dbeta[64] = {0};
+  // Parameter gradients start at 0.25: backward must add to them.
+  float gamma[64], beta[64], dgamma[64], dbeta[64];
+  for (int k = 0; k < 64; ++k) dgamma[k] = dbeta[k] = 0.25f;
   make_inputs(gc, 20, x, gamma, beta);
   test_fill_uniform(r, n, -1.0f, 1.0f, 30);
 
@@ -210,6 +212,10 @@ static int check_gradients(const gn_case *gc) {
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   op_to_f32(&xv->grad, dx);
+  for (int64_t k = 0; k < c; ++k) {
+    dgamma[k] -= 0.25f;
+    dbeta[k] -= 0.25f;
+  }
 
   double *xd = op_alloc_f64(n), *yd = op_alloc_f64(n), gd[64], bd[64];
   for (int64_t i = 0; i < n; ++i) xd[i] = x[i];
