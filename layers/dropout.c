@@ -3,6 +3,7 @@
 // segc_rng_uniform(seed, stream, i) < p, and backward draws the same numbers
 // again from the saved stream.
 #include <stdbool.h>
+#include <string.h>
 
 #include "core/rng.h"
 #include "layers/elementwise.h"
@@ -20,37 +21,67 @@ typedef struct {
   float p, scale;
 } dropout_saved;
 
-// out (+)= in * scale where kept, 0 where dropped. Used for y from x
-// (store) and dx from dy (store or accumulate).
-ALWAYS_INLINE void masked_scale(const void *in, void *out, int64_t n,
-                                uint64_t seed, uint64_t stream, float p,
-                                float scale, bool accumulate, bool bf16) {
-  const int64_t blocks = (n + DRAW_BLOCK - 1) / DRAW_BLOCK;
-#pragma omp parallel for schedule(static) if (n > SEGC_OP_PARALLEL_MIN)
-  for (int64_t b = 0; b < blocks; ++b) {
-    float u[DRAW_BLOCK];
-    const int64_t first = b * DRAW_BLOCK;
-    const int64_t count = n - first < DRAW_BLOCK ? n - first : DRAW_BLOCK;
-    segc_rng_fill_uniform(seed, stream, (uint64_t)first, (size_t)count, u);
+// out[i] (+)= in[i] * scale where kept, 0 where dropped, for i in
+// [first, first + count) (count <= DRAW_BLOCK). Used for y from x (store)
+// and dx from dy (store or accumulate).
+ALWAYS_INLINE void masked_scale_block(const void *in, void *out,
+                                      int64_t first, int64_t count,
+                                      const dropout_saved *st,
+                                      bool accumulate, bool bf16) {
+  float u[DRAW_BLOCK];
+  segc_rng_fill_uniform(st->seed, st->stream, (uint64_t)first, (size_t)count,
+                        u);
+  // u and p are in [0, 1]: as non-negative floats they order like their
+  // bit patterns, so the comparison can be an integer one (no branch).
+  int32_t p_bits;
+  memcpy(&p_bits, &st->p, sizeof p_bits);
+  const float scale = st->scale;
 #pragma omp simd
-    for (int64_t j = 0; j < count; ++j) {
-      const int64_t i = first + j;
-      float v = u[j] < p ? 0.0f : segc_op_load(in, i, bf16) * scale;
-      if (accumulate) v += segc_op_load(out, i, bf16);
-      segc_op_store(out, i, v, bf16);
-    }
+  for (int64_t j = 0; j < count; ++j) {
+    const int64_t i = first + j;
+    int32_t u_bits;
+    memcpy(&u_bits, &u[j], sizeof u_bits);
+    float v = segc_op_zero_where(segc_op_load(in, i, bf16) * scale,
+                                 u_bits < p_bits);
+    if (accumulate) v += segc_op_load(out, i, bf16);
+    segc_op_store(out, i, v, bf16);
   }
+}
+
+SEGC_KERNEL_VARIANTS static void masked_scale_f32(const void *in, void *out,
+                                                  int64_t first, int64_t count,
+                                                  const dropout_saved *st,
+                                                  bool accumulate) {
+  if (accumulate)
+    masked_scale_block(in, out, first, count, st, true, false);
+  else
+    masked_scale_block(in, out, first, count, st, false, false);
+}
+
+SEGC_KERNEL_VARIANTS static void masked_scale_bf16(const void *in, void *out,
+                                                   int64_t first,
+                                                   int64_t count,
+                                                   const dropout_saved *st,
+                                                   bool accumulate) {
+  if (accumulate)
+    masked_scale_block(in, out, first, count, st, true, true);
+  else
+    masked_scale_block(in, out, first, count, st, false, true);
 }
 
 static void run_masked_scale(const void *in, void *out, int64_t n,
                              const dropout_saved *st, bool accumulate,
                              bool bf16) {
-  if (bf16)
-    masked_scale(in, out, n, st->seed, st->stream, st->p, st->scale,
-                 accumulate, true);
-  else
-    masked_scale(in, out, n, st->seed, st->stream, st->p, st->scale,
-                 accumulate, false);
+  const int64_t blocks = (n + DRAW_BLOCK - 1) / DRAW_BLOCK;
+#pragma omp parallel for schedule(static) if (n > SEGC_OP_PARALLEL_MIN)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t first = b * DRAW_BLOCK;
+    const int64_t count = n - first < DRAW_BLOCK ? n - first : DRAW_BLOCK;
+    if (bf16)
+      masked_scale_bf16(in, out, first, count, st, accumulate);
+    else
+      masked_scale_f32(in, out, first, count, st, accumulate);
+  }
 }
 
 static segc_status dropout_backward(segc_graph *graph, void *saved) {

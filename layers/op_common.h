@@ -48,6 +48,21 @@ void segc_op_scratch_release(segc_op_scratch *scratch);
 // start-up costs more than the work); results never depend on it.
 enum { SEGC_OP_PARALLEL_MIN = 1 << 15 };
 
+// Elementwise loops run over blocks of this many elements, one task each.
+// The parallel loop calls a per-dtype kernel for each block: OpenMP outlines
+// its loop body before inlining, so a dtype flag passed into the parallel
+// region would stay a runtime branch inside the vector loop.
+enum { SEGC_OP_BLOCK = 1 << 14 };
+
+static inline int64_t segc_op_block_count(int64_t n) {
+  return (n + SEGC_OP_BLOCK - 1) / SEGC_OP_BLOCK;
+}
+
+// End of block b of [0, n).
+static inline int64_t segc_op_block_end(int64_t b, int64_t n) {
+  return (b + 1) * SEGC_OP_BLOCK < n ? (b + 1) * SEGC_OP_BLOCK : n;
+}
+
 // Hot loops are compiled twice, for the portable baseline and for AVX-512
 // (x86-64-v4), and the loader picks one by the CPU (an ifunc). The build
 // never uses -march=native. Both versions round identically: C11 mode keeps
@@ -70,6 +85,18 @@ static inline __attribute__((always_inline)) void segc_op_store(
     ((segc_bf16 *)p)[i] = segc_f32_to_bf16(v);
   else
     ((float *)p)[i] = v;
+}
+
+// v, or +0 where `drop` is nonzero; a bit mask instead of a select, for
+// the same reason as below.
+static inline __attribute__((always_inline)) float segc_op_zero_where(
+    float v, int32_t drop) {
+  int32_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  bits &= -(int32_t)(drop == 0);
+  float out;
+  memcpy(&out, &bits, sizeof out);
+  return out;
 }
 
 // dy where the ReLU before it passed (z > 0), else +0. Decided on the bits

@@ -13,24 +13,57 @@ typedef struct {
   segc_value *x, *y;
 } relu_saved;
 
-ALWAYS_INLINE void relu_kernel(const void *x, void *y, int64_t n, bool bf16) {
-#pragma omp parallel for simd schedule(static) if (n > SEGC_OP_PARALLEL_MIN)
-  for (int64_t i = 0; i < n; ++i) {
+ALWAYS_INLINE void relu_span(const void *x, void *y, int64_t first,
+                             int64_t end, bool bf16) {
+#pragma omp simd
+  for (int64_t i = first; i < end; ++i) {
     const float v = segc_op_load(x, i, bf16);
     segc_op_store(y, i, v < 0.0f ? 0.0f : v, bf16);  // NaN passes through
   }
 }
 
+SEGC_KERNEL_VARIANTS static void relu_span_f32(const void *x, void *y,
+                                               int64_t first, int64_t end) {
+  relu_span(x, y, first, end, false);
+}
+
+SEGC_KERNEL_VARIANTS static void relu_span_bf16(const void *x, void *y,
+                                                int64_t first, int64_t end) {
+  relu_span(x, y, first, end, true);
+}
+
 // dx (+)= dy where y > 0, else 0 (y > 0 exactly where x > 0).
-ALWAYS_INLINE void relu_grad_kernel(const void *y, const void *dy, void *dx,
-                                    int64_t n, bool accumulate, bool bf16) {
-#pragma omp parallel for simd schedule(static) if (n > SEGC_OP_PARALLEL_MIN)
-  for (int64_t i = 0; i < n; ++i) {
-    float g = segc_op_load(y, i, bf16) > 0.0f ? segc_op_load(dy, i, bf16)
-                                              : 0.0f;
+ALWAYS_INLINE void relu_grad_span(const void *y, const void *dy, void *dx,
+                                  int64_t first, int64_t end, bool accumulate,
+                                  bool bf16) {
+#pragma omp simd
+  for (int64_t i = first; i < end; ++i) {
+    float g = segc_op_pass_if_positive(segc_op_load(dy, i, bf16),
+                                       segc_op_load(y, i, bf16));
     if (accumulate) g += segc_op_load(dx, i, bf16);
     segc_op_store(dx, i, g, bf16);
   }
+}
+
+SEGC_KERNEL_VARIANTS static void relu_grad_span_f32(const void *y,
+                                                    const void *dy, void *dx,
+                                                    int64_t first, int64_t end,
+                                                    bool accumulate) {
+  if (accumulate)
+    relu_grad_span(y, dy, dx, first, end, true, false);
+  else
+    relu_grad_span(y, dy, dx, first, end, false, false);
+}
+
+SEGC_KERNEL_VARIANTS static void relu_grad_span_bf16(const void *y,
+                                                     const void *dy, void *dx,
+                                                     int64_t first,
+                                                     int64_t end,
+                                                     bool accumulate) {
+  if (accumulate)
+    relu_grad_span(y, dy, dx, first, end, true, true);
+  else
+    relu_grad_span(y, dy, dx, first, end, false, true);
 }
 
 static segc_status relu_backward(segc_graph *graph, void *saved) {
@@ -39,12 +72,17 @@ static segc_status relu_backward(segc_graph *graph, void *saved) {
   bool accumulate;
   SEGC_TRY(segc_value_grad_target(graph, st->x, &dx, &accumulate));
   const int64_t n = segc_tensor_numel(&dx);
-  if (dx.dtype == SEGC_BF16)
-    relu_grad_kernel(st->y->data.data, st->y->grad.data, dx.data, n,
-                     accumulate, true);
-  else
-    relu_grad_kernel(st->y->data.data, st->y->grad.data, dx.data, n,
-                     accumulate, false);
+  const bool bf16 = dx.dtype == SEGC_BF16;
+  const void *y = st->y->data.data, *dy = st->y->grad.data;
+#pragma omp parallel for schedule(static) if (n > SEGC_OP_PARALLEL_MIN)
+  for (int64_t b = 0; b < segc_op_block_count(n); ++b) {
+    if (bf16)
+      relu_grad_span_bf16(y, dy, dx.data, b * SEGC_OP_BLOCK,
+                          segc_op_block_end(b, n), accumulate);
+    else
+      relu_grad_span_f32(y, dy, dx.data, b * SEGC_OP_BLOCK,
+                         segc_op_block_end(b, n), accumulate);
+  }
   return SEGC_OK;
 }
 
@@ -57,10 +95,17 @@ segc_status segc_relu_forward(segc_graph *graph, segc_value *x,
   SEGC_TRY(segc_graph_new_value(graph, x->data.shape, x->data.dtype,
                                 x->data.layout, record, y));
   const int64_t n = segc_tensor_numel(&x->data);
-  if (x->data.dtype == SEGC_BF16)
-    relu_kernel(x->data.data, (*y)->data.data, n, true);
-  else
-    relu_kernel(x->data.data, (*y)->data.data, n, false);
+  const bool bf16 = x->data.dtype == SEGC_BF16;
+  void *out = (*y)->data.data;
+#pragma omp parallel for schedule(static) if (n > SEGC_OP_PARALLEL_MIN)
+  for (int64_t b = 0; b < segc_op_block_count(n); ++b) {
+    if (bf16)
+      relu_span_bf16(x->data.data, out, b * SEGC_OP_BLOCK,
+                     segc_op_block_end(b, n));
+    else
+      relu_span_f32(x->data.data, out, b * SEGC_OP_BLOCK,
+                    segc_op_block_end(b, n));
+  }
   if (!record) return SEGC_OK;
   // Hold y rather than x: y is usually held by the next op anyway (a
   // convolution's input), while x may be a recomputable GroupNorm output.
@@ -84,12 +129,24 @@ typedef struct {
   segc_value *a, *b, *y;
 } add_saved;
 
-ALWAYS_INLINE void add_kernel(const void *a, const void *b, void *y,
-                              int64_t n, bool bf16) {
-#pragma omp parallel for simd schedule(static) if (n > SEGC_OP_PARALLEL_MIN)
-  for (int64_t i = 0; i < n; ++i)
+ALWAYS_INLINE void add_span(const void *a, const void *b, void *y,
+                            int64_t first, int64_t end, bool bf16) {
+#pragma omp simd
+  for (int64_t i = first; i < end; ++i)
     segc_op_store(y, i, segc_op_load(a, i, bf16) + segc_op_load(b, i, bf16),
                   bf16);
+}
+
+SEGC_KERNEL_VARIANTS static void add_span_f32(const void *a, const void *b,
+                                              void *y, int64_t first,
+                                              int64_t end) {
+  add_span(a, b, y, first, end, false);
+}
+
+SEGC_KERNEL_VARIANTS static void add_span_bf16(const void *a, const void *b,
+                                               void *y, int64_t first,
+                                               int64_t end) {
+  add_span(a, b, y, first, end, true);
 }
 
 // Both inputs receive dy unchanged (stored, or added when a gradient is
@@ -115,10 +172,17 @@ segc_status segc_add_forward(segc_graph *graph, segc_value *a, segc_value *b,
   SEGC_TRY(segc_graph_new_value(graph, a->data.shape, a->data.dtype,
                                 a->data.layout, record, y));
   const int64_t n = segc_tensor_numel(&a->data);
-  if (a->data.dtype == SEGC_BF16)
-    add_kernel(a->data.data, b->data.data, (*y)->data.data, n, true);
-  else
-    add_kernel(a->data.data, b->data.data, (*y)->data.data, n, false);
+  const bool bf16 = a->data.dtype == SEGC_BF16;
+  void *out = (*y)->data.data;
+#pragma omp parallel for schedule(static) if (n > SEGC_OP_PARALLEL_MIN)
+  for (int64_t k = 0; k < segc_op_block_count(n); ++k) {
+    if (bf16)
+      add_span_bf16(a->data.data, b->data.data, out, k * SEGC_OP_BLOCK,
+                    segc_op_block_end(k, n));
+    else
+      add_span_f32(a->data.data, b->data.data, out, k * SEGC_OP_BLOCK,
+                   segc_op_block_end(k, n));
+  }
   if (!record) return SEGC_OK;
   add_saved *st;  // the backward reads no data: nothing is held
   segc_status status = segc_graph_alloc_saved(graph, sizeof *st, (void **)&st);

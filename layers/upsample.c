@@ -151,10 +151,44 @@ ALWAYS_INLINE void backward_row(const void *dy, void *dx, bool bf16, grid g,
   }
 }
 
+// Per-dtype row kernels (the dtype and the accumulate flag are constants
+// inside each, so the vector loops have no branches).
+SEGC_KERNEL_VARIANTS static void forward_row_f32(const void *x, void *y,
+                                                 grid g, int64_t row,
+                                                 float *mixed) {
+  forward_row(x, y, false, g, row, mixed);
+}
+
+SEGC_KERNEL_VARIANTS static void forward_row_bf16(const void *x, void *y,
+                                                  grid g, int64_t row,
+                                                  float *mixed) {
+  forward_row(x, y, true, g, row, mixed);
+}
+
+SEGC_KERNEL_VARIANTS static void backward_row_f32(const void *dy, void *dx,
+                                                  grid g, int64_t row,
+                                                  bool accumulate,
+                                                  float *mixed) {
+  if (accumulate)
+    backward_row(dy, dx, false, g, row, true, mixed);
+  else
+    backward_row(dy, dx, false, g, row, false, mixed);
+}
+
+SEGC_KERNEL_VARIANTS static void backward_row_bf16(const void *dy, void *dx,
+                                                   grid g, int64_t row,
+                                                   bool accumulate,
+                                                   float *mixed) {
+  if (accumulate)
+    backward_row(dy, dx, true, g, row, true, mixed);
+  else
+    backward_row(dy, dx, true, g, row, false, mixed);
+}
+
 // One temporary row per thread, indexed by the thread number (the rows'
 // results do not depend on which thread computes them).
-ALWAYS_INLINE void forward_all(const void *x, void *y, bool bf16, grid g,
-                               float *rows, int64_t row_floats) {
+static void forward_all(const void *x, void *y, bool bf16, grid g,
+                        float *rows, int64_t row_floats) {
   const int64_t count = g.volumes * 4 * g.d * g.h;
   // Parallel when the output (count rows of 2W * C) is large enough.
   const bool parallel = count * 2 * g.w * g.channels > SEGC_OP_PARALLEL_MIN;
@@ -162,13 +196,17 @@ ALWAYS_INLINE void forward_all(const void *x, void *y, bool bf16, grid g,
   {
     float *mixed = rows + omp_get_thread_num() * row_floats;
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < count; ++r) forward_row(x, y, bf16, g, r, mixed);
+    for (int64_t r = 0; r < count; ++r) {
+      if (bf16)
+        forward_row_bf16(x, y, g, r, mixed);
+      else
+        forward_row_f32(x, y, g, r, mixed);
+    }
   }
 }
 
-ALWAYS_INLINE void backward_all(const void *dy, void *dx, bool bf16, grid g,
-                                bool accumulate, float *rows,
-                                int64_t row_floats) {
+static void backward_all(const void *dy, void *dx, bool bf16, grid g,
+                         bool accumulate, float *rows, int64_t row_floats) {
   const int64_t count = g.volumes * g.d * g.h;
   // The work is reading the output gradient, 8 values per input value.
   const bool parallel = count * 8 * g.w * g.channels > SEGC_OP_PARALLEL_MIN;
@@ -176,8 +214,12 @@ ALWAYS_INLINE void backward_all(const void *dy, void *dx, bool bf16, grid g,
   {
     float *mixed = rows + omp_get_thread_num() * row_floats;
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < count; ++r)
-      backward_row(dy, dx, bf16, g, r, accumulate, mixed);
+    for (int64_t r = 0; r < count; ++r) {
+      if (bf16)
+        backward_row_bf16(dy, dx, g, r, accumulate, mixed);
+      else
+        backward_row_f32(dy, dx, g, r, accumulate, mixed);
+    }
   }
 }
 
@@ -201,14 +243,9 @@ static segc_status upsample_backward(segc_graph *graph, void *saved) {
   segc_op_scratch_init(&scratch, graph->scratch);
   float *rows;
   segc_status status = take_rows(&scratch, row_floats, &rows);
-  if (status == SEGC_OK) {
-    if (dx.dtype == SEGC_BF16)
-      backward_all(st->y->grad.data, dx.data, true, g, accumulate, rows,
-                   row_floats);
-    else
-      backward_all(st->y->grad.data, dx.data, false, g, accumulate, rows,
-                   row_floats);
-  }
+  if (status == SEGC_OK)
+    backward_all(st->y->grad.data, dx.data, dx.dtype == SEGC_BF16, g,
+                 accumulate, rows, row_floats);
   segc_op_scratch_release(&scratch);
   return status;
 }
@@ -229,12 +266,9 @@ segc_status segc_upsample2x_forward(segc_graph *graph, segc_value *x,
   segc_op_scratch_init(&scratch, graph->scratch);
   float *rows;
   segc_status status = take_rows(&scratch, row_floats, &rows);
-  if (status == SEGC_OK) {
-    if (x->data.dtype == SEGC_BF16)
-      forward_all(x->data.data, (*y)->data.data, true, g, rows, row_floats);
-    else
-      forward_all(x->data.data, (*y)->data.data, false, g, rows, row_floats);
-  }
+  if (status == SEGC_OK)
+    forward_all(x->data.data, (*y)->data.data, x->data.dtype == SEGC_BF16, g,
+                rows, row_floats);
   segc_op_scratch_release(&scratch);
   if (status == SEGC_OK && record) {
     upsample_saved *st;  // the backward reads no data: nothing is held
