@@ -138,6 +138,9 @@ static segc_status apply_affine(segc_op_scratch *scratch, const gn_saved *st,
 static segc_status gn_recompute(segc_graph *graph, void *saved,
                                 segc_value *out) {
   const gn_saved *st = saved;
+  if (!st->x->data.data)
+    return SEGC_FAIL(SEGC_ERR_INTERNAL,
+                     "%s recompute: the input's data was freed", op_name);
   segc_op_scratch scratch;
   segc_op_scratch_init(&scratch, graph->scratch);
   segc_status status = apply_affine(&scratch, st, &st->x->data, &out->data);
@@ -311,9 +314,12 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
   if (!record) return SEGC_OK;
 
   // The tape holds x only; y is rebuilt from x when a backward needs it.
+  // Not when x is itself rebuilt on demand: x may be gone when y is needed.
   st->y = *y;
-  (*y)->recompute = gn_recompute;
-  (*y)->recompute_saved = st;
+  if (!x->recompute) {
+    (*y)->recompute = gn_recompute;
+    (*y)->recompute_saved = st;
+  }
   return segc_graph_record(graph, op_name, gn_backward, st, y, 1, &x, 1);
 }
 
