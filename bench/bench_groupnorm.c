@@ -83,26 +83,27 @@ static segc_status measure(const bench_options *o, bench_fn fn, void *context,
 }
 
 // `op_bytes`: what the op must move; memcpy moves 2 * copy_bytes.
-static void report(const bench_options *o, const char *what,
-                   const timings *t, double op_bytes, double copy_bytes) {
+static void report(const bench_options *o, const char *what, const timings *t,
+                   double op_bytes, double copy_bytes) {
   double ratio[MAX_REPEAT];
   for (int r = 0; r < o->repeat; ++r) ratio[r] = t->op[r] / t->copy[r];
   const double op = median(t->op, o->repeat);
   const double copy = median(t->copy, o->repeat);
-  printf("  %-36s %8.2f ms %6.1f GB/s | memcpy %6.2f ms %6.1f GB/s | "
-         "ratio %5.2f (memory speed %4.2f)\n",
-         what, 1e3 * op, op_bytes / op / 1e9, 1e3 * copy,
-         2.0 * copy_bytes / copy / 1e9, median(ratio, o->repeat),
-         op_bytes / (2.0 * copy_bytes));
+  printf(
+      "  %-36s %8.2f ms %6.1f GB/s | memcpy %6.2f ms %6.1f GB/s | "
+      "ratio %5.2f (memory speed %4.2f)\n",
+      what, 1e3 * op, op_bytes / op / 1e9, 1e3 * copy,
+      2.0 * copy_bytes / copy / 1e9, median(ratio, o->repeat),
+      op_bytes / (2.0 * copy_bytes));
 }
 
-#define BENCH_TRY(call)                                                    \
-  do {                                                                     \
-    if ((call) != SEGC_OK) {                                               \
-      fprintf(stderr, "segbench groupnorm: error: %s\n",                   \
-              segc_error_message());                                       \
-      return 1;                                                            \
-    }                                                                      \
+#define BENCH_TRY(call)                                  \
+  do {                                                   \
+    if ((call) != SEGC_OK) {                             \
+      fprintf(stderr, "segbench groupnorm: error: %s\n", \
+              segc_error_message());                     \
+      return 1;                                          \
+    }                                                    \
   } while (0)
 
 // Fills a tensor with values in [-1, 2) (a fixed pattern, no RNG cost).
@@ -124,12 +125,12 @@ static int env_init(bench_env *env, size_t activation_bytes,
   memset(env, 0, sizeof *env);
   env->copy_buffer = malloc(copy_bytes);
   if (!env->copy_buffer ||
-      segc_arena_init(&env->activations, "bench activations",
-                      activation_bytes, SEGC_DEVICE_CPU) != SEGC_OK ||
+      segc_arena_init(&env->activations, "bench activations", activation_bytes,
+                      SEGC_DEVICE_CPU) != SEGC_OK ||
       segc_arena_init(&env->scratch, "bench scratch", 256u << 20,
                       SEGC_DEVICE_CPU) != SEGC_OK ||
-      segc_graph_init(&env->graph, &env->activations, &env->scratch,
-                      1 << 20) != SEGC_OK) {
+      segc_graph_init(&env->graph, &env->activations, &env->scratch, 1 << 20) !=
+          SEGC_OK) {
     fprintf(stderr, "segbench groupnorm: error: %s\n",
             env->copy_buffer ? segc_error_message() : "out of memory");
     return 1;
@@ -144,7 +145,8 @@ static void env_destroy(bench_env *env) {
   free(env->copy_buffer);
 }
 
-// ---- GroupNorm ----------------------------------------------------------------
+// ---- GroupNorm
+// ----------------------------------------------------------------
 
 typedef struct {
   segc_graph *graph;
@@ -167,8 +169,8 @@ static segc_status gn_forward(void *p) {
 
 static segc_status gn_sums(void *p) {
   gn_context *c = p;
-  segc_gn_sums(c->x->data.data, c->x->data.dtype == SEGC_BF16,
-               c->x->data.shape, c->partial);
+  segc_gn_sums(c->x->data.data, c->x->data.dtype == SEGC_BF16, c->x->data.shape,
+               c->partial);
   return SEGC_OK;
 }
 
@@ -189,8 +191,8 @@ static segc_status run_entry_backward(void *p) {
 
 static int bench_groupnorm_dtype(const bench_options *o, segc_dtype dtype) {
   const segc_shape s = segc_shape5(1, 32, 96, 96, 96);
-  segc_tensor probe = segc_tensor_view(NULL, s, dtype, SEGC_LAYOUT_NDHWC,
-                                       SEGC_DEVICE_CPU);
+  segc_tensor probe =
+      segc_tensor_view(NULL, s, dtype, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
   const size_t bytes = segc_tensor_bytes(&probe);
   bench_env env;
   if (env_init(&env, 6 * bytes + (64u << 20), bytes)) return 1;
@@ -250,7 +252,8 @@ static int bench_groupnorm_dtype(const bench_options *o, segc_dtype dtype) {
   return 0;
 }
 
-// ---- upsample, and oneDNN's resampling for comparison -------------------------
+// ---- upsample, and oneDNN's resampling for comparison
+// -------------------------
 
 typedef struct {
   dnnl_primitive_t primitive;
@@ -284,10 +287,10 @@ static segc_status dnnl_resampling_create(segc_shape s, segc_dtype dtype,
   const dnnl_dims_t small_dims = {s.n, s.c, s.d, s.h, s.w};
   const dnnl_dims_t big_dims = {s.n, s.c, 2 * s.d, 2 * s.h, 2 * s.w};
   dnnl_memory_desc_t small_md, big_md;
-  SEGC_DNNL_CHECK(dnnl_memory_desc_init_by_tag(&small_md, 5, small_dims, dt,
-                                               dnnl_ndhwc));
-  SEGC_DNNL_CHECK(dnnl_memory_desc_init_by_tag(&big_md, 5, big_dims, dt,
-                                               dnnl_ndhwc));
+  SEGC_DNNL_CHECK(
+      dnnl_memory_desc_init_by_tag(&small_md, 5, small_dims, dt, dnnl_ndhwc));
+  SEGC_DNNL_CHECK(
+      dnnl_memory_desc_init_by_tag(&big_md, 5, big_dims, dt, dnnl_ndhwc));
   const float factors[3] = {2.0f, 2.0f, 2.0f};
   dnnl_resampling_desc_t fd, bd;
   SEGC_DNNL_CHECK(dnnl_resampling_forward_desc_init(
@@ -299,10 +302,10 @@ static segc_status dnnl_resampling_create(segc_shape s, segc_dtype dtype,
       dnnl_primitive_desc_create(&r->forward_desc, &fd, NULL, engine, NULL));
   SEGC_DNNL_CHECK(dnnl_primitive_desc_create(&r->backward_desc, &bd, NULL,
                                              engine, r->forward_desc));
-  SEGC_DNNL_CHECK(dnnl_primitive_create(&r->forward.primitive,
-                                        r->forward_desc));
-  SEGC_DNNL_CHECK(dnnl_primitive_create(&r->backward.primitive,
-                                        r->backward_desc));
+  SEGC_DNNL_CHECK(
+      dnnl_primitive_create(&r->forward.primitive, r->forward_desc));
+  SEGC_DNNL_CHECK(
+      dnnl_primitive_create(&r->backward.primitive, r->backward_desc));
   SEGC_DNNL_CHECK(dnnl_memory_create(&r->small, &small_md, engine, small));
   SEGC_DNNL_CHECK(dnnl_memory_create(&r->big, &big_md, engine, big));
   r->forward.stream = r->backward.stream = stream;
@@ -350,22 +353,23 @@ static segc_status upsample_forward(void *p) {
 
 static int bench_upsample_dtype(const bench_options *o, segc_dtype dtype) {
   const segc_shape s = segc_shape5(1, 64, 48, 48, 48);
-  segc_tensor small = segc_tensor_view(NULL, s, dtype, SEGC_LAYOUT_NDHWC,
-                                       SEGC_DEVICE_CPU);
+  segc_tensor small =
+      segc_tensor_view(NULL, s, dtype, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
   const size_t small_bytes = segc_tensor_bytes(&small);
   const size_t big_bytes = 8 * small_bytes;
   const double moved = (double)(small_bytes + big_bytes);
   bench_env env;
-  if (env_init(&env, 3 * big_bytes + 2 * small_bytes + (64u << 20),
-               big_bytes))
+  if (env_init(&env, 3 * big_bytes + 2 * small_bytes + (64u << 20), big_bytes))
     return 1;
   segc_graph *g = &env.graph;
   upsample_context c = {g, NULL};
   g->training = true;  // x requires a gradient; the first forward records
   BENCH_TRY(segc_graph_new_value(g, s, dtype, SEGC_LAYOUT_NDHWC, true, &c.x));
   fill(&c.x->data);
-  printf("upsample2x trilinear, 1x64x48^3 -> 1x64x96^3 NDHWC %s "
-         "(memcpy: the 96^3 tensor)\n", segc_dtype_name(dtype));
+  printf(
+      "upsample2x trilinear, 1x64x48^3 -> 1x64x96^3 NDHWC %s "
+      "(memcpy: the 96^3 tensor)\n",
+      segc_dtype_name(dtype));
   // The memcpy source: the output gradient, filled once below.
   segc_value *y;
   BENCH_TRY(segc_upsample2x_forward(g, c.x, &y));
@@ -380,12 +384,13 @@ static int bench_upsample_dtype(const bench_options *o, segc_dtype dtype) {
   BENCH_TRY(measure(o, upsample_forward, &c, &copy, &t));
   report(o, "segc forward (read 48^3, write 96^3)", &t, moved, big_bytes);
   if (g->tape_count != 1) {
-    fprintf(stderr, "segbench groupnorm: error: upsample recorded %d tape "
-                    "entries, expected 1\n", g->tape_count);
+    fprintf(stderr,
+            "segbench groupnorm: error: upsample recorded %d tape "
+            "entries, expected 1\n",
+            g->tape_count);
     return 1;
   }
-  gn_context bc = {g, NULL, c.x, NULL, NULL, {NULL, NULL, false},
-                   &g->tape[0]};
+  gn_context bc = {g, NULL, c.x, NULL, NULL, {NULL, NULL, false}, &g->tape[0]};
   BENCH_TRY(measure(o, run_entry_backward, &bc, &copy, &t));
   report(o, "segc backward (read 96^3, write 48^3)", &t, moved, big_bytes);
 
@@ -422,7 +427,8 @@ static int bench_upsample_dtype(const bench_options *o, segc_dtype dtype) {
   return 0;
 }
 
-// ---- add ------------------------------------------------------------------------
+// ---- add
+// ------------------------------------------------------------------------
 
 typedef struct {
   segc_graph *graph;
@@ -439,16 +445,16 @@ static segc_status add_forward(void *p) {
 
 static int bench_add(const bench_options *o, segc_dtype dtype) {
   const segc_shape s = segc_shape5(1, 32, 96, 96, 96);
-  segc_tensor probe = segc_tensor_view(NULL, s, dtype, SEGC_LAYOUT_NDHWC,
-                                       SEGC_DEVICE_CPU);
+  segc_tensor probe =
+      segc_tensor_view(NULL, s, dtype, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
   const size_t bytes = segc_tensor_bytes(&probe);
   bench_env env;
   if (env_init(&env, 4 * bytes + (64u << 20), bytes)) return 1;
   add_context c = {&env.graph, NULL, NULL};
-  BENCH_TRY(segc_graph_new_value(c.graph, s, dtype, SEGC_LAYOUT_NDHWC, false,
-                                 &c.a));
-  BENCH_TRY(segc_graph_new_value(c.graph, s, dtype, SEGC_LAYOUT_NDHWC, false,
-                                 &c.b));
+  BENCH_TRY(
+      segc_graph_new_value(c.graph, s, dtype, SEGC_LAYOUT_NDHWC, false, &c.a));
+  BENCH_TRY(
+      segc_graph_new_value(c.graph, s, dtype, SEGC_LAYOUT_NDHWC, false, &c.b));
   fill(&c.a->data);
   fill(&c.b->data);
   const copy_job copy = {env.copy_buffer, c.a->data.data, bytes};
@@ -470,20 +476,26 @@ static int parse_options(int argc, char **argv, bench_options *o) {
     if (!strcmp(argv[i], "--threads") && has_value) {
       o->threads = atoi(argv[++i]);
       if (o->threads <= 0) {
-        fprintf(stderr, "segbench groupnorm: error: --threads needs a "
-                        "positive number, got '%s'\n", argv[i]);
+        fprintf(stderr,
+                "segbench groupnorm: error: --threads needs a "
+                "positive number, got '%s'\n",
+                argv[i]);
         return 2;
       }
     } else if (!strcmp(argv[i], "--repeat") && has_value) {
       o->repeat = atoi(argv[++i]);
       if (o->repeat <= 0 || o->repeat > MAX_REPEAT) {
-        fprintf(stderr, "segbench groupnorm: error: --repeat must be 1..%d, "
-                        "got '%s'\n", MAX_REPEAT, argv[i]);
+        fprintf(stderr,
+                "segbench groupnorm: error: --repeat must be 1..%d, "
+                "got '%s'\n",
+                MAX_REPEAT, argv[i]);
         return 2;
       }
     } else {
-      fprintf(stderr, "segbench groupnorm: error: unknown or incomplete "
-                      "option '%s' (use --threads N, --repeat R)\n", argv[i]);
+      fprintf(stderr,
+              "segbench groupnorm: error: unknown or incomplete "
+              "option '%s' (use --threads N, --repeat R)\n",
+              argv[i]);
       return 2;
     }
   }
@@ -495,8 +507,8 @@ int segc_bench_groupnorm(int argc, char **argv) {
   const int bad = parse_options(argc, argv, &o);
   if (bad) return bad;
   segc_set_threads(o.threads);
-  printf("segbench groupnorm: %d threads, medians of %d runs\n",
-         segc_threads(), o.repeat);
+  printf("segbench groupnorm: %d threads, medians of %d runs\n", segc_threads(),
+         o.repeat);
   int rc = 0;
   rc |= bench_groupnorm_dtype(&o, SEGC_F32);
   rc |= bench_groupnorm_dtype(&o, SEGC_BF16);

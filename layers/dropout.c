@@ -24,9 +24,8 @@ typedef struct {
 // out[i] (+)= in[i] * scale where kept, 0 where dropped, for i in
 // [first, first + count) (count <= DRAW_BLOCK). Used for y from x (store)
 // and dx from dy (store or accumulate).
-ALWAYS_INLINE void masked_scale_block(const void *in, void *out,
-                                      int64_t first, int64_t count,
-                                      const dropout_saved *st,
+ALWAYS_INLINE void masked_scale_block(const void *in, void *out, int64_t first,
+                                      int64_t count, const dropout_saved *st,
                                       bool accumulate, bool bf16) {
   float u[DRAW_BLOCK];
   segc_rng_fill_uniform(st->seed, st->stream, (uint64_t)first, (size_t)count,
@@ -41,8 +40,8 @@ ALWAYS_INLINE void masked_scale_block(const void *in, void *out,
     const int64_t i = first + j;
     int32_t u_bits;
     memcpy(&u_bits, &u[j], sizeof u_bits);
-    float v = segc_op_zero_where(segc_op_load(in, i, bf16) * scale,
-                                 u_bits < p_bits);
+    float v =
+        segc_op_zero_where(segc_op_load(in, i, bf16) * scale, u_bits < p_bits);
     if (accumulate) v += segc_op_load(out, i, bf16);
     segc_op_store(out, i, v, bf16);
   }
@@ -59,8 +58,7 @@ SEGC_KERNEL_VARIANTS static void masked_scale_f32(const void *in, void *out,
 }
 
 SEGC_KERNEL_VARIANTS static void masked_scale_bf16(const void *in, void *out,
-                                                   int64_t first,
-                                                   int64_t count,
+                                                   int64_t first, int64_t count,
                                                    const dropout_saved *st,
                                                    bool accumulate) {
   if (accumulate)
@@ -109,8 +107,7 @@ segc_status segc_dropout_forward(segc_graph *graph, segc_value *x, float p,
   }
   dropout_saved local, *st = &local;
   const bool record = segc_graph_needs_tape(graph, &x, 1);
-  if (record)
-    SEGC_TRY(segc_graph_alloc_saved(graph, sizeof *st, (void **)&st));
+  if (record) SEGC_TRY(segc_graph_alloc_saved(graph, sizeof *st, (void **)&st));
   st->x = x;
   st->seed = graph->seed;
   st->stream = segc_rng_stream(SEGC_RNG_DROPOUT, graph->step, graph->op_index);

@@ -35,8 +35,8 @@ static segc_status check_param(const segc_param *p, const char *what,
                      "%s: %s has shape %s, expected %lld channels", op_name,
                      what, segc_shape_str(p->value.shape, got, sizeof got),
                      (long long)channels);
-  if (p->grad.data && (p->grad.dtype != SEGC_F32 ||
-                       segc_tensor_numel(&p->grad) != channels))
+  if (p->grad.data &&
+      (p->grad.dtype != SEGC_F32 || segc_tensor_numel(&p->grad) != channels))
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "%s: %s's gradient must be f32 with %lld values", op_name,
                      what, (long long)channels);
@@ -45,8 +45,7 @@ static segc_status check_param(const segc_param *p, const char *what,
 
 static segc_status check_layer(const segc_groupnorm *layer,
                                const segc_value *x) {
-  if (!layer)
-    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: layer is NULL", op_name);
+  if (!layer) return SEGC_FAIL(SEGC_ERR_INVALID, "%s: layer is NULL", op_name);
   const int64_t channels = x->data.shape.c;
   if (layer->groups <= 0 || channels % layer->groups != 0)
     return SEGC_FAIL(SEGC_ERR_INVALID,
@@ -66,8 +65,8 @@ static float param_at(const segc_param *p, int64_t c, float absent) {
 static bool param_trains(const segc_param *p) { return p && p->grad.data; }
 
 // A channels-last view of t: t itself, or a transposed copy in scratch.
-static segc_status channels_last(segc_op_scratch *scratch,
-                                 const segc_tensor *t, segc_tensor *out) {
+static segc_status channels_last(segc_op_scratch *scratch, const segc_tensor *t,
+                                 segc_tensor *out) {
   if (t->layout == SEGC_LAYOUT_NDHWC) {
     *out = *t;
     return SEGC_OK;
@@ -100,7 +99,7 @@ static void finish_statistics(const double *partial, segc_shape s,
       }
       const double mean = sum / count;
       double var = sumsq / count - mean * mean;  // population variance
-      if (var < 0.0) var = 0.0;  // rounding on a constant group
+      if (var < 0.0) var = 0.0;                  // rounding on a constant group
       const double rstd = 1.0 / sqrt(var + (double)layer->eps);
       st->mean[n * layer->groups + g] = mean;
       st->rstd[n * layer->groups + g] = rstd;
@@ -151,9 +150,10 @@ static segc_status gn_recompute(segc_graph *graph, void *saved,
 // Per (sample, channel) sums of dz and dz * (x - mean) combined over chunks
 // in chunk order; then the parameter gradients (summed over samples in order)
 // and the input-gradient map.
+// `coefs` receives the map's four (N, C) arrays one after the other.
 static void finish_gradient(const double *partial, const gn_saved *st,
                             segc_shape s, double *sum_dz, double *sum_dz_xc,
-                            segc_gn_grad_map *map) {
+                            float *coefs) {
   const int64_t chunks = segc_gn_chunk_count(s);
   for (int64_t nc = 0; nc < s.n * s.c; ++nc) {
     double a = 0.0, b = 0.0;
@@ -166,8 +166,9 @@ static void finish_gradient(const double *partial, const gn_saved *st,
   }
   const int64_t per_group = s.c / st->groups;
   const double count = (double)(per_group * segc_shape_spatial(s));
-  float *dz_scale = (float *)map->dz_scale, *x_scale = (float *)map->x_scale;
-  float *center = (float *)map->center, *offset = (float *)map->offset;
+  const int64_t nc_count = s.n * s.c;
+  float *dz_scale = coefs, *x_scale = coefs + nc_count;
+  float *center = coefs + 2 * nc_count, *offset = coefs + 3 * nc_count;
   for (int64_t n = 0; n < s.n; ++n) {
     for (int64_t g = 0; g < st->groups; ++g) {
       const double mean = st->mean[n * st->groups + g];
@@ -209,7 +210,7 @@ static void accumulate_param_grads(const gn_saved *st, segc_shape s,
 }
 
 static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
-                                  const gn_saved *st) {
+                                 const gn_saved *st) {
   const segc_tensor *dy = &st->y->grad;
   const segc_shape s = st->x->data.shape;
   const bool bf16 = st->x->data.dtype == SEGC_BF16;
@@ -225,20 +226,21 @@ static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
   const int64_t nc = s.n * s.c, chunks = segc_gn_chunk_count(s);
   double *partial, *mean_c, *sums;
   float *coefs;
-  SEGC_TRY(segc_op_scratch_take(scratch, sizeof(double) * (size_t)(nc * chunks * 2),
-                                (void **)&partial));
+  SEGC_TRY(segc_op_scratch_take(
+      scratch, sizeof(double) * (size_t)(nc * chunks * 2), (void **)&partial));
   SEGC_TRY(segc_op_scratch_take(scratch, sizeof(double) * (size_t)nc * 3,
                                 (void **)&mean_c));
   SEGC_TRY(segc_op_scratch_take(scratch, sizeof(float) * (size_t)nc * 4,
                                 (void **)&coefs));
   sums = mean_c + nc;
-  for (int64_t i = 0; i < nc; ++i)
-    mean_c[i] = st->mean[(i / s.c) * st->groups + (i % s.c) / (s.c / st->groups)];
+  const int64_t per_group = s.c / st->groups;
+  for (int64_t i = 0; i < nc; ++i)  // each channel's group mean
+    mean_c[i] = st->mean[(i / s.c) * st->groups + (i % s.c) / per_group];
 
-  segc_gn_grad_sums(xt.data, dyt.data, bf16, s, affine_of(st), mean_c,
-                    partial);
-  segc_gn_grad_map map = {coefs, coefs + nc, coefs + 2 * nc, coefs + 3 * nc};
-  finish_gradient(partial, st, s, sums, sums + nc, &map);
+  segc_gn_grad_sums(xt.data, dyt.data, bf16, s, affine_of(st), mean_c, partial);
+  finish_gradient(partial, st, s, sums, sums + nc, coefs);
+  const segc_gn_grad_map map = {coefs, coefs + nc, coefs + 2 * nc,
+                                coefs + 3 * nc};
   accumulate_param_grads(st, s, sums, sums + nc);
   if (!st->x->requires_grad) return SEGC_OK;
 
@@ -246,8 +248,8 @@ static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
     segc_tensor dx;
     bool accumulate;
     SEGC_TRY(segc_value_grad_target(graph, st->x, &dx, &accumulate));
-    segc_gn_grad_input(xt.data, dyt.data, dx.data, bf16, s, affine_of(st),
-                       map, accumulate);
+    segc_gn_grad_input(xt.data, dyt.data, dx.data, bf16, s, affine_of(st), map,
+                       accumulate);
     return SEGC_OK;
   }
   // NCDHW: dx channels-last over the transposed copy of x (each element is
@@ -275,9 +277,9 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
                                 const segc_groupnorm *layer, segc_value *x,
                                 segc_value **y) {
   const segc_shape s = x->data.shape;
-  const bool record = graph->training &&
-                      (x->requires_grad || param_trains(layer->gamma) ||
-                       param_trains(layer->beta));
+  const bool record =
+      graph->training && (x->requires_grad || param_trains(layer->gamma) ||
+                          param_trains(layer->beta));
   // The statistics live with the tape entry in training, else in scratch.
   gn_saved local = {0}, *st = &local;
   const size_t stat_bytes = sizeof(double) * (size_t)(s.n * layer->groups) * 2 +
@@ -303,13 +305,14 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
   SEGC_TRY(channels_last(scratch, &x->data, &xt));
   double *partial;
   SEGC_TRY(segc_op_scratch_take(
-      scratch, sizeof(double) * (size_t)(s.n * s.c * segc_gn_chunk_count(s)) * 2,
+      scratch,
+      sizeof(double) * (size_t)(s.n * s.c * segc_gn_chunk_count(s)) * 2,
       (void **)&partial));
   segc_gn_sums(xt.data, x->data.dtype == SEGC_BF16, s, partial);
   finish_statistics(partial, s, layer, st);
 
-  SEGC_TRY(segc_graph_new_value(graph, s, x->data.dtype, x->data.layout,
-                                record, y));
+  SEGC_TRY(
+      segc_graph_new_value(graph, s, x->data.dtype, x->data.layout, record, y));
   SEGC_TRY(apply_affine(scratch, st, &x->data, &(*y)->data));
   if (!record) return SEGC_OK;
 

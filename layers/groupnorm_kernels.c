@@ -28,8 +28,8 @@ ALWAYS_INLINE void chunk_range(segc_shape s, int64_t k, int64_t *first,
                                int64_t *end) {
   const int64_t v = segc_gn_chunk_voxels(s.c);
   *first = k * v;
-  *end = *first + v < segc_shape_spatial(s) ? *first + v
-                                            : segc_shape_spatial(s);
+  *end =
+      *first + v < segc_shape_spatial(s) ? *first + v : segc_shape_spatial(s);
 }
 
 // ---- forward statistics ----------------------------------------------------
@@ -61,8 +61,8 @@ ALWAYS_INLINE void sums_task(const void *x, bool bf16, segc_shape s,
                              int64_t task, double *partial) {
   const int64_t chunks = segc_gn_chunk_count(s);
   const int64_t n = task / chunks, k = task % chunks;
-  const void *xs = (const char *)x + (size_t)(n * s.c * segc_shape_spatial(s)) *
-                                         elem_bytes(bf16);
+  const void *xs = (const char *)x +
+                   (size_t)(n * s.c * segc_shape_spatial(s)) * elem_bytes(bf16);
   int64_t v0, v1;
   chunk_range(s, k, &v0, &v1);
   for (int64_t c0 = 0; c0 < s.c; c0 += CHANNEL_BLOCK) {
@@ -93,8 +93,8 @@ SEGC_KERNEL_VARIANTS static void sums_task_bf16(const void *x, segc_shape s,
 
 void segc_gn_sums(const void *x, bool bf16, segc_shape s, double *partial) {
   const int64_t tasks = s.n * segc_gn_chunk_count(s);
-#pragma omp parallel for schedule(static) \
-    if (segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN)
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     if (bf16)
       sums_task_bf16(x, s, t, partial);
@@ -105,8 +105,7 @@ void segc_gn_sums(const void *x, bool bf16, segc_shape s, double *partial) {
 
 // ---- normalize --------------------------------------------------------------
 
-ALWAYS_INLINE float affine_relu(float xv, float scale, float shift,
-                                bool relu) {
+ALWAYS_INLINE float affine_relu(float xv, float scale, float shift, bool relu) {
   const float z = xv * scale + shift;
   return relu && z < 0.0f ? 0.0f : z;  // NaN passes through, as in PyTorch
 }
@@ -123,10 +122,10 @@ ALWAYS_INLINE void apply_task(const void *x, void *y, bool bf16, segc_shape s,
     const int64_t base = sample + v * s.c;
 #pragma omp simd
     for (int64_t c = 0; c < s.c; ++c)
-      store(y, base + c,
-            affine_relu(load(x, base + c, bf16), scale[c], shift[c],
-                        affine.relu),
-            bf16);
+      store(
+          y, base + c,
+          affine_relu(load(x, base + c, bf16), scale[c], shift[c], affine.relu),
+          bf16);
   }
 }
 
@@ -147,8 +146,8 @@ SEGC_KERNEL_VARIANTS static void apply_task_bf16(const void *x, void *y,
 void segc_gn_apply(const void *x, void *y, bool bf16, segc_shape s,
                    segc_gn_affine affine) {
   const int64_t tasks = s.n * segc_gn_chunk_count(s);
-#pragma omp parallel for schedule(static) \
-    if (segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN)
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     if (bf16)
       apply_task_bf16(x, y, s, affine, t);
@@ -169,8 +168,7 @@ ALWAYS_INLINE float masked_grad(float dyv, float xv, float scale, float shift,
 ALWAYS_INLINE void grad_sums_block(const void *restrict xs,
                                    const void *restrict dys, bool bf16,
                                    int64_t channels, int64_t v0, int64_t v1,
-                                   int64_t c0, int width,
-                                   const float *scale_in,
+                                   int64_t c0, int width, const float *scale_in,
                                    const float *shift_in, bool relu,
                                    const double *mean_in, double *sum_dz_out,
                                    double *sum_dz_xc_out) {
@@ -187,8 +185,8 @@ ALWAYS_INLINE void grad_sums_block(const void *restrict xs,
 #pragma omp simd
     for (int j = 0; j < width; ++j) {
       const float xv = load(xs, base + j, bf16);
-      const double dz = masked_grad(load(dys, base + j, bf16), xv, scale[j],
-                                    shift[j], relu);
+      const double dz =
+          masked_grad(load(dys, base + j, bf16), xv, scale[j], shift[j], relu);
       sum_dz[j] += dz;
       sum_dz_xc[j] += dz * ((double)xv - mean[j]);
     }
@@ -221,9 +219,9 @@ ALWAYS_INLINE void grad_sums_task(const void *x, const void *dy, bool bf16,
                       affine.scale + nc, affine.shift + nc, affine.relu,
                       mean + nc, sum_dz, sum_dz_xc);
     else
-      grad_sums_block(xs, dys, bf16, s.c, v0, v1, c0, width,
-                      affine.scale + nc, affine.shift + nc, affine.relu,
-                      mean + nc, sum_dz, sum_dz_xc);
+      grad_sums_block(xs, dys, bf16, s.c, v0, v1, c0, width, affine.scale + nc,
+                      affine.shift + nc, affine.relu, mean + nc, sum_dz,
+                      sum_dz_xc);
     for (int j = 0; j < width; ++j) {
       double *p = partial + ((nc + j) * chunks + k) * 2;
       p[0] = sum_dz[j];
@@ -248,8 +246,8 @@ void segc_gn_grad_sums(const void *x, const void *dy, bool bf16, segc_shape s,
                        segc_gn_affine affine, const double *mean,
                        double *partial) {
   const int64_t tasks = s.n * segc_gn_chunk_count(s);
-#pragma omp parallel for schedule(static) \
-    if (segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN)
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     if (bf16)
       grad_sums_task_bf16(x, dy, s, affine, mean, t, partial);
@@ -307,8 +305,8 @@ void segc_gn_grad_input(const void *x, const void *dy, void *dx, bool bf16,
                         segc_shape s, segc_gn_affine affine,
                         segc_gn_grad_map map, bool accumulate) {
   const int64_t tasks = s.n * segc_gn_chunk_count(s);
-#pragma omp parallel for schedule(static) \
-    if (segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN)
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     if (bf16)
       grad_input_task_bf16(x, dy, dx, s, affine, map, accumulate, t);

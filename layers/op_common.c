@@ -2,28 +2,29 @@
 
 segc_status segc_op_check_input(const char *op, const char *what,
                                 const segc_value *x) {
-  if (!x)
-    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s is NULL", op, what);
+  if (!x) return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s is NULL", op, what);
   const segc_tensor *t = &x->data;
   if (t->device != SEGC_DEVICE_CPU)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "%s: %s is on a non-CPU device; only the CPU version "
-                     "exists", op, what);
+                     "exists",
+                     op, what);
   if (!t->data)
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "%s: %s has no data (released before this use?)", op,
                      what);
   if (t->dtype != SEGC_F32 && t->dtype != SEGC_BF16)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s: %s has dtype %s; f32 or bf16 "
-                     "expected", op, what, segc_dtype_name(t->dtype));
+    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                     "%s: %s has dtype %s; f32 or bf16 expected", op, what,
+                     segc_dtype_name(t->dtype));
   if (t->layout != SEGC_LAYOUT_NCDHW && t->layout != SEGC_LAYOUT_NDHWC)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s has an unknown layout (%d)", op,
                      what, (int)t->layout);
   const segc_shape s = t->shape;
   if (s.n <= 0 || s.c <= 0 || s.d <= 0 || s.h <= 0 || s.w <= 0) {
     char buf[96];
-    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s has an empty shape %s", op,
-                     what, segc_shape_str(s, buf, sizeof buf));
+    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s has an empty shape %s", op, what,
+                     segc_shape_str(s, buf, sizeof buf));
   }
   return SEGC_OK;
 }
@@ -57,7 +58,8 @@ segc_status segc_op_check_graph(const char *op, const segc_graph *graph) {
       graph->scratch->device != SEGC_DEVICE_CPU)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "%s: the graph's arenas are on a non-CPU device; only "
-                     "the CPU version exists", op);
+                     "the CPU version exists",
+                     op);
   return SEGC_OK;
 }
 

@@ -73,14 +73,17 @@ static inline int64_t segc_op_block_end(int64_t b, int64_t n) {
 
 // Element i of an f32 or bf16 buffer. Kernels pass `bf16` as a constant and
 // are compiled once per dtype with the branch folded away.
-static inline __attribute__((always_inline)) float segc_op_load(
-    const void *p, int64_t i, bool bf16) {
+static inline __attribute__((always_inline)) float segc_op_load(const void *p,
+                                                                int64_t i,
+                                                                bool bf16) {
   return bf16 ? segc_bf16_to_f32(((const segc_bf16 *)p)[i])
               : ((const float *)p)[i];
 }
 
-static inline __attribute__((always_inline)) void segc_op_store(
-    void *p, int64_t i, float v, bool bf16) {
+static inline __attribute__((always_inline)) void segc_op_store(void *p,
+                                                                int64_t i,
+                                                                float v,
+                                                                bool bf16) {
   if (bf16)
     ((segc_bf16 *)p)[i] = segc_f32_to_bf16(v);
   else

@@ -13,8 +13,8 @@ typedef struct {
   segc_value *x, *y;
 } relu_saved;
 
-ALWAYS_INLINE void relu_span(const void *x, void *y, int64_t first,
-                             int64_t end, bool bf16) {
+ALWAYS_INLINE void relu_span(const void *x, void *y, int64_t first, int64_t end,
+                             bool bf16) {
 #pragma omp simd
   for (int64_t i = first; i < end; ++i) {
     const float v = segc_op_load(x, i, bf16);
@@ -57,8 +57,7 @@ SEGC_KERNEL_VARIANTS static void relu_grad_span_f32(const void *y,
 
 SEGC_KERNEL_VARIANTS static void relu_grad_span_bf16(const void *y,
                                                      const void *dy, void *dx,
-                                                     int64_t first,
-                                                     int64_t end,
+                                                     int64_t first, int64_t end,
                                                      bool accumulate) {
   if (accumulate)
     relu_grad_span(y, dy, dx, first, end, true, true);

@@ -44,8 +44,8 @@ ALWAYS_INLINE void softmax_block(const void *x, float *y, bool bf16,
   }
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t v = 0; v < count; ++v) {
-      const float xv = segc_op_load(x, base + c * st.channel + v * st.voxel,
-                                    bf16);
+      const float xv =
+          segc_op_load(x, base + c * st.channel + v * st.voxel, bf16);
       if (xv > max[v] || isnan(xv)) max[v] = xv;
     }
   for (int64_t c = 0; c < channels; ++c)
@@ -63,9 +63,9 @@ ALWAYS_INLINE void softmax_block(const void *x, float *y, bool bf16,
 }
 
 // dx (+)= y * (dy - sum_c dy * y).
-ALWAYS_INLINE void softmax_grad_block(const float *y, const float *dy,
-                                      void *dx, bool bf16, int64_t channels,
-                                      strides st, int64_t base, int64_t count,
+ALWAYS_INLINE void softmax_grad_block(const float *y, const float *dy, void *dx,
+                                      bool bf16, int64_t channels, strides st,
+                                      int64_t base, int64_t count,
                                       bool accumulate) {
   double dot[VOXEL_BLOCK];
   for (int64_t v = 0; v < count; ++v) dot[v] = 0.0;
@@ -102,7 +102,8 @@ static void softmax_all(const segc_tensor *x, float *y) {
   const strides st = strides_of(x);
   const int64_t tasks = s.n * block_count(s);
   const bool bf16 = x->dtype == SEGC_BF16;
-#pragma omp parallel for schedule(static) if (segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN)
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     int64_t base, count;
     block_span(s, st, t, &base, &count);
@@ -123,7 +124,8 @@ static segc_status softmax_backward(segc_graph *graph, void *saved) {
   const int64_t tasks = s.n * block_count(s);
   const bool bf16 = dx.dtype == SEGC_BF16;
   const float *y = sv->y->data.data, *dy = sv->y->grad.data;
-#pragma omp parallel for schedule(static) if (segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN)
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     int64_t base, count;
     block_span(s, st, t, &base, &count);
@@ -143,8 +145,8 @@ segc_status segc_softmax_forward(segc_graph *graph, segc_value *x,
   SEGC_TRY(segc_op_check_graph("softmax", graph));
   SEGC_TRY(segc_op_check_input("softmax", "x", x));
   const bool record = segc_graph_needs_tape(graph, &x, 1);
-  SEGC_TRY(segc_graph_new_value(graph, x->data.shape, SEGC_F32,
-                                x->data.layout, record, y));
+  SEGC_TRY(segc_graph_new_value(graph, x->data.shape, SEGC_F32, x->data.layout,
+                                record, y));
   softmax_all(&x->data, (*y)->data.data);
   if (!record) return SEGC_OK;
   softmax_saved *sv;  // the backward needs y only
@@ -152,8 +154,8 @@ segc_status segc_softmax_forward(segc_graph *graph, segc_value *x,
   if (status == SEGC_OK) {
     sv->x = x;
     sv->y = *y;
-    status = segc_graph_record(graph, "softmax", softmax_backward, sv, y, 1,
-                               y, 1);
+    status =
+        segc_graph_record(graph, "softmax", softmax_backward, sv, y, 1, y, 1);
   }
   if (status != SEGC_OK) {
     segc_value_release(graph, *y);

@@ -122,8 +122,7 @@ ALWAYS_INLINE void backward_row(const void *dy, void *dx, bool bf16, grid g,
   float weight[16];
   for (int a = 0; a < 4; ++a)
     for (int b = 0; b < 4; ++b) {
-      base[a * 4 + b] =
-          ((v * 2 * g.d + di[a]) * 2 * g.h + hi[b]) * out_len;
+      base[a * 4 + b] = ((v * 2 * g.d + di[a]) * 2 * g.h + hi[b]) * out_len;
       weight[a * 4 + b] = dw[a] * hw[b];
     }
 #pragma omp simd
@@ -153,9 +152,8 @@ ALWAYS_INLINE void backward_row(const void *dy, void *dx, bool bf16, grid g,
 
 // Per-dtype row kernels (the dtype and the accumulate flag are constants
 // inside each, so the vector loops have no branches).
-SEGC_KERNEL_VARIANTS static void forward_row_f32(const void *x, void *y,
-                                                 grid g, int64_t row,
-                                                 float *mixed) {
+SEGC_KERNEL_VARIANTS static void forward_row_f32(const void *x, void *y, grid g,
+                                                 int64_t row, float *mixed) {
   forward_row(x, y, false, g, row, mixed);
 }
 
@@ -187,8 +185,8 @@ SEGC_KERNEL_VARIANTS static void backward_row_bf16(const void *dy, void *dx,
 
 // One temporary row per thread, indexed by the thread number (the rows'
 // results do not depend on which thread computes them).
-static void forward_all(const void *x, void *y, bool bf16, grid g,
-                        float *rows, int64_t row_floats) {
+static void forward_all(const void *x, void *y, bool bf16, grid g, float *rows,
+                        int64_t row_floats) {
   const int64_t count = g.volumes * 4 * g.d * g.h;
   // Parallel when the output (count rows of 2W * C) is large enough.
   const bool parallel = count * 2 * g.w * g.channels > SEGC_OP_PARALLEL_MIN;
@@ -276,8 +274,8 @@ segc_status segc_upsample2x_forward(segc_graph *graph, segc_value *x,
     if (status == SEGC_OK) {
       st->x = x;
       st->y = *y;
-      status = segc_graph_record(graph, "upsample2x", upsample_backward, st,
-                                 y, 1, NULL, 0);
+      status = segc_graph_record(graph, "upsample2x", upsample_backward, st, y,
+                                 1, NULL, 0);
     }
   }
   if (status != SEGC_OK) {

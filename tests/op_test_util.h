@@ -46,13 +46,13 @@ static inline segc_status op_input(segc_graph *graph, const float *values,
 
 // Copies a tensor's values (any dtype) into a float array, storage order.
 static inline void op_to_f32(const segc_tensor *t, float *out) {
-  segc_convert(t->data, t->dtype, out, SEGC_F32,
-               (size_t)segc_tensor_numel(t));
+  segc_convert(t->data, t->dtype, out, SEGC_F32, (size_t)segc_tensor_numel(t));
 }
 
 // Rounds floats through bf16 in place (what a bf16 tensor can hold).
 static inline void op_round_bf16(float *x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = segc_bf16_to_f32(segc_f32_to_bf16(x[i]));
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = segc_bf16_to_f32(segc_f32_to_bf16(x[i]));
 }
 
 typedef struct {
@@ -82,8 +82,7 @@ static inline segc_status weighted_sum(segc_graph *graph, segc_value *y,
                                 SEGC_LAYOUT_NCDHW, y->requires_grad, loss));
   double sum = 0.0;
   for (int64_t i = 0; i < segc_tensor_numel(&y->data); ++i)
-    sum += (double)r[i] *
-           segc_load_f32(y->data.data, y->data.dtype, (size_t)i);
+    sum += (double)r[i] * segc_load_f32(y->data.data, y->data.dtype, (size_t)i);
   *(float *)(*loss)->data.data = (float)sum;
   if (!segc_graph_needs_tape(graph, &y, 1)) return SEGC_OK;
   weighted_sum_saved *s;
@@ -98,8 +97,7 @@ static inline segc_status weighted_sum(segc_graph *graph, segc_value *y,
 // Storage offset of logical element (n, c, d, h, w) for a layout.
 static inline int64_t op_offset(segc_shape s, segc_layout layout, int64_t n,
                                 int64_t c, int64_t d, int64_t h, int64_t w) {
-  segc_tensor t = segc_tensor_view(NULL, s, SEGC_F32, layout,
-                                   SEGC_DEVICE_CPU);
+  segc_tensor t = segc_tensor_view(NULL, s, SEGC_F32, layout, SEGC_DEVICE_CPU);
   return segc_tensor_offset(&t, n, c, d, h, w);
 }
 

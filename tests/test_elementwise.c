@@ -10,7 +10,8 @@
 #include "layers/elementwise.h"
 #include "op_test_util.h"
 
-// ---- ReLU --------------------------------------------------------------------
+// ---- ReLU
+// --------------------------------------------------------------------
 
 static double relu_loss(const double *x, void *p) {
   const float *r = ((const float *const *)p)[0];
@@ -77,7 +78,8 @@ static int check_relu(segc_dtype dtype) {
   return 0;
 }
 
-// ---- add ---------------------------------------------------------------------
+// ---- add
+// ---------------------------------------------------------------------
 
 static int check_add(segc_dtype dtype) {
   const segc_shape s = segc_shape5(2, 5, 3, 4, 3);
@@ -105,7 +107,8 @@ static int check_add(segc_dtype dtype) {
   double worst = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const double ref = (double)a[i] + b[i];
-    const double err = fabs(y[i] - (dtype == SEGC_F32 ? (double)(float)ref : ref));
+    const double err =
+        fabs(y[i] - (dtype == SEGC_F32 ? (double)(float)ref : ref));
     const double bound = dtype == SEGC_F32 ? 0.0 : fabs(ref) / 256;
     if (err - bound > worst) worst = err - bound;
   }
@@ -122,7 +125,8 @@ static int check_add(segc_dtype dtype) {
   op_to_f32(&av->grad, da);
   op_to_f32(&bv->grad, db);
   int exact = 1;
-  for (int64_t i = 0; i < n; ++i) exact &= da[i] == 2.0f * r[i] && db[i] == r[i];
+  for (int64_t i = 0; i < n; ++i)
+    exact &= da[i] == 2.0f * r[i] && db[i] == r[i];
   CHECK(exact, "add gradients exact (%s)", segc_dtype_name(dtype));
 
   // Mismatches name what differs.
@@ -132,8 +136,7 @@ static int check_add(segc_dtype dtype) {
   CHECK_OK(op_input(&env.graph, z, t, dtype, SEGC_LAYOUT_NCDHW, &other));
   CHECK_FAILS(segc_add_forward(&env.graph, av, other, &yv), SEGC_ERR_INVALID,
               "2x5x3x4x3 vs 2x5x3x4x4");
-  CHECK_OK(op_input(&env.graph, a, s,
-                    dtype == SEGC_F32 ? SEGC_BF16 : SEGC_F32,
+  CHECK_OK(op_input(&env.graph, a, s, dtype == SEGC_F32 ? SEGC_BF16 : SEGC_F32,
                     SEGC_LAYOUT_NCDHW, &other));
   CHECK_FAILS(segc_add_forward(&env.graph, av, other, &yv), SEGC_ERR_INVALID,
               "dtypes differ");
@@ -153,13 +156,13 @@ static int check_add(segc_dtype dtype) {
   return 0;
 }
 
-// ---- dropout -----------------------------------------------------------------
+// ---- dropout
+// -----------------------------------------------------------------
 
 // y and dx of one dropout in training (seed 99, the given step, first op of
 // the pass), loss = sum(r * y).
-static int run_dropout(segc_dtype dtype, uint64_t step, float p,
-                       const float *x, const float *r, segc_shape s,
-                       float *y, float *dx) {
+static int run_dropout(segc_dtype dtype, uint64_t step, float p, const float *x,
+                       const float *r, segc_shape s, float *y, float *dx) {
   op_test_env env;
   CHECK_OK(op_env_init(&env, 16, 16));
   env.graph.training = true;
@@ -218,7 +221,8 @@ static int check_dropout(void) {
   // bf16 uses the same mask.
   run_dropout(SEGC_BF16, 5, p, x, r, s, y2, dx2);
   int64_t same_mask = 1;
-  for (int64_t i = 0; i < n; ++i) same_mask &= (y[i] == 0.0f) == (y2[i] == 0.0f);
+  for (int64_t i = 0; i < n; ++i)
+    same_mask &= (y[i] == 0.0f) == (y2[i] == 0.0f);
   CHECK(same_mask, "bf16 draws the same mask");
   // 1 vs 2 threads.
   omp_set_num_threads(1);
@@ -247,8 +251,8 @@ static int check_dropout(void) {
   int zeros = 1;
   for (int64_t i = 0; i < n; ++i) zeros &= y[i] == 0.0f;
   CHECK(zeros, "p = 1 drops everything");
-  CHECK_FAILS(segc_dropout_forward(&env.graph, xv, 1.5f, &yv),
-              SEGC_ERR_INVALID, "probability 1.5 is outside [0, 1]");
+  CHECK_FAILS(segc_dropout_forward(&env.graph, xv, 1.5f, &yv), SEGC_ERR_INVALID,
+              "probability 1.5 is outside [0, 1]");
   op_env_destroy(&env);
   free(x);
   free(r);
@@ -259,7 +263,8 @@ static int check_dropout(void) {
   return 0;
 }
 
-// ---- softmax -----------------------------------------------------------------
+// ---- softmax
+// -----------------------------------------------------------------
 
 typedef struct {
   segc_shape shape;
@@ -323,8 +328,8 @@ static int check_softmax(segc_shape s, segc_layout layout, segc_dtype dtype,
   op_to_f32(&yv->data, y);
   const double err = test_max_abs_diff(y, ref, n);
   CHECK(err <= 1e-6, "softmax forward error %g (%s, %s, spread %g)", err,
-        layout == SEGC_LAYOUT_NDHWC ? "NDHWC" : "NCDHW",
-        segc_dtype_name(dtype), (double)spread);
+        layout == SEGC_LAYOUT_NDHWC ? "NDHWC" : "NCDHW", segc_dtype_name(dtype),
+        (double)spread);
   segc_value *top = yv;
   if (dtype == SEGC_F32) {
     sc.residual = true;

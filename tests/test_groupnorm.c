@@ -158,7 +158,8 @@ static int check_forward(const gn_case *gc, segc_dtype dtype) {
   const double rel = dtype == SEGC_BF16 ? 1.0 / 256 : 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const double excess = fabs(y[i] - ref[i]) - rel * fabs(ref[i]);
-    if (excess > worst || isnan(excess)) worst = isnan(excess) ? INFINITY : excess;
+    if (excess > worst || isnan(excess))
+      worst = isnan(excess) ? INFINITY : excess;
   }
   CHECK(worst <= 1e-5 * scale,
         "forward %s %s groups %d relu %d: error beyond bound %g (scale %g)",
@@ -233,11 +234,12 @@ static int check_gradients(const gn_case *gc) {
     segc_gradcheck_report rep;
     const int ok = segc_gradcheck(gn_loss, &lc, vars[which], counts[which],
                                   analytic[which], 1e-3, 1e-5, &rep);
-    CHECK(ok, "d/d%s (%s groups %d relu %d residual %d): rel error %g at %lld "
-          "(analytic %g, numeric %g)", names[which],
-          gc->layout == SEGC_LAYOUT_NDHWC ? "NDHWC" : "NCDHW", gc->groups,
-          gc->relu, gc->residual, rep.max_rel_error, (long long)rep.worst_index,
-          rep.worst_analytic, rep.worst_numeric);
+    CHECK(ok,
+          "d/d%s (%s groups %d relu %d residual %d): rel error %g at %lld "
+          "(analytic %g, numeric %g)",
+          names[which], gc->layout == SEGC_LAYOUT_NDHWC ? "NDHWC" : "NCDHW",
+          gc->groups, gc->relu, gc->residual, rep.max_rel_error,
+          (long long)rep.worst_index, rep.worst_analytic, rep.worst_numeric);
   }
   segc_value_release(&env.graph, loss);
   segc_value_release(&env.graph, xv);
@@ -265,8 +267,8 @@ static int rebuilt_matches = -1;
 
 static segc_status hold_backward(segc_graph *g, void *p) {
   hold_saved *s = p;
-  rebuilt_matches = s->y->data.data &&
-                    memcmp(s->y->data.data, s->expected, s->bytes) == 0;
+  rebuilt_matches =
+      s->y->data.data && memcmp(s->y->data.data, s->expected, s->bytes) == 0;
   segc_tensor gy;
   bool acc;
   SEGC_TRY(segc_value_grad_target(g, s->y, &gy, &acc));
@@ -292,13 +294,12 @@ static segc_status hold_square(segc_graph *g, segc_value *y, const float *r,
   s->r = r;
   s->expected = expected;
   s->bytes = segc_tensor_bytes(&y->data);
-  return segc_graph_record(g, "hold_square", hold_backward, s, loss, 1, &y,
-                           1);
+  return segc_graph_record(g, "hold_square", hold_backward, s, loss, 1, &y, 1);
 }
 
 static int check_recompute(segc_dtype dtype, segc_layout layout) {
-  const gn_case gc = {segc_shape5(2, 16, 5, 6, 7), layout, 4, 1e-5, true,
-                      false};
+  const gn_case gc = {
+      segc_shape5(2, 16, 5, 6, 7), layout, 4, 1e-5, true, false};
   const int64_t n = segc_shape_numel(gc.shape);
   float *x = op_alloc_f32(n), *r = op_alloc_f32(n), gamma[16], beta[16];
   float dgamma[16] = {0}, dbeta[16] = {0};
@@ -389,8 +390,8 @@ static int run_once(segc_dtype dtype, segc_layout layout, gn_run *out) {
   // for both layouts.
   float *drawn = op_alloc_f32(n);
   test_fill_uniform(drawn, n, -1.0f, 2.0f, 50);
-  segc_tensor from = segc_tensor_view(drawn, s, SEGC_F32, SEGC_LAYOUT_NDHWC,
-                                      SEGC_DEVICE_CPU);
+  segc_tensor from =
+      segc_tensor_view(drawn, s, SEGC_F32, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
   segc_tensor to = segc_tensor_view(x, s, SEGC_F32, layout, SEGC_DEVICE_CPU);
   CHECK_OK(segc_tensor_copy(&from, &to));
   test_fill_uniform(drawn, n, -1.0f, 1.0f, 51);
@@ -448,11 +449,11 @@ static int check_layouts_agree(void) {
   const int bytes = run_once(SEGC_F32, SEGC_LAYOUT_NDHWC, &a);
   run_once(SEGC_F32, SEGC_LAYOUT_NCDHW, &b);
   const segc_shape s = segc_shape5(2, 32, 16, 16, 16);
-  segc_tensor t = segc_tensor_view(b.y, s, SEGC_F32, SEGC_LAYOUT_NCDHW,
-                                   SEGC_DEVICE_CPU);
+  segc_tensor t =
+      segc_tensor_view(b.y, s, SEGC_F32, SEGC_LAYOUT_NCDHW, SEGC_DEVICE_CPU);
   float *y_last = op_alloc_f32(segc_shape_numel(s));
-  segc_tensor tl = segc_tensor_view(y_last, s, SEGC_F32, SEGC_LAYOUT_NDHWC,
-                                    SEGC_DEVICE_CPU);
+  segc_tensor tl =
+      segc_tensor_view(y_last, s, SEGC_F32, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
   CHECK_OK(segc_tensor_copy(&t, &tl));
   CHECK(memcmp(y_last, a.y, (size_t)bytes) == 0, "NCDHW forward = NDHWC");
   t.data = b.dx;
@@ -504,7 +505,7 @@ int main(void) {
   for (int layout = 0; layout < 2; ++layout)
     for (int groups = 4; groups <= 8; groups += 4)
       for (int relu = 0; relu < 2; ++relu) {
-        const gn_case gc = {odd, (segc_layout)layout, groups, 1e-5, relu,
+        const gn_case gc = {odd,  (segc_layout)layout, groups, 1e-5, relu,
                             false};
         check_forward(&gc, SEGC_F32);
         check_forward(&gc, SEGC_BF16);

@@ -20,8 +20,8 @@ typedef struct {
 } up_context;
 
 // Source index pair and weights of output o on an axis of length len.
-static void source(int64_t o, int64_t len, int64_t *i0, int64_t *i1,
-                   double *w0, double *w1) {
+static void source(int64_t o, int64_t len, int64_t *i0, int64_t *i1, double *w0,
+                   double *w1) {
   double src = (o + 0.5) * 0.5 - 0.5;
   if (src < 0.0) src = 0.0;
   *i0 = (int64_t)floor(src);
@@ -98,7 +98,8 @@ static int check_case(segc_shape s, segc_layout layout, segc_dtype dtype) {
   double worst = 0.0;
   for (int64_t i = 0; i < big; ++i) {
     const double excess = fabs(y[i] - ref[i]) - rel * fabs(ref[i]);
-    if (excess > worst || isnan(excess)) worst = isnan(excess) ? INFINITY : excess;
+    if (excess > worst || isnan(excess))
+      worst = isnan(excess) ? INFINITY : excess;
   }
   char buf[96];
   CHECK(worst <= 1e-6 * 2.0, "upsample forward %s %s %s: beyond bound by %g",
@@ -118,9 +119,10 @@ static int check_case(segc_shape s, segc_layout layout, segc_dtype dtype) {
     segc_gradcheck_report rep;
     CHECK(segc_gradcheck(upsample_loss, &uc, xd, n, dx, 1e-3, 1e-5, &rep),
           "upsample gradient %s %s: rel error %g at %lld (analytic %g, "
-          "numeric %g)", segc_shape_str(s, buf, sizeof buf),
-          layout_name(layout), rep.max_rel_error, (long long)rep.worst_index,
-          rep.worst_analytic, rep.worst_numeric);
+          "numeric %g)",
+          segc_shape_str(s, buf, sizeof buf), layout_name(layout),
+          rep.max_rel_error, (long long)rep.worst_index, rep.worst_analytic,
+          rep.worst_numeric);
   }
   segc_value_release(&env.graph, loss);
   segc_value_release(&env.graph, xv);
