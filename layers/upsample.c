@@ -13,6 +13,11 @@
 // Each output row (fixed d, h) mixes 4 input rows (D and H taps) into a
 // temporary row, then expands it along W; NDHWC rows are W*C contiguous
 // values. NCDHW is handled as N*C one-channel volumes.
+//
+// Why not oneDNN's linear resampling (which gives the same values: segbench
+// groupnorm compares them, within 4e-7 forward and 3e-6 backward in f32,
+// identical in bf16): at 64x48^3 -> 96^3 its forward is about as fast as
+// this one, but its backward is 7-15x slower, and this code is short.
 #include <omp.h>
 #include <stdbool.h>
 

@@ -359,13 +359,13 @@ static int check_softmax(segc_shape s, segc_layout layout, segc_dtype dtype,
   return 0;
 }
 
-static int softmax_run(const float *x, const float *r, segc_shape s, float *y,
-                       float *dx) {
+static int softmax_run(const float *x, const float *r, segc_shape s,
+                       segc_layout layout, float *y, float *dx) {
   op_test_env env;
   CHECK_OK(op_env_init(&env, 16, 16));
   env.graph.training = true;
   segc_value *xv, *yv, *loss;
-  CHECK_OK(op_input(&env.graph, x, s, SEGC_F32, SEGC_LAYOUT_NDHWC, &xv));
+  CHECK_OK(op_input(&env.graph, x, s, SEGC_F32, layout, &xv));
   CHECK_OK(segc_softmax_forward(&env.graph, xv, &yv));
   op_to_f32(&yv->data, y);
   CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
@@ -385,13 +385,36 @@ static int check_softmax_threads(void) {
   test_fill_uniform(x, n, -4.0f, 4.0f, 95);
   test_fill_uniform(r, n, -1.0f, 1.0f, 96);
   omp_set_num_threads(1);
-  softmax_run(x, r, s, y1, d1);
+  softmax_run(x, r, s, SEGC_LAYOUT_NDHWC, y1, d1);
   omp_set_num_threads(2);
-  softmax_run(x, r, s, y2, d2);
+  softmax_run(x, r, s, SEGC_LAYOUT_NDHWC, y2, d2);
   CHECK(memcmp(y1, y2, sizeof(float) * (size_t)n) == 0,
         "softmax forward 1 vs 2 threads");
   CHECK(memcmp(d1, d2, sizeof(float) * (size_t)n) == 0,
         "softmax backward 1 vs 2 threads");
+  // NCDHW (the same logical x and r, transposed) gives the same numbers.
+  float *xt = op_alloc_f32(n), *rt = op_alloc_f32(n);
+  segc_tensor from = segc_tensor_view(x, s, SEGC_F32, SEGC_LAYOUT_NDHWC,
+                                      SEGC_DEVICE_CPU);
+  segc_tensor to = segc_tensor_view(xt, s, SEGC_F32, SEGC_LAYOUT_NCDHW,
+                                    SEGC_DEVICE_CPU);
+  CHECK_OK(segc_tensor_copy(&from, &to));
+  from.data = r;
+  to.data = rt;
+  CHECK_OK(segc_tensor_copy(&from, &to));
+  softmax_run(xt, rt, s, SEGC_LAYOUT_NCDHW, y2, d2);
+  for (int k = 0; k < 2; ++k) {  // back to NDHWC, into xt and rt
+    from = segc_tensor_view(k ? d2 : y2, s, SEGC_F32, SEGC_LAYOUT_NCDHW,
+                            SEGC_DEVICE_CPU);
+    to = segc_tensor_view(k ? rt : xt, s, SEGC_F32, SEGC_LAYOUT_NDHWC,
+                          SEGC_DEVICE_CPU);
+    CHECK_OK(segc_tensor_copy(&from, &to));
+  }
+  CHECK(memcmp(y1, xt, sizeof(float) * (size_t)n) == 0 &&
+            memcmp(d1, rt, sizeof(float) * (size_t)n) == 0,
+        "softmax NCDHW = NDHWC bitwise");
+  free(xt);
+  free(rt);
   free(x);
   free(r);
   free(y1);
