@@ -12,5 +12,7 @@ extern const segc_bench_command segc_bench_commands[];
 
 // SegResNet convolution shapes (bench/bench_conv.c).
 int segc_bench_conv(int argc, char **argv);
+// segbench groupnorm: GroupNorm+ReLU, upsample2x and add (bench_groupnorm.c).
+int segc_bench_groupnorm(int argc, char **argv);
 
 #endif

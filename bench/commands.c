@@ -4,5 +4,6 @@
 
 const segc_bench_command segc_bench_commands[] = {
     {"conv", segc_bench_conv},
+    {"groupnorm", segc_bench_groupnorm},
     {NULL, NULL},
 };

@@ -25,6 +25,11 @@ typedef struct {
 // y = [relu](gamma * (x - mean_g) / sqrt(var_g + eps) + beta), with mean and
 // (population) variance over each group's channels and all voxels of a
 // sample. x: (N, C, D, H, W) NDHWC f32 or bf16; y has x's dtype and layout.
+// NCDHW is accepted too (through a channels-last copy in graph->scratch:
+// slower, same numbers). gamma/beta may be NULL (affine=False); their
+// gradients are added to the params' grad buffers when those exist.
+// Scratch needed: 16 bytes per (sample, channel, chunk of 16384 elements)
+// (~1 MB for 1x32x96^3), plus up to 4 tensor copies for NCDHW.
 segc_status segc_groupnorm_forward(segc_graph *graph,
                                    const segc_groupnorm *layer, segc_value *x,
                                    segc_value **y);

@@ -1,0 +1,316 @@
+#include "layers/groupnorm_kernels.h"
+
+#include "layers/op_common.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+// Channels handled together in the reductions: the accumulators of one block
+// stay in registers or L1 while the chunk's voxels stream past.
+enum { CHANNEL_BLOCK = 16 };
+
+int64_t segc_gn_chunk_voxels(int64_t channels) {
+  const int64_t v = SEGC_GN_CHUNK_ELEMENTS / channels;
+  return v > 0 ? v : 1;
+}
+
+int64_t segc_gn_chunk_count(segc_shape s) {
+  const int64_t v = segc_gn_chunk_voxels(s.c);
+  return (segc_shape_spatial(s) + v - 1) / v;
+}
+
+#define load segc_op_load
+#define store segc_op_store
+
+ALWAYS_INLINE size_t elem_bytes(bool bf16) { return bf16 ? 2 : 4; }
+
+// The voxel range [first, end) of chunk k of a sample with `voxels` voxels.
+ALWAYS_INLINE void chunk_range(segc_shape s, int64_t k, int64_t *first,
+                               int64_t *end) {
+  const int64_t v = segc_gn_chunk_voxels(s.c);
+  *first = k * v;
+  *end =
+      *first + v < segc_shape_spatial(s) ? *first + v : segc_shape_spatial(s);
+}
+
+// ---- forward statistics ----------------------------------------------------
+
+// Sums over voxels [v0, v1) for channels [c0, c0 + width) of one sample.
+// Accumulators are local arrays (registers once unrolled for the constant
+// width): pointers to them would force a store per voxel.
+ALWAYS_INLINE void sums_block(const void *restrict xs, bool bf16,
+                              int64_t channels, int64_t v0, int64_t v1,
+                              int64_t c0, int width, double *sum_out,
+                              double *sumsq_out) {
+  double sum[CHANNEL_BLOCK] = {0}, sumsq[CHANNEL_BLOCK] = {0};
+  for (int64_t v = v0; v < v1; ++v) {
+    const int64_t base = v * channels + c0;
+#pragma omp simd
+    for (int j = 0; j < width; ++j) {
+      const double xv = load(xs, base + j, bf16);
+      sum[j] += xv;
+      sumsq[j] += xv * xv;
+    }
+  }
+  for (int j = 0; j < width; ++j) {
+    sum_out[j] = sum[j];
+    sumsq_out[j] = sumsq[j];
+  }
+}
+
+ALWAYS_INLINE void sums_task(const void *x, bool bf16, segc_shape s,
+                             int64_t task, double *partial) {
+  const int64_t chunks = segc_gn_chunk_count(s);
+  const int64_t n = task / chunks, k = task % chunks;
+  const void *xs = (const char *)x +
+                   (size_t)(n * s.c * segc_shape_spatial(s)) * elem_bytes(bf16);
+  int64_t v0, v1;
+  chunk_range(s, k, &v0, &v1);
+  for (int64_t c0 = 0; c0 < s.c; c0 += CHANNEL_BLOCK) {
+    double sum[CHANNEL_BLOCK], sumsq[CHANNEL_BLOCK];
+    const int width =
+        s.c - c0 < CHANNEL_BLOCK ? (int)(s.c - c0) : CHANNEL_BLOCK;
+    if (width == CHANNEL_BLOCK)  // constant width: fully unrolled
+      sums_block(xs, bf16, s.c, v0, v1, c0, CHANNEL_BLOCK, sum, sumsq);
+    else
+      sums_block(xs, bf16, s.c, v0, v1, c0, width, sum, sumsq);
+    for (int j = 0; j < width; ++j) {
+      double *p = partial + ((n * s.c + c0 + j) * chunks + k) * 2;
+      p[0] = sum[j];
+      p[1] = sumsq[j];
+    }
+  }
+}
+
+SEGC_KERNEL_VARIANTS static void sums_task_f32(const void *x, segc_shape s,
+                                               int64_t t, double *partial) {
+  sums_task(x, false, s, t, partial);
+}
+
+SEGC_KERNEL_VARIANTS static void sums_task_bf16(const void *x, segc_shape s,
+                                                int64_t t, double *partial) {
+  sums_task(x, true, s, t, partial);
+}
+
+void segc_gn_sums(const void *x, bool bf16, segc_shape s, double *partial) {
+  const int64_t tasks = s.n * segc_gn_chunk_count(s);
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    if (bf16)
+      sums_task_bf16(x, s, t, partial);
+    else
+      sums_task_f32(x, s, t, partial);
+  }
+}
+
+// ---- normalize --------------------------------------------------------------
+
+ALWAYS_INLINE float affine_relu(float xv, float scale, float shift, bool relu) {
+  const float z = xv * scale + shift;
+  return relu && z < 0.0f ? 0.0f : z;  // NaN passes through, as in PyTorch
+}
+
+ALWAYS_INLINE void apply_task(const void *x, void *y, bool bf16, segc_shape s,
+                              segc_gn_affine affine, int64_t task) {
+  const int64_t chunks = segc_gn_chunk_count(s);
+  const int64_t n = task / chunks, k = task % chunks;
+  const int64_t sample = n * s.c * segc_shape_spatial(s);
+  const float *scale = affine.scale + n * s.c, *shift = affine.shift + n * s.c;
+  int64_t v0, v1;
+  chunk_range(s, k, &v0, &v1);
+  for (int64_t v = v0; v < v1; ++v) {
+    const int64_t base = sample + v * s.c;
+#pragma omp simd
+    for (int64_t c = 0; c < s.c; ++c)
+      store(
+          y, base + c,
+          affine_relu(load(x, base + c, bf16), scale[c], shift[c], affine.relu),
+          bf16);
+  }
+}
+
+SEGC_KERNEL_VARIANTS static void apply_task_f32(const void *x, void *y,
+                                                segc_shape s,
+                                                segc_gn_affine affine,
+                                                int64_t t) {
+  apply_task(x, y, false, s, affine, t);
+}
+
+SEGC_KERNEL_VARIANTS static void apply_task_bf16(const void *x, void *y,
+                                                 segc_shape s,
+                                                 segc_gn_affine affine,
+                                                 int64_t t) {
+  apply_task(x, y, true, s, affine, t);
+}
+
+void segc_gn_apply(const void *x, void *y, bool bf16, segc_shape s,
+                   segc_gn_affine affine) {
+  const int64_t tasks = s.n * segc_gn_chunk_count(s);
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    if (bf16)
+      apply_task_bf16(x, y, s, affine, t);
+    else
+      apply_task_f32(x, y, s, affine, t);
+  }
+}
+
+// ---- backward ---------------------------------------------------------------
+
+// The gradient reaching the affine output: dy where the ReLU passed, else 0.
+// The mask repeats the forward's float arithmetic, so it matches it exactly.
+ALWAYS_INLINE float masked_grad(float dyv, float xv, float scale, float shift,
+                                bool relu) {
+  return relu ? segc_op_pass_if_positive(dyv, xv * scale + shift) : dyv;
+}
+
+ALWAYS_INLINE void grad_sums_block(const void *restrict xs,
+                                   const void *restrict dys, bool bf16,
+                                   int64_t channels, int64_t v0, int64_t v1,
+                                   int64_t c0, int width, const float *scale_in,
+                                   const float *shift_in, bool relu,
+                                   const double *mean_in, double *sum_dz_out,
+                                   double *sum_dz_xc_out) {
+  float scale[CHANNEL_BLOCK] = {0}, shift[CHANNEL_BLOCK] = {0};
+  double mean[CHANNEL_BLOCK] = {0};
+  double sum_dz[CHANNEL_BLOCK] = {0}, sum_dz_xc[CHANNEL_BLOCK] = {0};
+  for (int j = 0; j < width; ++j) {
+    scale[j] = scale_in[j];
+    shift[j] = shift_in[j];
+    mean[j] = mean_in[j];
+  }
+  for (int64_t v = v0; v < v1; ++v) {
+    const int64_t base = v * channels + c0;
+#pragma omp simd
+    for (int j = 0; j < width; ++j) {
+      const float xv = load(xs, base + j, bf16);
+      const double dz =
+          masked_grad(load(dys, base + j, bf16), xv, scale[j], shift[j], relu);
+      sum_dz[j] += dz;
+      sum_dz_xc[j] += dz * ((double)xv - mean[j]);
+    }
+  }
+  for (int j = 0; j < width; ++j) {
+    sum_dz_out[j] = sum_dz[j];
+    sum_dz_xc_out[j] = sum_dz_xc[j];
+  }
+}
+
+ALWAYS_INLINE void grad_sums_task(const void *x, const void *dy, bool bf16,
+                                  segc_shape s, segc_gn_affine affine,
+                                  const double *mean, int64_t task,
+                                  double *partial) {
+  const int64_t chunks = segc_gn_chunk_count(s);
+  const int64_t n = task / chunks, k = task % chunks;
+  const size_t sample_bytes =
+      (size_t)(n * s.c * segc_shape_spatial(s)) * elem_bytes(bf16);
+  const void *xs = (const char *)x + sample_bytes;
+  const void *dys = (const char *)dy + sample_bytes;
+  int64_t v0, v1;
+  chunk_range(s, k, &v0, &v1);
+  for (int64_t c0 = 0; c0 < s.c; c0 += CHANNEL_BLOCK) {
+    double sum_dz[CHANNEL_BLOCK], sum_dz_xc[CHANNEL_BLOCK];
+    const int width =
+        s.c - c0 < CHANNEL_BLOCK ? (int)(s.c - c0) : CHANNEL_BLOCK;
+    const int64_t nc = n * s.c + c0;
+    if (width == CHANNEL_BLOCK)
+      grad_sums_block(xs, dys, bf16, s.c, v0, v1, c0, CHANNEL_BLOCK,
+                      affine.scale + nc, affine.shift + nc, affine.relu,
+                      mean + nc, sum_dz, sum_dz_xc);
+    else
+      grad_sums_block(xs, dys, bf16, s.c, v0, v1, c0, width, affine.scale + nc,
+                      affine.shift + nc, affine.relu, mean + nc, sum_dz,
+                      sum_dz_xc);
+    for (int j = 0; j < width; ++j) {
+      double *p = partial + ((nc + j) * chunks + k) * 2;
+      p[0] = sum_dz[j];
+      p[1] = sum_dz_xc[j];
+    }
+  }
+}
+
+SEGC_KERNEL_VARIANTS static void grad_sums_task_f32(
+    const void *x, const void *dy, segc_shape s, segc_gn_affine affine,
+    const double *mean, int64_t t, double *partial) {
+  grad_sums_task(x, dy, false, s, affine, mean, t, partial);
+}
+
+SEGC_KERNEL_VARIANTS static void grad_sums_task_bf16(
+    const void *x, const void *dy, segc_shape s, segc_gn_affine affine,
+    const double *mean, int64_t t, double *partial) {
+  grad_sums_task(x, dy, true, s, affine, mean, t, partial);
+}
+
+void segc_gn_grad_sums(const void *x, const void *dy, bool bf16, segc_shape s,
+                       segc_gn_affine affine, const double *mean,
+                       double *partial) {
+  const int64_t tasks = s.n * segc_gn_chunk_count(s);
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    if (bf16)
+      grad_sums_task_bf16(x, dy, s, affine, mean, t, partial);
+    else
+      grad_sums_task_f32(x, dy, s, affine, mean, t, partial);
+  }
+}
+
+ALWAYS_INLINE void grad_input_task(const void *x, const void *dy, void *dx,
+                                   bool bf16, segc_shape s,
+                                   segc_gn_affine affine, segc_gn_grad_map map,
+                                   bool accumulate, int64_t task) {
+  const int64_t chunks = segc_gn_chunk_count(s);
+  const int64_t n = task / chunks, k = task % chunks;
+  const int64_t sample = n * s.c * segc_shape_spatial(s), nc = n * s.c;
+  const float *scale = affine.scale + nc, *shift = affine.shift + nc;
+  const float *dz_scale = map.dz_scale + nc, *x_scale = map.x_scale + nc;
+  const float *center = map.center + nc, *offset = map.offset + nc;
+  int64_t v0, v1;
+  chunk_range(s, k, &v0, &v1);
+  for (int64_t v = v0; v < v1; ++v) {
+    const int64_t base = sample + v * s.c;
+#pragma omp simd
+    for (int64_t c = 0; c < s.c; ++c) {
+      const float xv = load(x, base + c, bf16);
+      const float dz = masked_grad(load(dy, base + c, bf16), xv, scale[c],
+                                   shift[c], affine.relu);
+      float g = dz_scale[c] * dz + x_scale[c] * (xv - center[c]) + offset[c];
+      if (accumulate) g += load(dx, base + c, bf16);
+      store(dx, base + c, g, bf16);
+    }
+  }
+}
+
+SEGC_KERNEL_VARIANTS static void grad_input_task_f32(
+    const void *x, const void *dy, void *dx, segc_shape s,
+    segc_gn_affine affine, segc_gn_grad_map map, bool accumulate, int64_t t) {
+  // Constant `accumulate` in each call: no branch left in the loop.
+  if (accumulate)
+    grad_input_task(x, dy, dx, false, s, affine, map, true, t);
+  else
+    grad_input_task(x, dy, dx, false, s, affine, map, false, t);
+}
+
+SEGC_KERNEL_VARIANTS static void grad_input_task_bf16(
+    const void *x, const void *dy, void *dx, segc_shape s,
+    segc_gn_affine affine, segc_gn_grad_map map, bool accumulate, int64_t t) {
+  if (accumulate)
+    grad_input_task(x, dy, dx, true, s, affine, map, true, t);
+  else
+    grad_input_task(x, dy, dx, true, s, affine, map, false, t);
+}
+
+void segc_gn_grad_input(const void *x, const void *dy, void *dx, bool bf16,
+                        segc_shape s, segc_gn_affine affine,
+                        segc_gn_grad_map map, bool accumulate) {
+  const int64_t tasks = s.n * segc_gn_chunk_count(s);
+  const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    if (bf16)
+      grad_input_task_bf16(x, dy, dx, s, affine, map, accumulate, t);
+    else
+      grad_input_task_f32(x, dy, dx, s, affine, map, accumulate, t);
+  }
+}

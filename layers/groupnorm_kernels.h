@@ -1,0 +1,56 @@
+// GroupNorm loops over channels-last (NDHWC) host memory, f32 or bf16
+// (private to layers/; groupnorm.c routes NCDHW through a transposed copy).
+//
+// Reductions run over fixed chunks of voxels of one sample: each chunk's
+// per-channel sums are taken in double in voxel order and written to
+// partial[n][c][k][2]; callers combine them in a fixed order, so nothing
+// depends on the thread count. Work is parallel over (sample, chunk).
+#ifndef SEGC_LAYERS_GROUPNORM_KERNELS_H
+#define SEGC_LAYERS_GROUPNORM_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/tensor.h"
+
+// Elements per reduction chunk: a constant, never derived from the threads.
+enum { SEGC_GN_CHUNK_ELEMENTS = 16384 };
+
+// Voxels per chunk for C channels (at least one), and chunks per sample.
+int64_t segc_gn_chunk_voxels(int64_t channels);
+int64_t segc_gn_chunk_count(segc_shape s);
+
+// The per-(sample, channel) affine map and ReLU the forward applies:
+// y = [relu](x * scale[n*C + c] + shift[n*C + c]).
+typedef struct {
+  const float *scale, *shift;  // (N, C)
+  bool relu;
+} segc_gn_affine;
+
+// The input gradient as an affine map of (dz, x) per (sample, channel):
+// dx = dz_scale * dz + x_scale * (x - center) + offset, all (N, C).
+typedef struct {
+  const float *dz_scale, *x_scale, *center, *offset;
+} segc_gn_grad_map;
+
+// partial[((n*C + c)*chunks + k)*2 + {0,1}] = sums of x and x^2 over chunk k.
+// x: (N, C, D, H, W) NDHWC, bf16 when `bf16`, else f32.
+void segc_gn_sums(const void *x, bool bf16, segc_shape s, double *partial);
+
+// y = [relu](x * scale + shift); y has x's dtype and may alias x.
+void segc_gn_apply(const void *x, void *y, bool bf16, segc_shape s,
+                   segc_gn_affine affine);
+
+// partial[n][c][k] = sums of dz and dz * (x - mean[n*C + c]) over chunk k,
+// where dz = dy, masked where the forward's ReLU was off (x*scale+shift <= 0).
+void segc_gn_grad_sums(const void *x, const void *dy, bool bf16, segc_shape s,
+                       segc_gn_affine affine, const double *mean,
+                       double *partial);
+
+// dx = map(dz, x) (stored) or dx += map(dz, x) (accumulate); dx has x's
+// dtype.
+void segc_gn_grad_input(const void *x, const void *dy, void *dx, bool bf16,
+                        segc_shape s, segc_gn_affine affine,
+                        segc_gn_grad_map map, bool accumulate);
+
+#endif
