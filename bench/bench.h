@@ -10,4 +10,7 @@ typedef struct {
 // NULL-terminated table, in bench/commands.c.
 extern const segc_bench_command segc_bench_commands[];
 
+// The fused DiceCE loss, forward and backward (bench/bench_loss.c).
+int segc_bench_loss(int argc, char **argv);
+
 #endif
