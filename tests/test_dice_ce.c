@@ -398,6 +398,14 @@ static int check_errors(void) {
   CHECK_FAILS(segc_dice_ce_forward(&graph, &config, value, &int_labels, &loss,
                                    NULL),
               SEGC_ERR_UNSUPPORTED, "labels must be u8");
+  // A NaN logit (class 3 of one voxel, not its label) must show in the loss:
+  // the loss scaler and the training loop rely on it.
+  x[5 + 3] = NAN;
+  CHECK_OK(segc_dice_ce_forward(&graph, &config, value, &label_tensor, &loss,
+                                NULL));
+  CHECK(isnan(*(const float *)loss->data.data), "NaN logit gave loss %g",
+        *(const float *)loss->data.data);
+  x[5 + 3] = 0.0f;
   segc_tensor one_class = logits;
   one_class.shape.c = 1;
   segc_value *one_value;
