@@ -10,6 +10,9 @@ static void usage(FILE *out) {
           "  conv        SegResNet convolution shapes: forward, backward-data,\n"
           "              backward-weights, f32 and bf16, GFLOP/s\n"
           "  groupnorm   GroupNorm+ReLU over 32x96^3: GB/s\n"
+          "  loss        fused DiceCE forward+backward, 4x105x96^3: ms/sample\n"
+          "              (--batch --classes --size --dtype f32|bf16\n"
+          "               --layout ndhwc|ncdhw)\n"
           "  --threads N (default: all cores)   --repeat N (median of N)\n");
 }
 

@@ -14,5 +14,7 @@ extern const segc_bench_command segc_bench_commands[];
 int segc_bench_conv(int argc, char **argv);
 // segbench groupnorm: GroupNorm+ReLU, upsample2x and add (bench_groupnorm.c).
 int segc_bench_groupnorm(int argc, char **argv);
+// The fused DiceCE loss, forward and backward (bench/bench_loss.c).
+int segc_bench_loss(int argc, char **argv);
 
 #endif
