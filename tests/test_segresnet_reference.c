@@ -230,7 +230,7 @@ int main(void) {
   float *v = malloc(sizeof(float) * (size_t)net.weight_count);
   segc_adamw opt;
   segc_adamw_config adamw = segc_adamw_default();
-  adamw.lr = 1e-3;
+  adamw.lr = 1e-4;
   adamw.weight_decay = 1e-5;
   CHECK_OK(segc_adamw_init(&opt, &adamw, m, v, net.weight_count));
   for (int step = 0; step < 6; ++step) {
