@@ -2,7 +2,10 @@
 
 #include <stddef.h>
 
+int segc_bench_nifti(int argc, char **argv);  // bench/nifti.c
+
 const segc_bench_command segc_bench_commands[] = {
+    {"nifti", segc_bench_nifti},
     {"transforms", segc_bench_transforms},
     {NULL, NULL},
 };
