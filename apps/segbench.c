@@ -13,6 +13,8 @@ static void usage(FILE *out) {
           "  loss        fused DiceCE forward+backward, 4x105x96^3: ms/sample\n"
           "              (--batch --classes --size --dtype f32|bf16\n"
           "               --layout ndhwc|ncdhw)\n"
+          "  nifti       NIfTI read/write: example CT, 512x512x400 f32 and u8\n"
+          "  transforms  Spacing/inference preprocessing on a 512x512x400 CT\n"
           "  --threads N (default: all cores)   --repeat N (median of N)\n");
 }
 
