@@ -10,6 +10,7 @@ static void usage(FILE *out) {
           "  conv        SegResNet convolution shapes: forward, backward-data,\n"
           "              backward-weights, f32 and bf16, GFLOP/s\n"
           "  groupnorm   GroupNorm+ReLU over 32x96^3: GB/s\n"
+          "  transforms  Spacing/inference preprocessing on a 512x512x400 CT\n"
           "  --threads N (default: all cores)   --repeat N (median of N)\n");
 }
 

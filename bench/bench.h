@@ -7,6 +7,9 @@ typedef struct {
   int (*run)(int argc, char **argv);  // argv[0] is the sub-command
 } segc_bench_command;
 
+// Sub-commands (bench/bench_<name>.c).
+int segc_bench_transforms(int argc, char **argv);
+
 // NULL-terminated table, in bench/commands.c.
 extern const segc_bench_command segc_bench_commands[];
 
