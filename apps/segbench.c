@@ -11,6 +11,7 @@ static void usage(FILE *out) {
           "              backward-weights, f32 and bf16, GFLOP/s\n"
           "  groupnorm   GroupNorm+ReLU over 32x96^3: GB/s\n"
           "  transforms  Spacing/inference preprocessing on a 512x512x400 CT\n"
+          "  nifti       NIfTI read/write: example CT, 512x512x400 f32 and u8\n"
           "  --threads N (default: all cores)   --repeat N (median of N)\n");
 }
 
