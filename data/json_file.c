@@ -1,0 +1,104 @@
+#include "data/json_file.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static segc_status read_text_file(const char *path, char **text, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  char *buffer = NULL;
+  size_t used = 0, capacity = 0;
+  for (;;) {
+    if (capacity - used < 4097) {
+      capacity = capacity ? capacity * 2 : 65536;
+      char *grown = capacity < ((size_t)1 << 30) ? realloc(buffer, capacity) : NULL;
+      if (!grown) {
+        free(buffer);
+        fclose(f);
+        return SEGC_FAIL(SEGC_ERR_NOMEM, "%s: file too big to read", path);
+      }
+      buffer = grown;
+    }
+    const size_t got = fread(buffer + used, 1, capacity - used - 1, f);
+    used += got;
+    if (got == 0) break;
+  }
+  const int failed = ferror(f);
+  fclose(f);
+  if (failed) {
+    free(buffer);
+    return SEGC_FAIL(SEGC_ERR_IO, "%s: read error", path);
+  }
+  buffer[used] = '\0';
+  *text = buffer;
+  *size = used;
+  return SEGC_OK;
+}
+
+segc_status segc_data_json_load(const char *path, cJSON **root) {
+  *root = NULL;
+  char *text = NULL;
+  size_t size = 0;
+  SEGC_TRY(read_text_file(path, &text, &size));
+  if (strlen(text) != size) {
+    free(text);
+    return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: not a JSON text (contains a NUL byte)",
+                     path);
+  }
+  const char *end = NULL;
+  *root = cJSON_ParseWithOpts(text, &end, 1);
+  if (!*root) {
+    int line = 1, column = 1;
+    const char *stop = end && end >= text && end <= text + size ? end : text;
+    for (const char *c = text; c < stop; ++c) {
+      if (*c == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    free(text);
+    return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: invalid JSON at line %d, column %d",
+                     path, line, column);
+  }
+  free(text);
+  return SEGC_OK;
+}
+
+segc_status segc_data_json_save(const cJSON *root, const char *path) {
+  char *text = cJSON_Print(root);
+  if (!text) return SEGC_FAIL(SEGC_ERR_NOMEM, "%s: cannot format JSON", path);
+  char temp[4096];
+  if (snprintf(temp, sizeof temp, "%s.tmp%ld", path, (long)getpid()) >=
+      (int)sizeof temp) {
+    free(text);
+    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: path too long", path);
+  }
+  FILE *f = fopen(temp, "wb");
+  if (!f) {
+    free(text);
+    return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot create: %s", temp,
+                     strerror(errno));
+  }
+  const size_t length = strlen(text);
+  const bool written = fwrite(text, 1, length, f) == length &&
+                       fputc('\n', f) != EOF;
+  free(text);
+  if (fclose(f) != 0 || !written) {
+    remove(temp);
+    return SEGC_FAIL(SEGC_ERR_IO, "%s: write failed", temp);
+  }
+  if (rename(temp, path) != 0) {
+    const int saved = errno;
+    remove(temp);
+    return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot rename from %s: %s", path, temp,
+                     strerror(saved));
+  }
+  return SEGC_OK;
+}
