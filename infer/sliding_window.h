@@ -7,11 +7,13 @@
 // channels; the cells' pool is sized exactly up front by replaying the
 // window order.
 //
-// Per voxel the arithmetic is MONAI's: sum over windows (in MONAI's order) of
-// importance * logits, divided by the summed importance, argmax over
-// channels (first maximum wins, as torch.argmax). The result does not depend
-// on the cell size: one cell covering the whole volume is the unstreamed
-// computation.
+// Per voxel the arithmetic is MONAI's: sum over windows of importance *
+// logits, divided by the summed importance, argmax over channels (first
+// maximum wins, as torch.argmax). Windows are the ones MONAI places; they are
+// visited in an order that keeps the open band small (the last two windows
+// of each axis interleaved), which changes MONAI's sums only by float
+// rounding. The result does not depend on the cell size: one cell covering
+// the whole volume is the unstreamed computation, bitwise.
 #ifndef SEGC_INFER_SLIDING_WINDOW_H
 #define SEGC_INFER_SLIDING_WINDOW_H
 

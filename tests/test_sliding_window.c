@@ -43,7 +43,9 @@ static segc_status fake_predict(void *context, const segc_tensor *windows,
   return SEGC_OK;
 }
 
-// MONAI's sliding_window_inference for one image, as plainly as possible.
+// MONAI's sliding_window_inference for one image, as plainly as possible (in
+// MONAI's raster window order: segc's order differs only by float rounding,
+// which these random logits never turn into a different argmax).
 static void naive_sliding_window(const float *image, const int64_t dim[3],
                                  const int64_t roi[3], double overlap,
                                  bool constant, uint8_t *labels) {
