@@ -394,8 +394,12 @@ static int bench_upsample_dtype(const bench_options *o, segc_dtype dtype) {
   BENCH_TRY(measure(o, run_entry_backward, &bc, &copy, &t));
   report(o, "segc backward (read 96^3, write 48^3)", &t, moved, big_bytes);
 
-  // oneDNN on its own buffers, then once on segc's input and gradient.
-  void *src = malloc(small_bytes), *dst = malloc(big_bytes);
+  // oneDNN on its own buffers, then once on segc's input and gradient. They
+  // are 64-byte aligned: its resampling kernel (oneDNN 2.6, 1 thread) writes
+  // with aligned non-temporal stores and crashes on malloc's 16-byte
+  // alignment.
+  void *src = aligned_alloc(64, small_bytes),
+       *dst = aligned_alloc(64, big_bytes);
   if (!src || !dst) {
     fprintf(stderr, "segbench groupnorm: error: out of memory\n");
     return 1;
