@@ -42,11 +42,11 @@ static void write_rows(png_structp png, png_infop info,
   png_write_end(png, NULL);
 }
 
-// Encodes the canvas into an open file; on failure records why.
+// Encodes the canvas into an open file. The error record lives in the
+// caller, so nothing local here changes between setjmp and a longjmp.
 static segc_status encode_png(FILE *file, const segc_canvas *canvas,
-                              const char *path) {
-  png_error_record record = {{0}};
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &record,
+                              const char *path, png_error_record *record) {
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, record,
                                             on_png_error, on_png_warning);
   if (!png)
     return SEGC_FAIL(SEGC_ERR_NOMEM, "png %s: cannot create the libpng writer",
@@ -60,7 +60,7 @@ static segc_status encode_png(FILE *file, const segc_canvas *canvas,
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
     return SEGC_FAIL(SEGC_ERR_IO, "png %s: libpng failed: %s", path,
-                     record.message);
+                     record->message);
   }
   png_init_io(png, file);
   write_rows(png, info, canvas);
@@ -87,7 +87,8 @@ segc_status segc_canvas_write_png(const segc_canvas *canvas,
     return SEGC_FAIL(SEGC_ERR_IO, "png %s: cannot create %s: %s", path, temp,
                      strerror(err));
   }
-  segc_status status = encode_png(file, canvas, path);
+  png_error_record record = {{0}};
+  segc_status status = encode_png(file, canvas, path, &record);
   if (status == SEGC_OK && (fflush(file) != 0 || ferror(file)))
     status = SEGC_FAIL(SEGC_ERR_IO, "png %s: write failed: %s", path,
                        strerror(errno));

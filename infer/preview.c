@@ -191,6 +191,7 @@ int preview_pixel_of(const preview_plan *plan, int w, int64_t index) {
 }
 
 static uint8_t window_grey(const segc_preview_options *o, double hu) {
+  if (!isfinite(hu)) return 0;  // NaN or Inf voxels show black
   const double t = (hu - (o->window_level - 0.5 * o->window_width)) /
                    o->window_width;
   return (uint8_t)lround(255.0 * (t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t));

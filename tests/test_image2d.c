@@ -5,10 +5,13 @@
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "data/image2d.h"
 #include "util/test_util.h"
 
@@ -277,6 +280,26 @@ static int test_png(const char *dir) {
 
   CHECK_FAILS(segc_canvas_write_png(&c, test_path(dir, "missing/x.png")),
               SEGC_ERR_IO, "folder does not exist");
+  segc_canvas_free(&c);
+
+  // libpng's own error path (longjmp back into the writer): a file size
+  // limit makes its writes fail part way through a noisy picture.
+  CHECK_OK(segc_canvas_init(&c, 300, 300, kBackground));
+  for (int i = 0; i < 300 * 300 * 3; ++i)
+    c.pixels[i] = (uint8_t)(segc_rng_uniform(3, 0, (uint64_t)i) * 256.0f);
+  struct rlimit saved;
+  CHECK(getrlimit(RLIMIT_FSIZE, &saved) == 0, "getrlimit");
+  struct rlimit small = saved;
+  small.rlim_cur = 4096;
+  void (*previous)(int) = signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a kill
+  CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0, "setrlimit");
+  const char *big = test_path(dir, "too_big.png");
+  CHECK_FAILS(segc_canvas_write_png(&c, big), SEGC_ERR_IO, "libpng failed");
+  CHECK(setrlimit(RLIMIT_FSIZE, &saved) == 0, "restore the limit");
+  signal(SIGXFSZ, previous);
+  snprintf(temp, sizeof temp, "%s.tmp.%ld", big, (long)getpid());
+  CHECK(access(big, F_OK) != 0 && access(temp, F_OK) != 0,
+        "a failed write leaves neither the file nor its temporary");
   segc_canvas_free(&c);
   CHECK_FAILS(segc_canvas_write_png(&c, path), SEGC_ERR_INVALID, "empty");
   CHECK_FAILS(segc_canvas_init(&c, 0, 5, kBackground), SEGC_ERR_INVALID,

@@ -272,6 +272,21 @@ static int test_centre_and_errors(const char *dir) {
               SEGC_ERR_IO, "folder does not exist");
   segc_volume_free(&ct);
   segc_volume_free(&labels);
+
+  // Degenerate but legal: one voxel, f32 labels; a fractional label fails.
+  const int64_t one[3] = {1, 1, 1};
+  CHECK_OK(segc_volume_alloc(&labels, SEGC_F32, one));
+  ((float *)labels.data)[0] = 2.0f;
+  CHECK_OK(segc_preview_render(&canvas, NULL, &labels, kNames, kClasses, NULL, &L));
+  CHECK(L.panel_w[0] >= 1 && L.panel_h[0] >= 1 && L.classes_present == 1 &&
+            L.legend_class[0] == 2,
+        "one-voxel volume: %dx%d panel, %d classes", L.panel_w[0], L.panel_h[0],
+        L.classes_present);
+  segc_canvas_free(&canvas);
+  ((float *)labels.data)[0] = 1.5f;
+  CHECK_FAILS(segc_preview_render(&canvas, NULL, &labels, kNames, kClasses, NULL, NULL),
+              SEGC_ERR_INVALID, "label value 1.5");
+  segc_volume_free(&labels);
   return 0;
 }
 

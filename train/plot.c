@@ -199,7 +199,7 @@ static void set_ranges(segc_plot_layout *L, int p, const points *pts,
   if (unit_interval) {  // Dice: the full 0..1 unless a value falls outside
     y_lo = fmin(y_lo, 0.0);
     y_hi = fmax(y_hi, 1.0);
-  } else if (y_hi > y_lo) {
+  } else if (pts->count > 0 && y_hi > y_lo) {
     const double pad = 0.03 * (y_hi - y_lo);
     y_lo -= pad, y_hi += pad;
   }
