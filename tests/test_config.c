@@ -49,8 +49,8 @@ static void check_defaults(void) {
   CHECK(!strcmp(c.labels, "configs/labels_104.json"), "labels");
   CHECK(!c.dataset_dir[0] && !c.datalist[0], "no data by default");
   CHECK(c.sw_batch_size == 1 && c.sw_overlap == 0.25 &&
-            c.sw_mode == SEGC_SW_GAUSSIAN &&
-            c.sw_padding_mode == SEGC_PAD_REPLICATE,
+            c.sw_mode == SEGC_CONFIG_SW_GAUSSIAN &&
+            c.sw_padding_mode == SEGC_CONFIG_PAD_REPLICATE,
         "sliding window");
   int sw_roi[3];
   segc_config_sw_roi(&c, sw_roi);
@@ -141,7 +141,7 @@ static void check_sets(void) {
             c.network_def.blocks_down[2] == 2 &&
             c.network_def.blocks_up_count == 2,
         "lists");
-  CHECK(c.lr_schedule == SEGC_LR_COSINE && c.sw_mode == SEGC_SW_CONSTANT,
+  CHECK(c.lr_schedule == SEGC_LR_COSINE && c.sw_mode == SEGC_CONFIG_SW_CONSTANT,
         "choices");
   CHECK(c.amp == SEGC_AMP_BF16 && segc_config_compute_dtype(&c) == SEGC_BF16,
         "amp bf16");

@@ -54,8 +54,8 @@ static void check_train_settings(const segc_config *c, const char *label) {
   // train.json's validation inferer names no mode: MONAI's defaults
   // (constant blending, zero padding) apply.
   CHECK(c->sw_roi_set && c->sw_roi[0] == 96 && c->sw_batch_size == 1 &&
-            c->sw_overlap == 0.25 && c->sw_mode == SEGC_SW_CONSTANT &&
-            c->sw_padding_mode == SEGC_PAD_CONSTANT,
+            c->sw_overlap == 0.25 && c->sw_mode == SEGC_CONFIG_SW_CONSTANT &&
+            c->sw_padding_mode == SEGC_CONFIG_PAD_CONSTANT,
         "%s sliding window", label);
   CHECK(c->amp == SEGC_AMP_ON, "%s amp", label);
   CHECK(c->val_cases == 10, "%s val_cases %d", label, c->val_cases);
@@ -148,14 +148,14 @@ static void check_shared_bundle(const char *shared) {
   // inference.json: gaussian blending with replicate padding, and the
   // checkpoint folder from its loader's bundle_root + '/models/'.
   segc_config_defaults(&c);
-  c.sw_mode = SEGC_SW_CONSTANT;
+  c.sw_mode = SEGC_CONFIG_SW_CONSTANT;
   strcpy(c.ckpt_dir, "elsewhere");
   EXPECT_OK(segc_config_load_file(&c, test_path(dir, "inference.json"),
                                  &notes));
   segc_config_notes_print(&notes, stdout);
   CHECK(c.highres && c.sw_overlap == 0.25 && c.sw_batch_size == 1 &&
-            c.sw_mode == SEGC_SW_GAUSSIAN &&
-            c.sw_padding_mode == SEGC_PAD_REPLICATE && c.sw_roi_set &&
+            c.sw_mode == SEGC_CONFIG_SW_GAUSSIAN &&
+            c.sw_padding_mode == SEGC_CONFIG_PAD_REPLICATE && c.sw_roi_set &&
             c.sw_roi[1] == 96,
         "inference sliding window");
   CHECK(!strcmp(c.ckpt_dir, "models") && !strcmp(c.output_dir, "eval") &&

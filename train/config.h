@@ -36,8 +36,8 @@ typedef enum {
 } segc_amp_mode;
 
 typedef enum { SEGC_LR_CONSTANT = 0, SEGC_LR_COSINE } segc_lr_schedule;
-typedef enum { SEGC_SW_GAUSSIAN = 0, SEGC_SW_CONSTANT } segc_sw_mode;
-typedef enum { SEGC_PAD_REPLICATE = 0, SEGC_PAD_CONSTANT } segc_pad_mode;
+typedef enum { SEGC_CONFIG_SW_GAUSSIAN = 0, SEGC_CONFIG_SW_CONSTANT } segc_config_sw_mode;
+typedef enum { SEGC_CONFIG_PAD_REPLICATE = 0, SEGC_CONFIG_PAD_CONSTANT } segc_config_pad_mode;
 typedef enum { SEGC_EXT_NII_GZ = 0, SEGC_EXT_NII } segc_output_ext;
 // Where to run (core/tensor.h's segc_device names a tensor's memory).
 typedef enum {
@@ -109,8 +109,8 @@ typedef struct {
   int sw_roi[3];
   int sw_batch_size;
   double sw_overlap;
-  segc_sw_mode sw_mode;
-  segc_pad_mode sw_padding_mode;
+  segc_config_sw_mode sw_mode;
+  segc_config_pad_mode sw_padding_mode;
 } segc_config;
 
 // Notes gathered while reading MONAI bundle files: the bundle keys segc did

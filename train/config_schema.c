@@ -326,7 +326,7 @@ static segc_status set_amp(segc_config *config, const segc_config_key *key,
 }
 
 _Static_assert(sizeof(segc_amp_mode) == sizeof(int) &&
-                   sizeof(segc_sw_mode) == sizeof(int),
+                   sizeof(segc_config_sw_mode) == sizeof(int),
                "choice keys are stored as int-sized enums");
 
 segc_status segc_config_set_key(segc_config *config,

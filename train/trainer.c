@@ -8,7 +8,7 @@
 enum { kScaleGrowthInterval = 2000 };
 
 segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
-                              const segc_adamw_config *adamw, segc_amp amp,
+                              const segc_adamw_config *adamw, segc_amp_mode amp,
                               int max_batch, const int64_t roi[3],
                               uint64_t seed) {
   memset(t, 0, sizeof *t);

@@ -17,12 +17,11 @@
 #include "layers/segresnet.h"
 #include "losses/dice_ce.h"
 #include "train/adamw.h"
-
-typedef enum { SEGC_AMP_OFF = 0, SEGC_AMP_BF16, SEGC_AMP_FP16 } segc_amp;
+#include "train/config.h"
 
 typedef struct {
   segc_segresnet *net;          // with a gradient arena
-  segc_amp amp;
+  segc_amp_mode amp;            // SEGC_AMP_ON means bf16
   segc_dtype compute;           // activations: f32 or bf16
   segc_dice_ce_config loss;
   segc_adamw optimizer;
@@ -47,7 +46,7 @@ typedef struct {
 } segc_step_result;
 
 segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
-                              const segc_adamw_config *adamw, segc_amp amp,
+                              const segc_adamw_config *adamw, segc_amp_mode amp,
                               int max_batch, const int64_t roi[3],
                               uint64_t seed);
 void segc_trainer_destroy(segc_trainer *t);
