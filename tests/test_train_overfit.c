@@ -18,7 +18,7 @@
 #include "train/trainer.h"
 #include "util/test_util.h"
 
-enum { kCrop = 32, kBatch = 2, kMaxSteps = 600, kCheckEvery = 50 };
+enum { kCrop = 64, kBatch = 1, kMaxSteps = 1000, kCheckEvery = 50 };
 
 static segc_status mean_dice(segc_segresnet *net, const segc_volume *image,
                              const segc_volume *label, double *dice) {
@@ -37,6 +37,11 @@ static segc_status mean_dice(segc_segresnet *net, const segc_volume *image,
   segc_case_metrics m;
   SEGC_TRY(segc_metrics_compute(&pred, label, 105, 0.0, &m));
   *dice = segc_metrics_mean(m.dice, 105);
+  if (getenv("SEGC_OVERFIT_VERBOSE"))
+    for (int c = 1; c < 105; ++c)
+      if (!isnan(m.dice[c]))
+        printf("  class %d: dice %.3f (%lld voxels)\n", c, m.dice[c],
+               (long long)m.ref_count[c]);
   segc_metrics_free(&m);
   segc_volume_free(&pred);
   segc_arena_destroy(&scratch);
@@ -61,7 +66,7 @@ int main(void) {
                                       &t, &image, &label));
 
   segc_segresnet_config cfg = segc_segresnet_bundle_config();
-  cfg.init_filters = 8;
+  cfg.init_filters = getenv("SEGC_OVERFIT_FILTERS") ? atoi(getenv("SEGC_OVERFIT_FILTERS")) : 8;
   cfg.levels = 3;
   cfg.blocks_down[0] = cfg.blocks_down[1] = cfg.blocks_down[2] = 1;
   cfg.blocks_up[0] = cfg.blocks_up[1] = 1;
@@ -70,7 +75,7 @@ int main(void) {
   CHECK_OK(segc_segresnet_create(&net, &cfg, true));
   segc_segresnet_init_weights(&net, 3);
   segc_adamw_config adamw = segc_adamw_default();
-  adamw.lr = 3e-3;
+  adamw.lr = getenv("SEGC_OVERFIT_LR") ? atof(getenv("SEGC_OVERFIT_LR")) : 3e-3;
   adamw.weight_decay = 1e-5;
   segc_trainer trainer;
   CHECK_OK(segc_trainer_init(&trainer, &net, &adamw, SEGC_AMP_OFF, kBatch, roi, 5));
