@@ -1,7 +1,9 @@
-// Training works: a tiny SegResNet overfits one phantom case (segprep
-// phantom, 64^3 at 4.5 mm, 43 structures) with random crops, DiceCE and
-// AdamW through segc's trainer, until the sliding-window prediction of the
-// whole case reaches a mean Dice over 0.9 within a bounded number of steps.
+// Training works: a small SegResNet (16 filters, 3 levels) overfits one
+// phantom case (segprep phantom, 64^3 at 4.5 mm, 43 structures) with DiceCE
+// and AdamW through segc's trainer, until the sliding-window prediction of
+// the whole case reaches a mean Dice over 0.9 within a bounded number of
+// steps. SEGC_OVERFIT_LR, SEGC_OVERFIT_FILTERS and SEGC_OVERFIT_VERBOSE
+// (per-class Dice) are for experiments.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,9 @@
 #include "train/trainer.h"
 #include "util/test_util.h"
 
-enum { kCrop = 64, kBatch = 1, kMaxSteps = 1000, kCheckEvery = 50 };
+// 16 filters and lr 3e-3 reach a mean Dice of 0.9 after about 750 steps
+// (the run is deterministic, so the bound below leaves room, not luck).
+enum { kCrop = 64, kBatch = 1, kMaxSteps = 1200, kCheckEvery = 50 };
 
 static segc_status mean_dice(segc_segresnet *net, const segc_volume *image,
                              const segc_volume *label, double *dice) {
@@ -66,7 +70,7 @@ int main(void) {
                                       &t, &image, &label));
 
   segc_segresnet_config cfg = segc_segresnet_bundle_config();
-  cfg.init_filters = getenv("SEGC_OVERFIT_FILTERS") ? atoi(getenv("SEGC_OVERFIT_FILTERS")) : 8;
+  cfg.init_filters = getenv("SEGC_OVERFIT_FILTERS") ? atoi(getenv("SEGC_OVERFIT_FILTERS")) : 16;
   cfg.levels = 3;
   cfg.blocks_down[0] = cfg.blocks_down[1] = cfg.blocks_down[2] = 1;
   cfg.blocks_up[0] = cfg.blocks_up[1] = 1;
