@@ -1,5 +1,7 @@
 #include "core/arena.h"
 
+#include "core/cuda_runtime.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,19 +17,24 @@ segc_status segc_arena_init(segc_arena *arena, const char *name,
   memset(arena, 0, sizeof *arena);
   snprintf(arena->name, sizeof arena->name, "%s", name);
   arena->device = device;
-  if (device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "arena '%s': device memory needs the CUDA build", name);
   capacity = round_up(capacity ? capacity : SEGC_ARENA_ALIGN);
-  void *base = mmap(NULL, capacity, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (base == MAP_FAILED)
-    return SEGC_FAIL(SEGC_ERR_NOMEM, "arena '%s': cannot reserve %zu bytes: %s",
-                     name, capacity, strerror(errno));
+  void *base;
+  if (device == SEGC_DEVICE_CUDA) {
+    // Device memory is taken for real: size device arenas from the shapes.
+    SEGC_TRY(segc_cuda_malloc(&base, capacity, arena->name));
+  } else {
+    base = mmap(NULL, capacity, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+      return SEGC_FAIL(SEGC_ERR_NOMEM,
+                       "arena '%s': cannot reserve %zu bytes: %s", name,
+                       capacity, strerror(errno));
+  }
   arena->free_capacity = 64;
   arena->free_ranges = malloc(sizeof(segc_arena_range) * 64);
   if (!arena->free_ranges) {
-    munmap(base, capacity);
+    if (device == SEGC_DEVICE_CUDA) segc_cuda_free(base);
+    else munmap(base, capacity);
     return SEGC_FAIL(SEGC_ERR_NOMEM, "arena '%s': no memory for its free list",
                      name);
   }
@@ -39,7 +46,8 @@ segc_status segc_arena_init(segc_arena *arena, const char *name,
 }
 
 void segc_arena_destroy(segc_arena *arena) {
-  if (arena->base) munmap(arena->base, arena->capacity);
+  if (arena->base && arena->device == SEGC_DEVICE_CUDA) segc_cuda_free(arena->base);
+  else if (arena->base) munmap(arena->base, arena->capacity);
   free(arena->free_ranges);
   memset(arena, 0, sizeof *arena);
 }
@@ -80,6 +88,7 @@ segc_status segc_arena_alloc(segc_arena *arena, size_t bytes, void **out) {
 
 segc_status segc_arena_calloc(segc_arena *arena, size_t bytes, void **out) {
   SEGC_TRY(segc_arena_alloc(arena, bytes, out));
+  if (arena->device == SEGC_DEVICE_CUDA) return segc_cuda_memset(*out, 0, bytes);
   memset(*out, 0, bytes);
   return SEGC_OK;
 }

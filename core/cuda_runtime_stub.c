@@ -1,0 +1,41 @@
+// Without SEGC_CUDA the CUDA functions report that they are not built.
+#ifndef SEGC_HAVE_CUDA
+#include "core/cuda_runtime.h"
+
+static segc_status not_built(void) {
+  return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                   "this segc was built without CUDA (configure with "
+                   "-DSEGC_CUDA=ON where nvcc is installed)");
+}
+
+segc_status segc_cuda_device_count(int *count) {
+  *count = 0;
+  return not_built();
+}
+
+segc_status segc_cuda_malloc(void **ptr, size_t bytes, const char *what) {
+  (void)bytes;
+  (void)what;
+  *ptr = NULL;
+  return not_built();
+}
+
+void segc_cuda_free(void *ptr) { (void)ptr; }
+
+segc_status segc_cuda_memset(void *ptr, int value, size_t bytes) {
+  (void)ptr;
+  (void)value;
+  (void)bytes;
+  return not_built();
+}
+
+segc_status segc_cuda_copy(void *dst, const void *src, size_t bytes) {
+  (void)dst;
+  (void)src;
+  (void)bytes;
+  return not_built();
+}
+#else
+// The CUDA build compiles core/cuda_runtime_cuda.cu instead.
+typedef int segc_cuda_runtime_stub_unused;
+#endif
