@@ -37,5 +37,5 @@ segc_status segc_cuda_copy(void *dst, const void *src, size_t bytes) {
 }
 #else
 // The CUDA build compiles core/cuda_runtime_cuda.cu instead.
-typedef int segc_cuda_runtime_stub_unused;
+typedef int segc_cuda_runtime_absent_unused;
 #endif
