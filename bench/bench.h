@@ -24,4 +24,7 @@ int segc_bench_loss(int argc, char **argv);
 int segc_bench_forward(int argc, char **argv);
 int segc_bench_train_step(int argc, char **argv);
 
+// The training loader's crops per second (bench/bench_loader.c).
+int segc_bench_loader(int argc, char **argv);
+
 #endif

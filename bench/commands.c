@@ -12,5 +12,6 @@ const segc_bench_command segc_bench_commands[] = {
     {"transforms", segc_bench_transforms},
     {"forward", segc_bench_forward},
     {"train-step", segc_bench_train_step},
+    {"loader", segc_bench_loader},
     {NULL, NULL},
 };
