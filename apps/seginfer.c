@@ -201,7 +201,12 @@ int main(int argc, char **argv) {
 
   const int classes = config.network_def.out_channels;
   segc_label_table names;
-  if (segc_structures_table(config.labels, classes, &names) != SEGC_OK)
+  // The default labels file names the bundle's 105 classes; other class
+  // counts get generic names unless a labels file is given.
+  const bool default_labels = !strcmp(config.labels, "configs/labels_104.json");
+  const char *labels_path =
+      classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels ? config.labels : NULL;
+  if (segc_structures_table(labels_path, classes, &names) != SEGC_OK)
     return fail(segc_error_message());
   if (list_structures) {
     for (int c = 0; c < names.count; ++c) printf("%d %s\n", c, names.names[c]);
