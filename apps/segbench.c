@@ -17,6 +17,9 @@ static void usage(FILE *out) {
           "               --layout ndhwc|ncdhw)\n"
           "  nifti       NIfTI read/write: example CT, 512x512x400 f32 and u8\n"
           "  transforms  Spacing/inference preprocessing on a 512x512x400 CT\n"
+          "  forward     whole SegResNet forward at 96^3: s, GFLOP/s, vs its\n"
+          "              convolutions alone (--init-filters --size --dtype --batch)\n"
+          "  train-step  forward + DiceCE + backward + AdamW at batch 1 and 2\n"
           "  --threads N (default: all cores)   --repeat N (median of N)\n");
 }
 

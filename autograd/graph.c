@@ -178,7 +178,10 @@ segc_status segc_graph_backward_seeded(segc_graph *graph, segc_value *loss,
     if (any_grad) {
       for (int k = 0; k < e->held_count; ++k)
         SEGC_TRY(ensure_data(graph, e->held[k]));
+      const double started = graph->profile ? segc_now() : 0.0;
       segc_status status = e->backward(graph, e->saved);
+      if (graph->profile)
+        segc_profile_add(graph->profile, e->op, true, segc_now() - started);
       if (status != SEGC_OK)
         return segc_fail_context(status, "backward of %s", e->op);
     }

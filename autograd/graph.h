@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "autograd/profile.h"
 #include "core/arena.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -67,6 +68,7 @@ struct segc_graph {
   uint32_t op_index;        // ops created so far in this pass
   segc_tape_entry *tape;
   int tape_count, tape_capacity;
+  segc_profile *profile;    // NULL: no timing (see autograd/profile.h)
 };
 
 // Sets up a graph over caller-owned arenas. `meta_bytes` sizes the small

@@ -22,4 +22,8 @@ int segc_bench_loss(int argc, char **argv);
 // seginfer end to end, beside MONAI when available (bench/bench_infer.c).
 int segc_bench_infer(int argc, char **argv);
 
+// Whole-network forward and training step (bench/bench_network.c).
+int segc_bench_forward(int argc, char **argv);
+int segc_bench_train_step(int argc, char **argv);
+
 #endif

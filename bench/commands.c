@@ -11,5 +11,7 @@ const segc_bench_command segc_bench_commands[] = {
     {"loss", segc_bench_loss},
     {"nifti", segc_bench_nifti},
     {"transforms", segc_bench_transforms},
+    {"forward", segc_bench_forward},
+    {"train-step", segc_bench_train_step},
     {NULL, NULL},
 };

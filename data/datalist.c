@@ -225,12 +225,25 @@ segc_status segc_datalist_read_json(const char *path, bool check_files,
 
 static const char *const nifti_suffix = ".nii.gz";
 
-// Case name of a file: without ".nii.gz" and, for images, without nnU-Net's
-// channel suffix "_0000".
-static void case_name(const char *file, bool image, char *out, size_t size) {
+// Case name of a file: without ".nii.gz" and, when `strip_channel`, without
+// nnU-Net's image channel suffix "_0000".
+static void case_name(const char *file, bool strip_channel, char *out,
+                      size_t size) {
   size_t n = strlen(file) - strlen(nifti_suffix);
-  if (image && n > 5 && strncmp(file + n - 5, "_0000", 5) == 0) n -= 5;
+  if (strip_channel && n > 5 && strncmp(file + n - 5, "_0000", 5) == 0) n -= 5;
   snprintf(out, size, "%.*s", (int)n, file);
+}
+
+// An image and a label name the same case when their names agree, or when
+// the image carries nnU-Net's channel suffix and the label does not
+// (case_0000 is a case of its own when both have it).
+static bool same_case(const char *image, const char *label) {
+  char a[1024], b[1024];
+  case_name(image, false, a, sizeof a);
+  case_name(label, false, b, sizeof b);
+  if (strcmp(a, b) == 0) return true;
+  case_name(image, true, a, sizeof a);
+  return strcmp(a, b) == 0;
 }
 
 segc_status segc_datalist_from_dataset_dir(const char *dir,
@@ -250,10 +263,7 @@ segc_status segc_datalist_from_dataset_dir(const char *dir,
                                      &labels);
   const int64_t pairs = images.count < labels.count ? images.count : labels.count;
   for (int64_t i = 0; s == SEGC_OK && i < pairs; ++i) {
-    char image_case[1024], label_case[1024];
-    case_name(images.names[i], true, image_case, sizeof image_case);
-    case_name(labels.names[i], false, label_case, sizeof label_case);
-    if (strcmp(image_case, label_case) != 0)
+    if (!same_case(images.names[i], labels.names[i]))
       s = SEGC_FAIL(SEGC_ERR_FORMAT,
                     "%s: image %s and label %s are paired by sorted order but "
                     "name different cases",

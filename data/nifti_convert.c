@@ -126,7 +126,7 @@ int64_t segc_nifti_file_to_volume(const void *raw, const int64_t dim[3],
   const size_t out_bytes = segc_dtype_size(c->out_dtype);
   const uint8_t *bytes = raw;
   int64_t nonfinite = 0;
-#pragma omp parallel for schedule(static) reduction(+ : nonfinite) \
+#pragma omp parallel for schedule(dynamic, 4) reduction(+ : nonfinite) \
     if (nx * ny * depth > PARALLEL_MIN_VOXELS)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t j = task / (tiles_i * tiles_k);
@@ -171,7 +171,7 @@ void segc_nifti_volume_to_file_slab(const void *volume, const int64_t dim[3],
   const int64_t tiles_i = (nx + TILE - 1) / TILE;
   const int64_t tiles_k = (depth + TILE - 1) / TILE;
   const int64_t tasks = ny * tiles_i * tiles_k;
-#pragma omp parallel for schedule(static) \
+#pragma omp parallel for schedule(dynamic, 4) \
     if (nx * ny * depth > PARALLEL_MIN_VOXELS)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t j = task / (tiles_i * tiles_k);

@@ -63,6 +63,10 @@ static segc_status qform_affine(const segc_nifti_header *h, const char *name,
   const double b = h->quatern[0], c = h->quatern[1], d = h->quatern[2];
   // The stored b, c, d are float32 in NIfTI-1: allow their rounding, as
   // nibabel does (3 float32 epsilons), and refuse anything larger.
+  if (!isfinite(b) || !isfinite(c) || !isfinite(d))
+    return SEGC_FAIL(SEGC_ERR_FORMAT,
+                     "%s: qform quaternion (b, c, d) = (%g, %g, %g) is not "
+                     "finite", name, b, c, d);
   const double w2 = 1.0 - (b * b + c * c + d * d);
   if (!(w2 >= -3.0 * FLT_EPSILON))
     return SEGC_FAIL(SEGC_ERR_FORMAT,

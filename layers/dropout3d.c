@@ -23,12 +23,37 @@ static segc_status channel_scales(segc_graph *graph, uint64_t seed,
   return SEGC_OK;
 }
 
-// out = in * scales[n, c] (out may accumulate into what it holds).
+// out = in * scales[n, c] (+ out when accumulating). Channels-last f32 and
+// bf16 take a fast path: the scale of a channel repeats every C elements.
 static void apply_scales(const segc_tensor *in, const float *scales,
                          segc_tensor *out, bool accumulate) {
   const segc_shape s = in->shape;
   const int64_t spatial = segc_shape_spatial(s);
   const int64_t total = segc_shape_numel(s);
+  const bool same_f32 = in->dtype == SEGC_F32 && out->dtype == SEGC_F32;
+  const bool same_bf16 = in->dtype == SEGC_BF16 && out->dtype == SEGC_BF16;
+  if (in->layout == SEGC_LAYOUT_NDHWC && (same_f32 || same_bf16)) {
+    const int64_t rows = s.n * spatial;
+#pragma omp parallel for schedule(static) if (total > (1 << 16))
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *scale = scales + (r / spatial) * s.c;
+      const int64_t base = r * s.c;
+      if (same_f32) {
+        const float *x = (const float *)in->data + base;
+        float *y = (float *)out->data + base;
+        for (int64_t c = 0; c < s.c; ++c)
+          y[c] = (accumulate ? y[c] : 0.0f) + x[c] * scale[c];
+      } else {
+        const segc_bf16 *x = (const segc_bf16 *)in->data + base;
+        segc_bf16 *y = (segc_bf16 *)out->data + base;
+        for (int64_t c = 0; c < s.c; ++c) {
+          const float v = segc_bf16_to_f32(x[c]) * scale[c];
+          y[c] = segc_f32_to_bf16(accumulate ? segc_bf16_to_f32(y[c]) + v : v);
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (total > (1 << 16))
   for (int64_t i = 0; i < total; ++i) {
     int64_t n, c;

@@ -105,4 +105,13 @@ size_t segc_segresnet_activation_bound(const segc_segresnet_config *config,
 double segc_segresnet_forward_flops(const segc_segresnet *net,
                                     segc_shape input);
 
+// The convolutions one forward runs, with their input shapes, in order
+// (benchmarks time them alone). Returns the count (at most `max`).
+typedef struct {
+  segc_conv3d *layer;
+  segc_shape input;  // (N, Cin, D, H, W)
+} segc_segresnet_conv_use;
+int segc_segresnet_conv_uses(segc_segresnet *net, segc_shape input,
+                             segc_segresnet_conv_use *uses, int max);
+
 #endif

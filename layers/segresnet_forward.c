@@ -5,24 +5,72 @@
 
 #include "layers/dropout3d.h"
 #include "layers/elementwise.h"
+#include "core/parallel.h"
 #include "layers/segresnet.h"
 
+// Forward timing per op kind when the graph has a profile (benchmarks).
+static double tic(const segc_graph *graph) {
+  return graph->profile ? segc_now() : 0.0;
+}
+static void toc(segc_graph *graph, const char *op, double started) {
+  if (graph->profile)
+    segc_profile_add(graph->profile, op, false, segc_now() - started);
+}
+
+static segc_status conv(segc_graph *graph, segc_conv3d *layer, segc_value *x,
+                        segc_dtype out_dtype, segc_value **y) {
+  const double started = tic(graph);
+  const segc_status s = segc_conv3d_forward(graph, layer, x, out_dtype, y);
+  toc(graph, "conv3d", started);
+  return s;
+}
+
+static segc_status norm(segc_graph *graph, const segc_groupnorm *layer,
+                        segc_value *x, segc_value **y) {
+  const double started = tic(graph);
+  const segc_status s = segc_groupnorm_forward(graph, layer, x, y);
+  toc(graph, "groupnorm_relu", started);
+  return s;
+}
+
+static segc_status add(segc_graph *graph, segc_value *a, segc_value *b,
+                       segc_value **y) {
+  const double started = tic(graph);
+  const segc_status s = segc_add_forward(graph, a, b, y);
+  toc(graph, "add", started);
+  return s;
+}
+
+static segc_status upsample(segc_graph *graph, segc_value *x, segc_value **y) {
+  const double started = tic(graph);
+  const segc_status s = segc_upsample2x_forward(graph, x, y);
+  toc(graph, "upsample2x", started);
+  return s;
+}
+
+static segc_status dropout(segc_graph *graph, segc_value *x, float p,
+                           segc_value **y) {
+  const double started = tic(graph);
+  const segc_status s = segc_dropout3d_forward(graph, x, p, y);
+  toc(graph, "dropout3d", started);
+  return s;
+}
 
 static segc_status resblock_forward(segc_graph *graph, segc_resblock *block,
                                     segc_value *x, segc_dtype compute,
                                     segc_value **y) {
   segc_value *h, *c;
-  SEGC_TRY(segc_groupnorm_forward(graph, &block->norm1, x, &h));
-  segc_status status = segc_conv3d_forward(graph, &block->conv1, h, compute, &c);
+  SEGC_TRY(norm(graph, &block->norm1, x, &h));
+  segc_status status = conv(graph, &block->conv1, h, compute, &c);
   segc_value_release(graph, h);
   SEGC_TRY(status);
-  status = segc_groupnorm_forward(graph, &block->norm2, c, &h);
+  status = norm(graph, &block->norm2, c, &h);
   segc_value_release(graph, c);
   SEGC_TRY(status);
-  status = segc_conv3d_forward(graph, &block->conv2, h, compute, &c);
+  status = conv(graph, &block->conv2, h, compute, &c);
   segc_value_release(graph, h);
   SEGC_TRY(status);
-  status = segc_add_forward(graph, c, x, y);
+  status = add(graph, c, x, y);
   segc_value_release(graph, c);
   return status;
 }
@@ -81,7 +129,7 @@ segc_status segc_segresnet_forward(segc_segresnet *net, segc_graph *graph,
   segc_value *x = NULL, *in = NULL;
   segc_status status = input_in_dtype(graph, input, compute, &in);
   if (status != SEGC_OK) return status;
-  status = segc_conv3d_forward(graph, &net->conv_init, in, compute, &x);
+  status = conv(graph, &net->conv_init, in, compute, &x);
   segc_value_release(graph, in);
   SEGC_TRY(status);
 
@@ -94,10 +142,10 @@ segc_status segc_segresnet_forward(segc_segresnet *net, segc_graph *graph,
     if (status != SEGC_OK) goto fail;           \
   } while (0)
 
-  FWD_OR_FAIL(segc_dropout3d_forward(graph, x, c->dropout_prob, &next_));
+  FWD_OR_FAIL(dropout(graph, x, c->dropout_prob, &next_));
   for (int i = 0; i < c->levels; ++i) {
     if (i > 0)
-      FWD_OR_FAIL(segc_conv3d_forward(graph, &net->down_conv[i], x, compute,
+      FWD_OR_FAIL(conv(graph, &net->down_conv[i], x, compute,
                                       &next_));
     for (int k = 0; k < c->blocks_down[i]; ++k)
       FWD_OR_FAIL(resblock_forward(graph, &net->down_blocks[i][k], x, compute,
@@ -107,11 +155,11 @@ segc_status segc_segresnet_forward(segc_segresnet *net, segc_graph *graph,
   }
   const int ups = c->levels - 1;
   for (int i = 0; i < ups; ++i) {
-    FWD_OR_FAIL(segc_conv3d_forward(graph, &net->up_conv[i], x, compute,
+    FWD_OR_FAIL(conv(graph, &net->up_conv[i], x, compute,
                                     &next_));
-    FWD_OR_FAIL(segc_upsample2x_forward(graph, x, &next_));
+    FWD_OR_FAIL(upsample(graph, x, &next_));
     const int skip_level = ups - 1 - i;
-    FWD_OR_FAIL(segc_add_forward(graph, x, skips[skip_level], &next_));
+    FWD_OR_FAIL(add(graph, x, skips[skip_level], &next_));
     for (int k = 0; k < c->blocks_up[i]; ++k)
       FWD_OR_FAIL(resblock_forward(graph, &net->up_blocks[i][k], x, compute,
                                    &next_));
@@ -120,8 +168,8 @@ segc_status segc_segresnet_forward(segc_segresnet *net, segc_graph *graph,
     segc_value_release(graph, skips[i]);
     skips[i] = NULL;
   }
-  FWD_OR_FAIL(segc_groupnorm_forward(graph, &net->final_norm, x, &next_));
-  FWD_OR_FAIL(segc_conv3d_forward(graph, &net->final_conv, x, SEGC_F32,
+  FWD_OR_FAIL(norm(graph, &net->final_norm, x, &next_));
+  FWD_OR_FAIL(conv(graph, &net->final_conv, x, SEGC_F32,
                                   &next_));
 #undef FWD_OR_FAIL
   *logits = x;
@@ -170,39 +218,59 @@ size_t segc_segresnet_activation_bound(const segc_segresnet_config *config,
   return in + blocks + 6 * total_levels + 3 * logits + (64u << 20);
 }
 
-double segc_segresnet_forward_flops(const segc_segresnet *net,
-                                    segc_shape input) {
+static void add_use(segc_segresnet_conv_use *uses, int max, int *count,
+                    segc_conv3d *layer, segc_shape input) {
+  if (*count < max) {
+    uses[*count].layer = layer;
+    uses[*count].input = input;
+  }
+  (*count)++;
+}
+
+int segc_segresnet_conv_uses(segc_segresnet *net, segc_shape input,
+                             segc_segresnet_conv_use *uses, int max) {
   const segc_segresnet_config *c = &net->config;
-  double flops = segc_conv3d_flops(&net->conv_init.config, input);
+  int n = 0;
+  add_use(uses, max, &n, &net->conv_init, input);
   for (int i = 0; i < c->levels; ++i) {
-    segc_shape at = segc_shape5(input.n, c->init_filters << i, input.d >> i,
-                                input.h >> i, input.w >> i);
-    if (i > 0) {
-      segc_shape before = segc_shape5(input.n, (c->init_filters << i) / 2,
-                                      input.d >> (i - 1), input.h >> (i - 1),
-                                      input.w >> (i - 1));
-      flops += segc_conv3d_flops(&net->down_conv[i].config, before);
+    const segc_shape at = segc_shape5(input.n, c->init_filters << i,
+                                      input.d >> i, input.h >> i, input.w >> i);
+    if (i > 0)
+      add_use(uses, max, &n, &net->down_conv[i],
+              segc_shape5(input.n, (c->init_filters << i) / 2,
+                          input.d >> (i - 1), input.h >> (i - 1),
+                          input.w >> (i - 1)));
+    for (int k = 0; k < c->blocks_down[i]; ++k) {
+      add_use(uses, max, &n, &net->down_blocks[i][k].conv1, at);
+      add_use(uses, max, &n, &net->down_blocks[i][k].conv2, at);
     }
-    flops += 2.0 * c->blocks_down[i] *
-             segc_conv3d_flops(&net->down_blocks[i][0].conv1.config, at);
   }
   const int ups = c->levels - 1;
   for (int i = 0; i < ups; ++i) {
     const int level = ups - i;
-    segc_shape low = segc_shape5(input.n, c->init_filters << level,
-                                 input.d >> level, input.h >> level,
-                                 input.w >> level);
-    flops += segc_conv3d_flops(&net->up_conv[i].config, low);
-    if (c->blocks_up[i] > 0) {
-      segc_shape high = segc_shape5(input.n, (c->init_filters << level) / 2,
-                                    input.d >> (level - 1), input.h >> (level - 1),
-                                    input.w >> (level - 1));
-      flops += 2.0 * c->blocks_up[i] *
-               segc_conv3d_flops(&net->up_blocks[i][0].conv1.config, high);
+    add_use(uses, max, &n, &net->up_conv[i],
+            segc_shape5(input.n, c->init_filters << level, input.d >> level,
+                        input.h >> level, input.w >> level));
+    const segc_shape high = segc_shape5(input.n, (c->init_filters << level) / 2,
+                                        input.d >> (level - 1),
+                                        input.h >> (level - 1),
+                                        input.w >> (level - 1));
+    for (int k = 0; k < c->blocks_up[i]; ++k) {
+      add_use(uses, max, &n, &net->up_blocks[i][k].conv1, high);
+      add_use(uses, max, &n, &net->up_blocks[i][k].conv2, high);
     }
   }
-  segc_shape top = segc_shape5(input.n, c->init_filters, input.d, input.h,
-                               input.w);
-  flops += segc_conv3d_flops(&net->final_conv.config, top);
+  add_use(uses, max, &n, &net->final_conv,
+          segc_shape5(input.n, c->init_filters, input.d, input.h, input.w));
+  return n;
+}
+
+double segc_segresnet_forward_flops(const segc_segresnet *net,
+                                    segc_shape input) {
+  segc_segresnet_conv_use uses[512];
+  const int n = segc_segresnet_conv_uses((segc_segresnet *)net, input, uses, 512);
+  double flops = 0.0;
+  for (int i = 0; i < n && i < 512; ++i)
+    flops += segc_conv3d_flops(&uses[i].layer->config, uses[i].input);
   return flops;
 }

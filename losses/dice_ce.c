@@ -287,7 +287,9 @@ static segc_status run_forward(segc_graph *graph, const segc_tensor *logits,
     return status;
   }
   double *partials = memory;
-#pragma omp parallel for schedule(static)
+  // Each chunk writes its own slot, so any schedule gives the same result;
+  // dynamic keeps both threads busy when the machine is shared.
+#pragma omp parallel for schedule(dynamic, 1)
   for (int64_t chunk = 0; chunk < chunks; ++chunk)
     forward_chunk(&pass, chunk, partials + chunk * stride);
   // Combine in chunk order.
@@ -362,7 +364,7 @@ static segc_status dice_ce_backward(segc_graph *graph, void *context) {
   backward_coefficients k = {coef, dice_b, dice_a, (float)ce_scale,
                              strided_from(&target), accumulate};
   const int64_t chunks = samples * pass.chunks_per_sample;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
   for (int64_t chunk = 0; chunk < chunks; ++chunk)
     backward_chunk(&pass, &k, chunk);
   segc_arena_free(graph->scratch, memory, table_bytes);

@@ -143,20 +143,24 @@ static inline void store_tile(const strided_logits *g, int64_t n, int64_t v0,
         }
       return;
     }
-    if (accumulate) {
-      for (int64_t v = 0; v < count; ++v)
-        for (int64_t c = 0; c < classes; ++c)
-          dst[v * vs + c * cs] += tile[c * TILE_VOXELS + v];
-    } else {
-      for (int64_t v = 0; v < count; ++v)
-        for (int64_t c = 0; c < classes; ++c)
-          dst[v * vs + c * cs] = tile[c * TILE_VOXELS + v];
+    for (int64_t c = 0; c < classes; ++c) {  // NCDHW: runs of voxels
+      float *run = dst + c * cs;
+      const float *row = tile + c * TILE_VOXELS;
+      if (accumulate)
+        for (int64_t v = 0; v < count; ++v) run[v] += row[v];
+      else
+        memcpy(run, row, sizeof(float) * (size_t)count);
     }
     return;
   }
   segc_bf16 *dst = (segc_bf16 *)g->data + base;
-  for (int64_t v = 0; v < count; ++v)
-    for (int64_t c = 0; c < classes; ++c) {
+  // Walk the destination in memory order: voxel-major for NDHWC, class-major
+  // for NCDHW.
+  const int64_t outer = cs == 1 ? count : classes;
+  const int64_t inner = cs == 1 ? classes : count;
+  for (int64_t i = 0; i < outer; ++i)
+    for (int64_t j = 0; j < inner; ++j) {
+      const int64_t v = cs == 1 ? i : j, c = cs == 1 ? j : i;
       float d = tile[c * TILE_VOXELS + v];
       if (accumulate) d += segc_bf16_to_f32(dst[v * vs + c * cs]);
       dst[v * vs + c * cs] = segc_f32_to_bf16(d);

@@ -57,7 +57,7 @@ static void check_defaults(void) {
   CHECK(!c.sw_roi_set && sw_roi[0] == 96 && sw_roi[2] == 96, "sw_roi");
   CHECK(c.lr_schedule == SEGC_LR_CONSTANT && c.threads == 0, "schedule");
   CHECK(c.device == SEGC_RUN_ON_AUTO && !c.distributed, "device");
-  CHECK(c.save_interval == 0 && !c.resume[0], "resume");
+  CHECK(c.save_interval == 1 && !c.resume[0], "resume");
   CHECK(!strcmp(c.output_postfix, "trans") && c.separate_folder &&
             c.output_ext == SEGC_EXT_NII_GZ,
         "outputs");

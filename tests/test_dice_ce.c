@@ -305,8 +305,9 @@ static int check_threads(segc_layout layout, segc_dtype dtype) {
 }
 
 // A gradient already there is added to; the loss gradient scales everything;
-// inference records nothing and gives the same value.
-static int check_accumulate_and_scale(void) {
+// inference records nothing and gives the same value. Both layouts (their
+// gradient stores differ), f32 and bf16 logits (with an f32 gradient).
+static int check_accumulate_and_scale(segc_layout layout, segc_dtype dtype) {
   const segc_shape shape = segc_shape5(2, 5, 3, 3, 5);
   const int64_t count = segc_shape_numel(shape);
   float *x = malloc(sizeof(float) * (size_t)count);
@@ -316,10 +317,14 @@ static int check_accumulate_and_scale(void) {
   uint8_t *labels = malloc((size_t)(shape.n * segc_shape_spatial(shape)));
   if (!x || !fresh || !prefill || !added || !labels) abort();
   const uint8_t classes[] = {0, 1, 2, 3, 4};
-  problem p = {shape, SEGC_LAYOUT_NDHWC, labels, segc_dice_ce_default()};
-  make_inputs(&p, SEGC_F32, 50, classes, 5, x, labels);
+  problem p = {shape, layout, labels, segc_dice_ce_default()};
+  make_inputs(&p, dtype, 50, classes, 5, x, labels);
   test_fill_uniform(prefill, count, -1e-3f, 1e-3f, 51);
-  run_options o = {SEGC_F32, NULL, 1.0f, true};
+  // The fresh gradient in f32 even for bf16 logits: through a prefilled f32
+  // buffer of zeros.
+  float *zeros = calloc((size_t)count, sizeof(float));
+  if (!zeros) abort();
+  run_options o = {dtype, zeros, 1.0f, true};
   run_result r;
   CHECK_OK(run_segc(&p, x, &o, fresh, &r));
   CHECK(r.tape_entries == 1, "training records one entry (%d)",
@@ -334,15 +339,17 @@ static int check_accumulate_and_scale(void) {
   }
   // f32 rounding of the sum and of the scaled coefficients only.
   CHECK(max_err <= 1e-6 * (max_grad + 1e-3),
-        "prefill + 3 * gradient off by %.3g (max gradient %.3g)", max_err,
+        "layout %d dtype %s: prefill + 3 * gradient off by %.3g (max "
+        "gradient %.3g)", (int)layout, segc_dtype_name(dtype), max_err,
         max_grad);
   run_result inference;
-  run_options off = {SEGC_F32, NULL, 1.0f, false};
+  run_options off = {dtype, NULL, 1.0f, false};
   CHECK_OK(run_segc(&p, x, &off, NULL, &inference));
   CHECK(inference.tape_entries == 0, "inference records nothing (%d)",
         inference.tape_entries);
   CHECK(inference.loss == r.loss, "inference loss %.9g, training %.9g",
         inference.loss, r.loss);
+  free(zeros);
   free(x);
   free(fresh);
   free(prefill);
@@ -448,7 +455,10 @@ int main(void) {
                  SEGC_BF16, &no_background, no_bg, 4, 7) ||
       check_threads(SEGC_LAYOUT_NDHWC, SEGC_F32) ||
       check_threads(SEGC_LAYOUT_NCDHW, SEGC_BF16) ||
-      check_accumulate_and_scale() || check_errors())
+      check_accumulate_and_scale(SEGC_LAYOUT_NDHWC, SEGC_F32) ||
+      check_accumulate_and_scale(SEGC_LAYOUT_NCDHW, SEGC_F32) ||
+      check_accumulate_and_scale(SEGC_LAYOUT_NCDHW, SEGC_BF16) ||
+      check_errors())
     return 1;  // a call failed and CHECK_OK said which
   return test_finish("dice_ce");
 }

@@ -65,6 +65,12 @@ static void qform_long_quaternion(void *h, int v) {
   N1(h)->quatern_b = 1.0f;
   N1(h)->quatern_c = 0.5f;
 }
+static void qform_nan_quaternion(void *h, int v) {
+  (void)v;
+  N1(h)->sform_code = 0;
+  N1(h)->qform_code = 2;
+  N1(h)->quatern_d = NAN;
+}
 // Dims whose product overflows: 32767^3 in NIfTI-1, 2^40 * 2^40 in NIfTI-2.
 static void set_huge_dims(void *h, int v) {
   if (v == 1) {
@@ -127,6 +133,7 @@ static void check_bad_headers(void) {
   check_header_edit(1, NIFTI_TYPE_INT16, set_vox_offset, "offset_nan.nii", SEGC_ERR_FORMAT, "vox_offset is nan");
   check_header_edit(1, NIFTI_TYPE_INT16, qform_negative_pixdim, "qform_pixdim.nii", SEGC_ERR_FORMAT, "pixdim[2] is -3");
   check_header_edit(1, NIFTI_TYPE_INT16, qform_long_quaternion, "quaternion.nii", SEGC_ERR_FORMAT, "norm above 1");
+  check_header_edit(1, NIFTI_TYPE_INT16, qform_nan_quaternion, "quaternion_nan.nii", SEGC_ERR_FORMAT, "not finite");
 }
 
 static void check_bad_voxels(void) {

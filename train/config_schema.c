@@ -102,9 +102,10 @@ const segc_config_key segc_config_keys[] = {
      FIELD(ckpt_dir), NO_FLAG},
     {"output_dir", SEGC_KEY_TEXT, "\"eval\"",
      "logs, metrics and predicted label maps", FIELD(output_dir), NO_FLAG},
-    {"save_interval", SEGC_KEY_INT, "0",
-     "epochs between resumable training states in ckpt_dir (0: only the "
-     "best model, as the bundle)",
+    {"save_interval", SEGC_KEY_INT, "1",
+     "epochs between resumable training states in ckpt_dir (a kill loses "
+     "at most the epochs since the last one; 0: only the best model, as "
+     "the bundle)",
      FIELD(save_interval), NO_FLAG, .min = 0, .max = 1e7},
     {"resume", SEGC_KEY_TEXT, "\"\"",
      "training state to continue from; empty: start from scratch",

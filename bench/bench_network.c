@@ -1,0 +1,298 @@
+// segbench forward / train-step: the whole SegResNet (the bundle's network by
+// default) at a 96^3 window. Each configuration runs in its own process so
+// that its peak resident memory is its own.
+//   forward:    seconds per forward (f32, bf16), GFLOP/s, the sum of its
+//               convolutions timed alone, their ratio, a per-op breakdown.
+//   train-step: seconds per step (forward + DiceCE + backward + AdamW) at
+//               batch 1 and 2, the convolutions' forward + backward times
+//               alone, per-op breakdown, peak memory.
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "core/parallel.h"
+#include "infer/segresnet_predictor.h"
+#include "layers/segresnet.h"
+#include "train/trainer.h"
+
+extern char **environ;
+
+typedef struct {
+  int init_filters, out_channels, size, batch, repeat, threads;
+  segc_dtype dtype;
+  bool train;
+} net_options;
+
+static int compare_doubles(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, compare_doubles);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static segc_segresnet_config network_config(const net_options *o) {
+  segc_segresnet_config c = segc_segresnet_bundle_config();
+  c.init_filters = o->init_filters;
+  c.out_channels = o->out_channels;
+  return c;
+}
+
+static void fill_input(float *x, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = sinf(0.001f * (float)(i % 100003)) * 0.8f;
+}
+
+// Times every convolution of one forward alone (forward, and with `train`
+// backward-data and backward-weights), median of `repeat`; returns the sum.
+static segc_status convolutions_alone(segc_segresnet *net, segc_shape input,
+                                      const net_options *o, double *seconds) {
+  segc_segresnet_conv_use uses[256];
+  const int n = segc_segresnet_conv_uses(net, input, uses, 256);
+  segc_arena arena, scratch;
+  SEGC_TRY(segc_arena_init(&arena, "conv bench", (size_t)4 << 30, SEGC_DEVICE_CPU));
+  SEGC_TRY(segc_arena_init(&scratch, "conv bench scratch", (size_t)2 << 30,
+                           SEGC_DEVICE_CPU));
+  *seconds = 0.0;
+  segc_status s = SEGC_OK;
+  for (int i = 0; i < n && s == SEGC_OK; ++i) {
+    segc_conv3d *layer = uses[i].layer;
+    const segc_shape xs = uses[i].input;
+    const bool last = layer == &net->final_conv;
+    const segc_dtype out_dtype = last ? SEGC_F32 : o->dtype;
+    const segc_shape ys = segc_shape5(
+        xs.n, layer->config.out_channels,
+        segc_conv3d_output_size(&layer->config, xs.d),
+        segc_conv3d_output_size(&layer->config, xs.h),
+        segc_conv3d_output_size(&layer->config, xs.w));
+    segc_tensor x, y, dy, dx;
+    s = segc_arena_tensor(&arena, xs, o->dtype, SEGC_LAYOUT_NDHWC, &x);
+    if (s == SEGC_OK) s = segc_arena_tensor(&arena, ys, out_dtype, SEGC_LAYOUT_NDHWC, &y);
+    if (s == SEGC_OK) s = segc_arena_tensor(&arena, ys, out_dtype, SEGC_LAYOUT_NDHWC, &dy);
+    if (s == SEGC_OK) s = segc_arena_tensor(&arena, xs, o->dtype, SEGC_LAYOUT_NDHWC, &dx);
+    if (s != SEGC_OK) break;
+    memset(x.data, 0, segc_tensor_bytes(&x));
+    memset(dy.data, 0, segc_tensor_bytes(&dy));
+    double t[16];
+    const int runs = o->repeat < 16 ? o->repeat : 16;
+    for (int r = -1; r < runs && s == SEGC_OK; ++r) {  // r = -1: warm-up
+      const double t0 = segc_now();
+      s = segc_conv3d_apply(layer, &x, &y, &scratch);
+      // The first convolution's input never needs a gradient.
+      if (s == SEGC_OK && o->train && i > 0)
+        s = segc_conv3d_backward_data(layer, &dy, &dx, false, &scratch);
+      if (s == SEGC_OK && o->train)
+        s = segc_conv3d_backward_weights(layer, &x, &dy, &scratch);
+      if (r >= 0) t[r] = segc_now() - t0;
+    }
+    if (s == SEGC_OK) *seconds += median(t, runs);
+    segc_arena_reset(&arena);
+  }
+  segc_arena_destroy(&arena);
+  segc_arena_destroy(&scratch);
+  return s;
+}
+
+static void print_profile(const segc_profile *p, int runs) {
+  segc_profile scaled = *p;
+  for (int i = 0; i < scaled.count; ++i)
+    for (int k = 0; k < 2; ++k) {
+      scaled.entries[i].seconds[k] /= runs;
+      scaled.entries[i].calls[k] /= runs;
+    }
+  printf("  per-op seconds per %s (mean of %d):\n", "run", runs);
+  segc_profile_print(&scaled, stdout);
+}
+
+static int run_forward(const net_options *o) {
+  const segc_segresnet_config config = network_config(o);
+  segc_segresnet net;
+  if (segc_segresnet_create(&net, &config, false) != SEGC_OK) goto fail;
+  segc_segresnet_init_weights(&net, 7);
+  const segc_shape input = segc_shape5(o->batch, 1, o->size, o->size, o->size);
+  float *x = malloc(sizeof(float) * (size_t)segc_shape_numel(input));
+  if (!x) goto fail;
+  fill_input(x, segc_shape_numel(input));
+  segc_tensor xt = segc_tensor_view(x, input, SEGC_F32, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+  segc_segresnet_predictor p;
+  if (segc_segresnet_predictor_init(&p, &net, input, o->dtype) != SEGC_OK) goto fail;
+  segc_profile profile = {0};
+  double t[32];
+  const int runs = o->repeat < 32 ? o->repeat : 32;
+  for (int r = -1; r < runs; ++r) {
+    segc_tensor logits;
+    p.graph.profile = r >= 0 ? &profile : NULL;
+    const double t0 = segc_now();
+    if (segc_segresnet_predict(&p, &xt, &logits) != SEGC_OK) goto fail;
+    if (r >= 0) t[r] = segc_now() - t0;
+  }
+  const double forward = median(t, runs);
+  double convs;
+  if (convolutions_alone(&net, input, o, &convs) != SEGC_OK) goto fail;
+  const double gflop = segc_segresnet_forward_flops(&net, input) / 1e9;
+  printf("forward %s batch %d %d^3 (init_filters %d): %.3f s median of %d, "
+         "%.1f GFLOP, %.1f GFLOP/s; convolutions alone %.3f s; ratio %.2f; "
+         "activations peak %.2f GB; peak RSS %.2f GB\n",
+         segc_dtype_name(o->dtype), o->batch, o->size, o->init_filters, forward,
+         runs, gflop, gflop / forward, convs, forward / convs,
+         (double)p.activations.peak_bytes / 1e9,
+         (double)segc_peak_rss_bytes() / 1e9);
+  print_profile(&profile, runs);
+  fflush(stdout);
+  segc_segresnet_predictor_destroy(&p);
+  segc_segresnet_destroy(&net);
+  free(x);
+  return 0;
+fail:
+  fprintf(stderr, "segbench forward: error: %s\n", segc_error_message());
+  return 1;
+}
+
+static int run_train_step(const net_options *o) {
+  const segc_segresnet_config config = network_config(o);
+  segc_segresnet net;
+  segc_trainer trainer;
+  if (segc_segresnet_create(&net, &config, true) != SEGC_OK) goto fail;
+  segc_segresnet_init_weights(&net, 7);
+  const int64_t roi[3] = {o->size, o->size, o->size};
+  segc_adamw_config adamw = segc_adamw_default();
+  adamw.lr = 1e-4;
+  adamw.weight_decay = 1e-5;
+  const segc_amp_mode amp = o->dtype == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
+  if (segc_trainer_init(&trainer, &net, &adamw, amp, o->batch, roi, 123) != SEGC_OK)
+    goto fail;
+  const int64_t voxels = (int64_t)o->batch * o->size * o->size * o->size;
+  float *x = malloc(sizeof(float) * (size_t)voxels);
+  uint8_t *y = malloc((size_t)voxels);
+  if (!x || !y) goto fail;
+  fill_input(x, voxels);
+  for (int64_t i = 0; i < voxels; ++i) y[i] = (uint8_t)((i / 977) % o->out_channels);
+  segc_profile profile = {0};
+  double t[32];
+  const int runs = o->repeat < 32 ? o->repeat : 32;
+  for (int r = -1; r < runs; ++r) {
+    segc_step_result res;
+    trainer.graph.profile = r >= 0 ? &profile : NULL;
+    if (segc_trainer_step(&trainer, x, y, o->batch, 1e-4, &res) != SEGC_OK) goto fail;
+    if (r >= 0) t[r] = res.seconds;
+  }
+  const double step = median(t, runs);
+  const segc_shape input = segc_shape5(o->batch, 1, o->size, o->size, o->size);
+  double convs;
+  if (convolutions_alone(&net, input, o, &convs) != SEGC_OK) goto fail;
+  const double gflop = 3.0 * segc_segresnet_forward_flops(&net, input) / 1e9;
+  printf("train-step %s batch %d %d^3 (init_filters %d): %.3f s median of %d "
+         "(%.2f crops/s), ~%.0f GFLOP, %.1f GFLOP/s; convolutions forward + "
+         "backward alone %.3f s; ratio %.2f; activations peak %.2f GB; peak "
+         "RSS %.2f GB\n",
+         segc_dtype_name(o->dtype), o->batch, o->size, o->init_filters, step, runs,
+         o->batch / step, gflop, gflop / step, convs, step / convs,
+         (double)segc_trainer_peak_activation_bytes(&trainer) / 1e9,
+         (double)segc_peak_rss_bytes() / 1e9);
+  print_profile(&profile, runs);
+  fflush(stdout);
+  segc_trainer_destroy(&trainer);
+  segc_segresnet_destroy(&net);
+  free(x);
+  free(y);
+  return 0;
+fail:
+  fprintf(stderr, "segbench train-step: error: %s\n", segc_error_message());
+  return 1;
+}
+
+// Runs one configuration in a child process (its own peak memory).
+static int spawn_one(const char *command, const net_options *o) {
+  char filters[16], out[16], size[16], batch[16], repeat[16], threads[16];
+  snprintf(filters, sizeof filters, "%d", o->init_filters);
+  snprintf(out, sizeof out, "%d", o->out_channels);
+  snprintf(size, sizeof size, "%d", o->size);
+  snprintf(batch, sizeof batch, "%d", o->batch);
+  snprintf(repeat, sizeof repeat, "%d", o->repeat);
+  snprintf(threads, sizeof threads, "%d", o->threads);
+  char *args[] = {"segbench", (char *)command, "--one",
+                  (char *)segc_dtype_name(o->dtype), "--init-filters", filters,
+                  "--out-channels", out, "--size", size, "--batch", batch,
+                  "--repeat", repeat, "--threads", threads, NULL};
+  pid_t pid;
+  if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0) {
+    perror("segbench: posix_spawn");
+    return 1;
+  }
+  int status;
+  if (waitpid(pid, &status, 0) < 0) {
+    perror("segbench: waitpid");
+    return 1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+static int run(int argc, char **argv, bool train) {
+  net_options o = {32, 105, 96, 1, 3, 0, SEGC_F32, train};
+  const char *dtypes = "both", *batches = train ? "1,2" : "1";
+  bool one = false;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!v) {
+      fprintf(stderr, "segbench: %s needs a value\n", a);
+      return 2;
+    }
+    ++i;
+    if (!strcmp(a, "--one")) {
+      one = true;
+      dtypes = v;
+    } else if (!strcmp(a, "--dtype")) dtypes = v;
+    else if (!strcmp(a, "--init-filters")) o.init_filters = atoi(v);
+    else if (!strcmp(a, "--out-channels")) o.out_channels = atoi(v);
+    else if (!strcmp(a, "--size")) o.size = atoi(v);
+    else if (!strcmp(a, "--batch")) batches = v;
+    else if (!strcmp(a, "--repeat")) o.repeat = atoi(v);
+    else if (!strcmp(a, "--threads")) o.threads = atoi(v);
+    else {
+      fprintf(stderr, "segbench: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  if (o.init_filters < 8 || o.size < 8 || o.repeat < 1 || o.out_channels < 2) {
+    fprintf(stderr, "segbench: bad sizes\n");
+    return 2;
+  }
+  segc_set_threads(o.threads);
+  if (one) {
+    o.dtype = strcmp(dtypes, "bf16") ? SEGC_F32 : SEGC_BF16;
+    o.batch = atoi(batches);
+    return train ? run_train_step(&o) : run_forward(&o);
+  }
+  printf("segbench %s: SegResNet init_filters %d -> %d channels at %d^3, %d "
+         "threads, median of %d (reference: PyTorch 1.13 f32 forward 11.2 s "
+         "at 44 GFLOP/s; training step 43.8 s / 99.9 s at batch 1 / 2)\n",
+         train ? "train-step" : "forward", o.init_filters, o.out_channels,
+         o.size, segc_threads(), o.repeat);
+  fflush(stdout);
+  int rc = 0;
+  char batch_list[64];
+  snprintf(batch_list, sizeof batch_list, "%s", batches);
+  for (char *b = strtok(batch_list, ","); b; b = strtok(NULL, ",")) {
+    o.batch = atoi(b);
+    if (strcmp(dtypes, "bf16") != 0) {
+      o.dtype = SEGC_F32;
+      rc |= spawn_one(train ? "train-step" : "forward", &o);
+    }
+    if (strcmp(dtypes, "f32") != 0) {
+      o.dtype = SEGC_BF16;
+      rc |= spawn_one(train ? "train-step" : "forward", &o);
+    }
+  }
+  return rc;
+}
+
+int segc_bench_forward(int argc, char **argv) { return run(argc, argv, false); }
+int segc_bench_train_step(int argc, char **argv) { return run(argc, argv, true); }

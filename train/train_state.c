@@ -1,0 +1,145 @@
+#include "train/train_state.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/state_file.h"
+
+segc_status segc_train_progress_init(segc_train_progress *p) {
+  memset(p, 0, sizeof *p);
+  p->best_dice = NAN;
+  p->best_epoch = -1;
+  return SEGC_OK;
+}
+
+void segc_train_progress_free(segc_train_progress *p) {
+  free(p->epoch_loss);
+  free(p->epoch_dice);
+  memset(p, 0, sizeof *p);
+}
+
+segc_status segc_train_progress_append(segc_train_progress *p, float loss,
+                                       float dice) {
+  if (p->history == p->capacity) {
+    const int64_t grown = p->capacity ? 2 * p->capacity : 256;
+    float *l = realloc(p->epoch_loss, sizeof(float) * (size_t)grown);
+    if (!l) return SEGC_FAIL(SEGC_ERR_NOMEM, "training history: out of memory");
+    p->epoch_loss = l;
+    float *d = realloc(p->epoch_dice, sizeof(float) * (size_t)grown);
+    if (!d) return SEGC_FAIL(SEGC_ERR_NOMEM, "training history: out of memory");
+    p->epoch_dice = d;
+    p->capacity = grown;
+  }
+  p->epoch_loss[p->history] = loss;
+  p->epoch_dice[p->history] = dice;
+  p->history++;
+  return SEGC_OK;
+}
+
+segc_status segc_train_state_save(const char *path, const segc_trainer *t,
+                                  const segc_train_progress *progress,
+                                  const char *config_json) {
+  segc_state_builder *b;
+  SEGC_TRY(segc_state_builder_create(&b));
+  const int64_t n = t->net->weight_count;
+  const float best[2] = {(float)progress->best_dice, (float)t->loss_scale};
+  const int64_t two = 2, history = progress->history;
+  segc_status s = segc_state_add_string(b, "kind", "segc training state");
+  if (s == SEGC_OK) s = segc_state_add_i64(b, "version", SEGC_TRAIN_STATE_VERSION);
+  if (s == SEGC_OK) s = segc_state_add_f32(b, "weights", t->net->weights, 1, &n);
+  if (s == SEGC_OK) s = segc_state_add_f32(b, "adamw.m", t->optimizer.m, 1, &n);
+  if (s == SEGC_OK) s = segc_state_add_f32(b, "adamw.v", t->optimizer.v, 1, &n);
+  if (s == SEGC_OK) s = segc_state_add_i64(b, "adamw.step", t->optimizer.step);
+  if (s == SEGC_OK) s = segc_state_add_i64(b, "step", t->step);
+  if (s == SEGC_OK) s = segc_state_add_i64(b, "seed", (int64_t)t->seed);
+  if (s == SEGC_OK) s = segc_state_add_i64(b, "epoch", progress->epoch);
+  if (s == SEGC_OK) s = segc_state_add_i64(b, "best_epoch", progress->best_epoch);
+  if (s == SEGC_OK) s = segc_state_add_f32(b, "best_dice.loss_scale", best, 1, &two);
+  if (s == SEGC_OK) s = segc_state_add_i64(b, "amp.good_steps", t->good_steps);
+  if (s == SEGC_OK) s = segc_state_add_i64(b, "amp.skipped_steps", t->skipped_steps);
+  if (s == SEGC_OK && history > 0)
+    s = segc_state_add_f32(b, "history.loss", progress->epoch_loss, 1, &history);
+  if (s == SEGC_OK && history > 0)
+    s = segc_state_add_f32(b, "history.dice", progress->epoch_dice, 1, &history);
+  if (s == SEGC_OK) s = segc_state_add_string(b, "config", config_json);
+  if (s == SEGC_OK) s = segc_state_write(b, path);
+  segc_state_builder_free(b);
+  return s;
+}
+
+segc_status segc_train_state_load(const char *path, segc_trainer *t,
+                                  segc_train_progress *progress,
+                                  char **config_json) {
+  segc_state_file *f;
+  SEGC_TRY(segc_state_read(path, &f));
+  const int64_t n = t->net->weight_count;
+  const float *weights, *m, *v, *pair, *loss_history = NULL, *dice_history = NULL;
+  const char *kind, *config;
+  int64_t version, adam_step, step, seed, epoch, best_epoch, good, skipped;
+  segc_status s = segc_state_get_string(f, "kind", &kind);
+  if (s == SEGC_OK && strcmp(kind, "segc training state") != 0)
+    s = SEGC_FAIL(SEGC_ERR_FORMAT, "%s: not a segc training state (%s)", path, kind);
+  if (s == SEGC_OK) s = segc_state_get_i64(f, "version", &version);
+  if (s == SEGC_OK && version > SEGC_TRAIN_STATE_VERSION)
+    s = SEGC_FAIL(SEGC_ERR_FORMAT,
+                  "%s: training state version %lld is newer than this segc "
+                  "reads (%d)",
+                  path, (long long)version, SEGC_TRAIN_STATE_VERSION);
+  if (s == SEGC_OK) {
+    const segc_state_entry *e = segc_state_find(f, "weights");
+    if (e && e->kind == SEGC_STATE_F32 && e->ndim == 1 && e->shape[0] != n)
+      s = SEGC_FAIL(SEGC_ERR_INVALID,
+                    "%s: the saved network has %lld parameters, this one %lld "
+                    "(a different network_def?)",
+                    path, (long long)e->shape[0], (long long)n);
+  }
+  if (s == SEGC_OK) s = segc_state_get_f32(f, "weights", n, &weights);
+  if (s == SEGC_OK) s = segc_state_get_f32(f, "adamw.m", n, &m);
+  if (s == SEGC_OK) s = segc_state_get_f32(f, "adamw.v", n, &v);
+  if (s == SEGC_OK) s = segc_state_get_i64(f, "adamw.step", &adam_step);
+  if (s == SEGC_OK) s = segc_state_get_i64(f, "step", &step);
+  if (s == SEGC_OK) s = segc_state_get_i64(f, "seed", &seed);
+  if (s == SEGC_OK) s = segc_state_get_i64(f, "epoch", &epoch);
+  if (s == SEGC_OK) s = segc_state_get_i64(f, "best_epoch", &best_epoch);
+  if (s == SEGC_OK) s = segc_state_get_f32(f, "best_dice.loss_scale", 2, &pair);
+  if (s == SEGC_OK) s = segc_state_get_i64(f, "amp.good_steps", &good);
+  if (s == SEGC_OK) s = segc_state_get_i64(f, "amp.skipped_steps", &skipped);
+  if (s == SEGC_OK) s = segc_state_get_string(f, "config", &config);
+  int64_t history = 0;
+  if (s == SEGC_OK && segc_state_find(f, "history.loss")) {
+    const segc_state_entry *e = segc_state_find(f, "history.loss");
+    history = e->ndim == 1 ? e->shape[0] : 0;
+    s = segc_state_get_f32(f, "history.loss", history, &loss_history);
+    if (s == SEGC_OK) s = segc_state_get_f32(f, "history.dice", history, &dice_history);
+  }
+  if (s == SEGC_OK && (uint64_t)seed != t->seed)
+    s = SEGC_FAIL(SEGC_ERR_INVALID,
+                  "%s: saved with seed %lld, this run uses %llu: resuming would "
+                  "not continue the same run",
+                  path, (long long)seed, (unsigned long long)t->seed);
+  if (s == SEGC_OK) {
+    memcpy(t->net->weights, weights, sizeof(float) * (size_t)n);
+    memcpy(t->optimizer.m, m, sizeof(float) * (size_t)n);
+    memcpy(t->optimizer.v, v, sizeof(float) * (size_t)n);
+    segc_segresnet_weights_changed(t->net);
+    t->optimizer.step = adam_step;
+    t->step = step;
+    t->loss_scale = pair[1];
+    t->good_steps = (int)good;
+    t->skipped_steps = skipped;
+    segc_train_progress_free(progress);
+    segc_train_progress_init(progress);
+    progress->epoch = epoch;
+    progress->best_epoch = best_epoch;
+    progress->best_dice = pair[0];
+    for (int64_t i = 0; i < history && s == SEGC_OK; ++i)
+      s = segc_train_progress_append(progress, loss_history[i], dice_history[i]);
+    if (s == SEGC_OK && config_json) {
+      *config_json = strdup(config);
+      if (!*config_json) s = SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory");
+    }
+  }
+  segc_state_free(f);
+  return s;
+}
