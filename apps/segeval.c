@@ -264,7 +264,7 @@ int main(int argc, char **argv) {
     if (status == SEGC_OK && count == 0)
       status = SEGC_FAIL(SEGC_ERR_INVALID, "%s has no validation cases",
                          datalist ? datalist : dataset_dir);
-    segc_infer_settings settings;
+    segc_infer_settings settings = {0};
     if (status == SEGC_OK)
       status = segc_infer_settings_from_config(&config, classes, &settings);
     char default_weights[4096];
@@ -276,13 +276,18 @@ int main(int argc, char **argv) {
     segc_infer_model model = {0};
     if (status == SEGC_OK)
       status = segc_infer_model_load(&model, weights, &config, &settings);
-    const int64_t val_roi[3] = {config.val_roi[0], config.val_roi[1], config.val_roi[2]};
+    const int64_t roi[3] = {config.roi[0], config.roi[1], config.roi[2]};
+    segc_training_transforms transforms =
+        segc_training_transforms_bundle(settings.pixdim, roi);
+    transforms.classes = classes;
+    transforms.center_crop = config.val_roi_set;
+    for (int a = 0; a < 3; ++a) transforms.center_roi[a] = config.val_roi[a];
     for (int64_t i = 0; i < count && status == SEGC_OK; ++i) {
       const segc_datalist_item *item = &list.items[SEGC_DATALIST_VALIDATION][i];
       segc_volume pred, label;
       const double t0 = segc_now();
-      status = segc_eval_case(&model, &settings, config.val_roi_set ? val_roi : NULL,
-                              item->image, item->label, &pred, &label);
+      status = segc_eval_case(&model, &settings, &transforms, item->image,
+                              item->label, &pred, &label);
       if (status == SEGC_OK && save_pred) status = save_pair(save_pred, item->image, &pred, &label);
       if (status == SEGC_OK) status = add_case(&table, item->image, &pred, &label, tolerance);
       if (status == SEGC_OK)

@@ -29,7 +29,9 @@ static void usage(FILE *out) {
       "                        when it has no testing entries\n"
       "  --dataset-dir DIR     inputs: DIR/imagesTs/*.nii.gz\n"
       "  -o PATH               label file (one input), else a folder; with\n"
-      "                        --split always a folder\n"
+      "                        --split always a folder. Several inputs go to\n"
+      "                        FOLDER/<case>/<case>_trans.nii.gz as the bundle\n"
+      "                        writes them (output_postfix, separate_folder)\n"
       "  --lowres | --highres  3.0 mm or 1.5 mm network grid\n"
       "  --overlap F  --sw-batch-size N  --threads N\n"
       "  --dtype f32|bf16      compute dtype (default: from amp in the config)\n"
@@ -53,14 +55,21 @@ static int fail(const char *message) {
 
 typedef struct {
   int case_index, case_count;
+  int first_done, last_done;  // windows done at the first and last call
   double start;
 } progress_state;
 
 static void show_progress(void *context, int done, int total) {
   progress_state *p = context;
-  if (done == 1) p->start = segc_now();
+  if (done <= p->last_done || p->last_done == 0) {  // a new case
+    p->first_done = done;
+    p->start = segc_now();
+  }
+  p->last_done = done == total ? 0 : done;
   const double elapsed = segc_now() - p->start;
-  const double eta = done > 1 ? elapsed / (done - 1) * (total - done) : 0.0;
+  const double eta = done > p->first_done
+                         ? elapsed / (done - p->first_done) * (total - done)
+                         : 0.0;
   fprintf(stderr, "\rseginfer: case %d/%d: windows %d/%d, ETA %.0f s   ",
           p->case_index, p->case_count, done, total, eta);
   if (done == total) fputc('\n', stderr);

@@ -69,38 +69,36 @@ static segc_status crop_both(segc_volume *img, segc_volume *lab,
   return SEGC_OK;
 }
 
-static segc_status check_label_values(const segc_volume *label) {
-  if (label->dtype == SEGC_U8) return SEGC_OK;
+static segc_status check_label_values(const segc_volume *label, int classes) {
   const int64_t n = segc_volume_numel(label);
   for (int64_t i = 0; i < n; ++i) {
     const float v = segc_load_f32(label->data, label->dtype, (size_t)i);
-    if (v < 0.0f || v > 255.0f || v != floorf(v))
+    if (!(v >= 0.0f && v < (float)classes && v == floorf(v)))
       return SEGC_FAIL(SEGC_ERR_INVALID,
-                       "label value %g at voxel %lld is not an integer "
-                       "0..255", v, (long long)i);
+                       "label value %g at voxel %lld is not a class index "
+                       "below %d", v, (long long)i, classes);
   }
   return SEGC_OK;
 }
 
 segc_status segc_preprocess_validation(const segc_volume *image,
                                        const segc_volume *label,
-                                       const double pixdim[3],
-                                       const int64_t *val_roi,
+                                       const segc_training_transforms *t,
                                        segc_volume *image_out,
                                        segc_volume *label_out,
                                        segc_validation_record *record) {
   memset(record, 0, sizeof *record);
   SEGC_TRY(check_same_grid(image, label));
-  SEGC_TRY(check_label_values(label));
+  SEGC_TRY(check_label_values(label, t->classes));
   segc_volume img, lab;
-  SEGC_TRY(orient_and_space(image, label, pixdim, &img, &lab, record));
+  SEGC_TRY(orient_and_space(image, label, t->pixdim, &img, &lab, record));
   memcpy(record->spaced_dim, img.dim, sizeof record->spaced_dim);
   segc_mat4_copy(img.affine, record->spaced_affine);
-  const int64_t margin[3] = {10, 10, 10}, k_divisible[3] = {96, 96, 96};
-  const double sigma[3] = {0.4, 0.4, 0.4};
+  const int64_t margin[3] = {t->margin, t->margin, t->margin};
+  const double sigma[3] = {t->sigma, t->sigma, t->sigma};
   segc_status status = segc_normalize_nonzero(&img, NULL);
   if (status == SEGC_OK)
-    status = segc_foreground_box(&img, margin, k_divisible, true,
+    status = segc_foreground_box(&img, margin, t->k_divisible, true,
                                  &record->foreground);
   if (status == SEGC_OK) status = crop_both(&img, &lab, &record->foreground);
   if (status == SEGC_OK) {
@@ -109,9 +107,9 @@ segc_status segc_preprocess_validation(const segc_volume *image,
     status = segc_gaussian_smooth(&img, sigma);
   }
   if (status == SEGC_OK) status = segc_scale_intensity(&img, -1.0, 1.0, NULL);
-  if (status == SEGC_OK && val_roi) {
+  if (status == SEGC_OK && t->center_crop) {
     record->center_cropped = true;
-    status = segc_center_crop_box(img.dim, val_roi, &record->center);
+    status = segc_center_crop_box(img.dim, t->center_roi, &record->center);
     if (status == SEGC_OK) status = crop_both(&img, &lab, &record->center);
   }
   if (status != SEGC_OK) {

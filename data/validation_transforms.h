@@ -6,6 +6,9 @@
 //   NormalizeIntensity(nonzero) -> CropForeground(source image, value > 0,
 //   margin 10, k_divisible 96) -> GaussianSmooth(sigma 0.4 voxels) ->
 //   ScaleIntensity(-1, 1) -> CenterSpatialCrop(val_roi) (when set)
+// with the settings of data/training_case.h (the same steps, which segtrain's
+// validation runs without needing the inverse); this form also records what
+// each step did.
 // The inverse pads the crops back with zeros (MONAI inverts crops with
 // constant padding, so outside the cropped region both the prediction and
 // the label become background), then Spacing back (nearest) and Orientation
@@ -16,6 +19,7 @@
 #include <stdbool.h>
 
 #include "data/crop.h"
+#include "data/training_case.h"
 #include "data/orientation.h"
 #include "data/spacing.h"
 
@@ -35,12 +39,13 @@ typedef struct {
 
 // image: the CT as read (any dtype); label: an integer label on the same
 // grid (dims equal, affines within 1e-3 mm, else an error naming both).
-// val_roi: CenterSpatialCrop's size, or NULL for none. Outputs: f32 image
-// and u8 label on the network grid (label values must be 0..255).
+// `t` gives pixdim, margin, k_divisible, sigma and the centre crop
+// (segc_training_transforms_bundle with center_crop set for validation).
+// Outputs: f32 image and u8 label on the network grid (label values must be
+// below t->classes).
 segc_status segc_preprocess_validation(const segc_volume *image,
                                        const segc_volume *label,
-                                       const double pixdim[3],
-                                       const int64_t *val_roi,
+                                       const segc_training_transforms *t,
                                        segc_volume *image_out,
                                        segc_volume *label_out,
                                        segc_validation_record *record);

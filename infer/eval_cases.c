@@ -193,7 +193,8 @@ static segc_status predict_on_grid(segc_infer_model *model,
 
 segc_status segc_eval_case(segc_infer_model *model,
                            const segc_infer_settings *settings,
-                           const int64_t *val_roi, const char *image_path,
+                           const segc_training_transforms *t,
+                           const char *image_path,
                            const char *label_path, segc_volume *pred,
                            segc_volume *label) {
   memset(pred, 0, sizeof *pred);
@@ -206,8 +207,8 @@ segc_status segc_eval_case(segc_infer_model *model,
     return status;
   }
   segc_validation_record record;
-  status = segc_preprocess_validation(&image, &raw_label, settings->pixdim,
-                                      val_roi, &net_image, &net_label, &record);
+  status = segc_preprocess_validation(&image, &raw_label, t, &net_image,
+                                      &net_label, &record);
   segc_volume_free(&image);
   if (status != SEGC_OK) {
     segc_volume_free(&raw_label);

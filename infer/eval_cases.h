@@ -33,10 +33,11 @@ segc_status segc_read_label_map(const char *path, const char *what,
 // The bundle's evaluation of one case: validation preprocessing, the
 // sliding window with argmax, and the prediction and the label mapped back
 // onto the label file's grid (zeros outside the crops), both u8 with the
-// label file's affine. val_roi may be NULL.
+// label file's affine. `t`: the validation transforms' settings.
 segc_status segc_eval_case(segc_infer_model *model,
                            const segc_infer_settings *settings,
-                           const int64_t *val_roi, const char *image_path,
+                           const segc_training_transforms *t,
+                           const char *image_path,
                            const char *label_path, segc_volume *pred,
                            segc_volume *label);
 

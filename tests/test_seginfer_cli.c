@@ -257,6 +257,23 @@ static int test_outputs(void) {
   }
   CHECK(pre.dtype == SEGC_F32 && same_geometry(&pre, &ct) && lo == -1.0f && hi == 1.0f,
         "preprocessed input: range [%g, %g]", lo, hi);
+  // MONAI's network input for example_ct_sm at 3 mm (../shared/data/README.md,
+  // printed to 6 decimals): mean -0.354888, std 0.394812, centre voxel
+  // (61, 50, 15) -0.354888. Tolerance 1e-5: the printed rounding plus float32
+  // sums over 370k voxels.
+  double sum = 0.0, sum_sq = 0.0;
+  const int64_t count = segc_volume_numel(&pre);
+  for (int64_t i = 0; i < count; ++i) sum += ((const float *)pre.data)[i];
+  const double mean = sum / (double)count;
+  for (int64_t i = 0; i < count; ++i) {
+    const double d = ((const float *)pre.data)[i] - mean;
+    sum_sq += d * d;
+  }
+  const double centre = ((const float *)pre.data)[segc_volume_offset(&pre, 61, 50, 15)];
+  CHECK(fabs(mean + 0.354888) < 1e-5 && fabs(sqrt(sum_sq / (double)count) - 0.394812) < 1e-5 &&
+            fabs(centre + 0.354888) < 1e-5,
+        "preprocessed input: mean %.6f std %.6f centre %.6f, MONAI -0.354888 "
+        "0.394812 -0.354888", mean, sqrt(sum_sq / (double)count), centre);
   segc_volume_free(&pre);
   // Sidecar: 105 labels; report: MONAI's window count.
   cJSON *root;
