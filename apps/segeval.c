@@ -115,6 +115,209 @@ static segc_status save_pair(const char *dir, const char *image,
   return segc_nifti_write(path, label, NULL);
 }
 
+typedef struct {
+  arg_list preds, labels;
+  const char *weights, *datalist, *dataset_dir, *output_dir, *save_pred;
+  double tolerance;
+  int classes;
+} eval_args;
+
+// Reads the options left after --config/--set; returns 0, or the exit code
+// after printing the error.
+static int parse_args(int argc, char **argv, segc_config *config,
+                      eval_args *e) {
+  int dtype_given = -1;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--lowres") || !strcmp(a, "--highres")) {
+      config->highres = !strcmp(a, "--highres");
+      config->pixdim_set = false;
+      continue;
+    }
+    if (i + 1 >= argc || a[0] != '-') {
+      fprintf(stderr, "segeval: error: %s %s\n", a,
+              a[0] == '-' ? "needs a value" : "is not an option");
+      return 2;
+    }
+    const char *v = argv[++i];
+    char *end = NULL;
+    if (!strcmp(a, "--pred")) push(&e->preds, argc, v);
+    else if (!strcmp(a, "--label")) push(&e->labels, argc, v);
+    else if (!strcmp(a, "--weights")) e->weights = v;
+    else if (!strcmp(a, "--datalist")) e->datalist = v;
+    else if (!strcmp(a, "--dataset-dir")) e->dataset_dir = v;
+    else if (!strcmp(a, "--output-dir")) e->output_dir = v;
+    else if (!strcmp(a, "--save-pred")) e->save_pred = v;
+    else if (!strcmp(a, "--nsd-tolerance")) {
+      e->tolerance = strtod(v, &end);
+      if (*end || !(e->tolerance >= 0.0 && e->tolerance < 1e4))
+        return fail("--nsd-tolerance must be a number of mm >= 0");
+    } else if (!strcmp(a, "--classes")) {
+      e->classes = (int)strtol(v, &end, 10);
+      if (*end || e->classes < 2 || e->classes > 256)
+        return fail("--classes must be an integer in 2..256");
+    } else if (!strcmp(a, "--threads")) {
+      config->threads = (int)strtol(v, &end, 10);
+      if (*end || config->threads < 0 || config->threads > 1024)
+        return fail("--threads must be an integer in 0..1024");
+    } else if (!strcmp(a, "--overlap")) {
+      config->sw_overlap = strtod(v, &end);
+      if (*end || !(config->sw_overlap >= 0.0 && config->sw_overlap < 1.0))
+        return fail("--overlap must be a number in [0, 1)");
+    } else if (!strcmp(a, "--sw-batch-size")) {
+      config->sw_batch_size = (int)strtol(v, &end, 10);
+      if (*end || config->sw_batch_size < 1 || config->sw_batch_size > 64)
+        return fail("--sw-batch-size must be an integer in 1..64");
+    } else if (!strcmp(a, "--dtype")) {
+      dtype_given = segc_dtype_parse(v);
+      if (dtype_given != SEGC_F32 && dtype_given != SEGC_BF16)
+        return fail("--dtype must be f32 or bf16");
+    } else {
+      fprintf(stderr, "segeval: error: unknown option %s\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (dtype_given >= 0)
+    config->amp = dtype_given == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
+  const bool mode_files = e->preds.count > 0 || e->labels.count > 0;
+  const bool mode_network = e->datalist || e->dataset_dir || e->weights;
+  if (mode_files == mode_network ||
+      (mode_files && (!e->preds.count || !e->labels.count)) ||
+      (mode_network && !!e->datalist == !!e->dataset_dir)) {
+    fprintf(stderr, "segeval: error: give --pred and --label, or --weights with "
+            "one of --datalist and --dataset-dir\n");
+    return 2;
+  }
+  return 0;
+}
+
+// Mode 1: prediction files against label files.
+static segc_status evaluate_files(const segc_config *config, const eval_args *e,
+                                  segc_eval_table *table) {
+  segc_eval_pairs pairs;
+  SEGC_TRY(segc_eval_pair_files(e->preds.items, e->preds.count, e->labels.items,
+                                e->labels.count, config->output_postfix, &pairs));
+  if (pairs.unpaired_predictions)
+    fprintf(stderr, "note: %d prediction files have no label and are skipped\n",
+            pairs.unpaired_predictions);
+  segc_status status = SEGC_OK;
+  for (int i = 0; i < pairs.count && status == SEGC_OK; ++i) {
+    segc_volume p, l;
+    status = segc_read_label_map(pairs.pred[i], "prediction", &p);
+    if (status != SEGC_OK) break;
+    status = segc_read_label_map(pairs.label[i], "label", &l);
+    if (status == SEGC_OK) {
+      status = add_case(table, pairs.label[i], &p, &l, e->tolerance);
+      segc_volume_free(&l);
+    }
+    segc_volume_free(&p);
+  }
+  segc_eval_pairs_free(&pairs);
+  return status;
+}
+
+// Mode 2: the bundle's evaluation of the validation cases with a network.
+static segc_status evaluate_network(const segc_config *config,
+                                    const eval_args *e, segc_eval_table *table) {
+  segc_datalist list;
+  segc_datalist_init(&list);
+  segc_status status =
+      e->datalist ? segc_datalist_read_json(e->datalist, true, &list)
+                  : segc_datalist_from_dataset_dir(e->dataset_dir, config->val_cases,
+                                                   &list);
+  const int64_t count = status == SEGC_OK ? list.count[SEGC_DATALIST_VALIDATION] : 0;
+  if (status == SEGC_OK && count == 0)
+    status = SEGC_FAIL(SEGC_ERR_INVALID, "%s has no validation cases",
+                       e->datalist ? e->datalist : e->dataset_dir);
+  segc_infer_settings settings = {0};
+  if (status == SEGC_OK)
+    status = segc_infer_settings_from_config(config, e->classes, &settings);
+  char default_weights[4096];
+  const char *weights = e->weights;
+  if (status == SEGC_OK && !weights) {
+    status = segc_config_model_path(config, default_weights, sizeof default_weights);
+    weights = default_weights;
+  }
+  if (status == SEGC_OK && e->save_pred) status = segc_data_make_dirs(e->save_pred);
+  segc_infer_model model = {0};
+  if (status == SEGC_OK)
+    status = segc_infer_model_load(&model, weights, config, &settings);
+  const int64_t roi[3] = {config->roi[0], config->roi[1], config->roi[2]};
+  segc_training_transforms transforms =
+      segc_training_transforms_bundle(settings.pixdim, roi);
+  transforms.classes = e->classes;
+  transforms.center_crop = config->val_roi_set;
+  for (int a = 0; a < 3; ++a) transforms.center_roi[a] = config->val_roi[a];
+  for (int64_t i = 0; i < count && status == SEGC_OK; ++i) {
+    const segc_datalist_item *item = &list.items[SEGC_DATALIST_VALIDATION][i];
+    segc_volume pred, label;
+    const double t0 = segc_now();
+    status = segc_eval_case(&model, &settings, &transforms, item->image,
+                            item->label, &pred, &label);
+    if (status != SEGC_OK) break;
+    if (e->save_pred) status = save_pair(e->save_pred, item->image, &pred, &label);
+    if (status == SEGC_OK)
+      status = add_case(table, item->image, &pred, &label, e->tolerance);
+    if (status == SEGC_OK)
+      fprintf(stderr, "segeval: case %lld/%lld %s: Dice %.4f (%.1f s)\n",
+              (long long)i + 1, (long long)count, item->image,
+              segc_metrics_mean(table->dice + (size_t)i * (size_t)e->classes,
+                                e->classes),
+              segc_now() - t0);
+    segc_volume_free(&pred);
+    segc_volume_free(&label);
+  }
+  segc_infer_model_destroy(&model);
+  segc_datalist_free(&list);
+  return status;
+}
+
+static void print_summary(const segc_eval_table *table, double tolerance,
+                          const char *output_dir) {
+  const int classes = table->classes;
+  int present = 0;
+  for (int c = 1; c < classes; ++c) {
+    bool any = false;
+    for (int i = 0; i < table->cases; ++i)
+      any |= !isnan(table->dice[(size_t)i * (size_t)classes + (size_t)c]);
+    present += any;
+  }
+  printf("segeval: %d cases, mean Dice %.4f over %d classes present",
+         table->cases, segc_eval_mean(table->dice, table->cases, classes), present);
+  if (table->with_nsd)
+    printf(", mean NSD (%g mm) %.4f", tolerance,
+           segc_eval_mean(table->nsd, table->cases, classes));
+  printf("; CSVs in %s\n", output_dir);
+}
+
+static int run(const segc_config *config, const eval_args *e) {
+  // The default labels file names the bundle's 105 classes; other class
+  // counts get generic names unless a labels file is given.
+  const bool default_labels = !strcmp(config->labels, "configs/labels_104.json");
+  const char *labels_path = e->classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels
+                                ? config->labels : NULL;
+  segc_label_table names = {0};
+  segc_eval_table table;
+  segc_eval_table_init(&table, e->classes, e->tolerance > 0.0);
+  outputs out = {.dir = e->output_dir};
+  segc_status status = segc_structures_table(labels_path, e->classes, &names);
+  if (status == SEGC_OK) {
+    segc_set_threads(config->threads);
+    status = stage_outputs(&out, table.with_nsd);
+  }
+  if (status == SEGC_OK)
+    status = e->preds.count ? evaluate_files(config, e, &table)
+                            : evaluate_network(config, e, &table);
+  if (status == SEGC_OK) status = write_outputs(&out, &table, &names);
+  else segc_output_stage_abort(&out.stage);
+  if (status == SEGC_OK) print_summary(&table, e->tolerance, e->output_dir);
+  else fprintf(stderr, "segeval: error: %s\n", segc_error_message());
+  segc_eval_table_free(&table);
+  segc_labels_free(&names);
+  return status == SEGC_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   bool has_config = false, sets_mode = false, sets_padding = false;
   for (int i = 1; i < argc; ++i) {
@@ -134,192 +337,23 @@ int main(int argc, char **argv) {
   }
   segc_config config;
   segc_config_notes notes = {0};
-  if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK)
+  if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {
+    segc_config_notes_free(&notes);
     return fail(segc_error_message());
+  }
   // Without a config file: evaluate.json's sliding window (MONAI's defaults).
   if (!has_config && !sets_mode) config.sw_mode = SEGC_CONFIG_SW_CONSTANT;
   if (!has_config && !sets_padding) config.sw_padding_mode = SEGC_CONFIG_PAD_CONSTANT;
-
-  const char **pred_items = calloc((size_t)argc, sizeof(char *));
-  const char **label_items = calloc((size_t)argc, sizeof(char *));
-  if (!pred_items || !label_items) return fail("out of memory");
-  arg_list preds = {pred_items, 0}, labels = {label_items, 0};
-  const char *weights = NULL, *datalist = NULL, *dataset_dir = NULL;
-  const char *output_dir = config.output_dir, *save_pred = NULL;
-  double tolerance = 3.0;
-  int classes = config.network_def.out_channels, dtype_given = -1;
-  for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--lowres") || !strcmp(a, "--highres")) {
-      config.highres = !strcmp(a, "--highres");
-      config.pixdim_set = false;
-      continue;
-    }
-    if (i + 1 >= argc || a[0] != '-') {
-      fprintf(stderr, "segeval: error: %s %s\n", a,
-              a[0] == '-' ? "needs a value" : "is not an option");
-      return 2;
-    }
-    const char *v = argv[++i];
-    char *end = NULL;
-    if (!strcmp(a, "--pred")) push(&preds, argc, v);
-    else if (!strcmp(a, "--label")) push(&labels, argc, v);
-    else if (!strcmp(a, "--weights")) weights = v;
-    else if (!strcmp(a, "--datalist")) datalist = v;
-    else if (!strcmp(a, "--dataset-dir")) dataset_dir = v;
-    else if (!strcmp(a, "--output-dir")) output_dir = v;
-    else if (!strcmp(a, "--save-pred")) save_pred = v;
-    else if (!strcmp(a, "--nsd-tolerance")) {
-      tolerance = strtod(v, &end);
-      if (*end || !(tolerance >= 0.0 && tolerance < 1e4))
-        return fail("--nsd-tolerance must be a number of mm >= 0");
-    } else if (!strcmp(a, "--classes")) {
-      classes = (int)strtol(v, &end, 10);
-      if (*end || classes < 2 || classes > 256)
-        return fail("--classes must be an integer in 2..256");
-    } else if (!strcmp(a, "--threads")) {
-      config.threads = (int)strtol(v, &end, 10);
-      if (*end || config.threads < 0 || config.threads > 1024)
-        return fail("--threads must be an integer in 0..1024");
-    } else if (!strcmp(a, "--overlap")) {
-      config.sw_overlap = strtod(v, &end);
-      if (*end || !(config.sw_overlap >= 0.0 && config.sw_overlap < 1.0))
-        return fail("--overlap must be a number in [0, 1)");
-    } else if (!strcmp(a, "--sw-batch-size")) {
-      config.sw_batch_size = (int)strtol(v, &end, 10);
-      if (*end || config.sw_batch_size < 1 || config.sw_batch_size > 64)
-        return fail("--sw-batch-size must be an integer in 1..64");
-    } else if (!strcmp(a, "--dtype")) {
-      dtype_given = segc_dtype_parse(v);
-      if (dtype_given != SEGC_F32 && dtype_given != SEGC_BF16)
-        return fail("--dtype must be f32 or bf16");
-    } else {
-      fprintf(stderr, "segeval: error: unknown option %s\n", a);
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (dtype_given >= 0) config.amp = dtype_given == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
-  const bool mode_files = preds.count > 0 || labels.count > 0;
-  const bool mode_network = datalist || dataset_dir || weights;
-  if (mode_files == mode_network || (mode_files && (!preds.count || !labels.count)) ||
-      (mode_network && !!datalist == !!dataset_dir)) {
-    fprintf(stderr, "segeval: error: give --pred and --label, or --weights with "
-            "one of --datalist and --dataset-dir\n");
-    return 2;
-  }
   segc_config_notes_print(&notes, stderr);
   segc_config_notes_free(&notes);
-  segc_set_threads(config.threads);
-  segc_label_table names;
-  // The default labels file names the bundle's 105 classes; other class
-  // counts get generic names unless a labels file is given.
-  const bool default_labels = !strcmp(config.labels, "configs/labels_104.json");
-  const char *labels_path =
-      classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels ? config.labels : NULL;
-  if (segc_structures_table(labels_path, classes, &names) != SEGC_OK)
-    return fail(segc_error_message());
-  segc_eval_table table;
-  segc_eval_table_init(&table, classes, tolerance > 0.0);
-  outputs out = {.dir = output_dir};
-  if (stage_outputs(&out, table.with_nsd) != SEGC_OK) {
-    segc_output_stage_abort(&out.stage);
-    return fail(segc_error_message());
-  }
-
-  if (mode_files) {
-    segc_eval_pairs pairs;
-    if (segc_eval_pair_files(preds.items, preds.count, labels.items, labels.count,
-                             config.output_postfix, &pairs) != SEGC_OK) {
-      segc_output_stage_abort(&out.stage);
-      return fail(segc_error_message());
-    }
-    if (pairs.unpaired_predictions)
-      fprintf(stderr, "note: %d prediction files have no label and are skipped\n",
-              pairs.unpaired_predictions);
-    for (int i = 0; i < pairs.count; ++i) {
-      segc_volume p, l;
-      segc_status status = segc_read_label_map(pairs.pred[i], "prediction", &p);
-      if (status == SEGC_OK) {
-        status = segc_read_label_map(pairs.label[i], "label", &l);
-        if (status == SEGC_OK) {
-          status = add_case(&table, pairs.label[i], &p, &l, tolerance);
-          segc_volume_free(&l);
-        }
-        segc_volume_free(&p);
-      }
-      if (status != SEGC_OK) {
-        segc_output_stage_abort(&out.stage);
-        return fail(segc_error_message());
-      }
-    }
-    segc_eval_pairs_free(&pairs);
-  } else {
-    segc_datalist list;
-    segc_datalist_init(&list);
-    segc_status status =
-        datalist ? segc_datalist_read_json(datalist, true, &list)
-                 : segc_datalist_from_dataset_dir(dataset_dir, config.val_cases, &list);
-    const int64_t count = status == SEGC_OK ? list.count[SEGC_DATALIST_VALIDATION] : 0;
-    if (status == SEGC_OK && count == 0)
-      status = SEGC_FAIL(SEGC_ERR_INVALID, "%s has no validation cases",
-                         datalist ? datalist : dataset_dir);
-    segc_infer_settings settings = {0};
-    if (status == SEGC_OK)
-      status = segc_infer_settings_from_config(&config, classes, &settings);
-    char default_weights[4096];
-    if (status == SEGC_OK && !weights) {
-      status = segc_config_model_path(&config, default_weights, sizeof default_weights);
-      weights = default_weights;
-    }
-    if (status == SEGC_OK && save_pred) status = segc_data_make_dirs(save_pred);
-    segc_infer_model model = {0};
-    if (status == SEGC_OK)
-      status = segc_infer_model_load(&model, weights, &config, &settings);
-    const int64_t roi[3] = {config.roi[0], config.roi[1], config.roi[2]};
-    segc_training_transforms transforms =
-        segc_training_transforms_bundle(settings.pixdim, roi);
-    transforms.classes = classes;
-    transforms.center_crop = config.val_roi_set;
-    for (int a = 0; a < 3; ++a) transforms.center_roi[a] = config.val_roi[a];
-    for (int64_t i = 0; i < count && status == SEGC_OK; ++i) {
-      const segc_datalist_item *item = &list.items[SEGC_DATALIST_VALIDATION][i];
-      segc_volume pred, label;
-      const double t0 = segc_now();
-      status = segc_eval_case(&model, &settings, &transforms, item->image,
-                              item->label, &pred, &label);
-      if (status == SEGC_OK && save_pred) status = save_pair(save_pred, item->image, &pred, &label);
-      if (status == SEGC_OK) status = add_case(&table, item->image, &pred, &label, tolerance);
-      if (status == SEGC_OK)
-        fprintf(stderr, "segeval: case %lld/%lld %s: Dice %.4f (%.1f s)\n",
-                (long long)i + 1, (long long)count, item->image,
-                segc_metrics_mean(table.dice + (size_t)i * (size_t)classes, classes),
-                segc_now() - t0);
-      segc_volume_free(&pred);
-      segc_volume_free(&label);
-    }
-    segc_infer_model_destroy(&model);
-    segc_datalist_free(&list);
-    if (status != SEGC_OK) {
-      segc_output_stage_abort(&out.stage);
-      return fail(segc_error_message());
-    }
-  }
-  if (write_outputs(&out, &table, &names) != SEGC_OK) return fail(segc_error_message());
-  int present = 0;
-  for (int c = 1; c < classes; ++c) {
-    bool any = false;
-    for (int i = 0; i < table.cases; ++i) any |= !isnan(table.dice[(size_t)i * (size_t)classes + (size_t)c]);
-    present += any;
-  }
-  printf("segeval: %d cases, mean Dice %.4f over %d classes present",
-         table.cases, segc_eval_mean(table.dice, table.cases, classes), present);
-  if (table.with_nsd)
-    printf(", mean NSD (%g mm) %.4f", tolerance, segc_eval_mean(table.nsd, table.cases, classes));
-  printf("; CSVs in %s\n", output_dir);
-  segc_eval_table_free(&table);
-  segc_labels_free(&names);
-  free(pred_items);
-  free(label_items);
-  return 0;
+  eval_args e = {.output_dir = config.output_dir, .tolerance = 3.0,
+                 .classes = config.network_def.out_channels};
+  e.preds.items = calloc((size_t)argc, sizeof(char *));
+  e.labels.items = calloc((size_t)argc, sizeof(char *));
+  int rc = e.preds.items && e.labels.items ? parse_args(argc, argv, &config, &e)
+                                           : fail("out of memory");
+  if (rc == 0) rc = run(&config, &e);
+  free(e.preds.items);
+  free(e.labels.items);
+  return rc;
 }

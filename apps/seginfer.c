@@ -125,6 +125,185 @@ static segc_status add_dataset_dir(input_list *in, const char *dir) {
   return SEGC_OK;
 }
 
+typedef struct {
+  const char *weights, *output, *roi, *preview, *preprocessed, *report_path;
+  bool split, stats, list_structures, quiet;
+  int output_dtype;
+  long long cell;
+} run_args;
+
+// Everything after the arguments; frees what it made on every path.
+static int run(segc_config *config, const run_args *args, const input_list *inputs) {
+  const int classes = config->network_def.out_channels;
+  int rc = 1;
+  segc_label_table names = {0};
+  bool *selected = NULL;
+  segc_infer_model model = {0};
+  segc_infer_report_row *rows = NULL;
+  // The default labels file names the bundle's 105 classes; other class
+  // counts get generic names unless a labels file is given.
+  const bool default_labels = !strcmp(config->labels, "configs/labels_104.json");
+  const char *labels_path =
+      classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels ? config->labels : NULL;
+  if (segc_structures_table(labels_path, classes, &names) != SEGC_OK) goto failed;
+  if (args->list_structures) {
+    for (int c = 0; c < names.count; ++c) printf("%d %s\n", c, names.names[c]);
+    rc = 0;
+    goto done;
+  }
+  if (args->roi) {
+    selected = calloc((size_t)names.count, sizeof *selected);
+    if (!selected) {
+      segc_fail(SEGC_ERR_NOMEM, "out of memory");
+      goto failed;
+    }
+    if (segc_structures_select(&names, args->roi, selected) != SEGC_OK) goto failed;
+  }
+  if (inputs->count == 0 || !args->output) {
+    fprintf(stderr, "seginfer: error: %s\n", inputs->count == 0
+            ? "no input (-i, --datalist or --dataset-dir)" : "no output (-o)");
+    rc = 2;
+    goto done;
+  }
+  const bool several = inputs->count > 1;
+  if (several && (segc_plan_check_names(inputs->items, inputs->count) != SEGC_OK ||
+                  segc_data_make_dirs(args->output) != SEGC_OK ||
+                  (args->preview && segc_data_make_dirs(args->preview) != SEGC_OK) ||
+                  (args->preprocessed &&
+                   segc_data_make_dirs(args->preprocessed) != SEGC_OK)))
+    goto failed;
+
+  segc_set_threads(config->threads);
+  segc_infer_settings settings;
+  if (segc_infer_settings_from_config(config, classes, &settings) != SEGC_OK)
+    goto failed;
+  for (int a = 0; a < 3; ++a) settings.sw.cell[a] = args->cell;
+  char default_weights[4096];
+  const char *weights = args->weights;
+  if (!weights) {
+    if (segc_config_model_path(config, default_weights, sizeof default_weights) != SEGC_OK)
+      goto failed;
+    weights = default_weights;
+  }
+  if (segc_infer_model_load(&model, weights, config, &settings) != SEGC_OK)
+    goto failed;
+
+  progress_state progress = {.case_count = inputs->count};
+  if (!args->quiet && isatty(fileno(stderr))) {
+    settings.sw.progress = show_progress;
+    settings.sw.progress_context = &progress;
+  }
+  const segc_output_layout layout = {
+      .several = several, .split = args->split, .stats = args->stats,
+      .output = args->output, .preview = args->preview,
+      .preprocessed = args->preprocessed, .postfix = config->output_postfix,
+      .ext = config->output_ext == SEGC_EXT_NII ? ".nii" : ".nii.gz",
+      .separate_folder = config->separate_folder};
+  const segc_case_options options = {
+      .names = &names, .selected = selected, .split = args->split,
+      .stats = args->stats, .output_dtype = (segc_dtype)args->output_dtype,
+      .weights = weights};
+  rows = calloc((size_t)inputs->count, sizeof *rows);
+  if (!rows) {
+    segc_fail(SEGC_ERR_NOMEM, "out of memory");
+    goto failed;
+  }
+  for (int c = 0; c < inputs->count; ++c) {
+    segc_case_plan plan;
+    progress.case_index = c + 1;
+    if (segc_plan_case(&layout, inputs->items[c], &plan) != SEGC_OK ||
+        segc_infer_case(&model, &settings, &options, &plan.paths, &rows[c]) != SEGC_OK) {
+      if (several)
+        segc_fail_context(SEGC_ERR_INVALID, "case %d of %d", c + 1, inputs->count);
+      goto failed;
+    }
+  }
+  const segc_infer_report report = {.threads = segc_threads(), .settings = &settings,
+                                    .weights = weights, .rows = rows,
+                                    .count = inputs->count};
+  segc_infer_report_print(&report, stdout);
+  if (args->report_path &&
+      segc_infer_report_write_json(&report, args->report_path) != SEGC_OK)
+    goto failed;
+  rc = 0;
+  goto done;
+failed:
+  fprintf(stderr, "seginfer: error: %s\n", segc_error_message());
+  rc = 1;
+done:
+  free(rows);
+  free(selected);
+  segc_infer_model_destroy(&model);
+  segc_labels_free(&names);
+  return rc;
+}
+
+// Reads the options left after --config/--set; returns 0, or the exit code
+// after printing the error.
+static int parse_args(int argc, char **argv, segc_config *config,
+                      run_args *args, input_list *inputs) {
+  int dtype_given = -1;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--split")) { args->split = true; continue; }
+    if (!strcmp(a, "--stats")) { args->stats = true; continue; }
+    if (!strcmp(a, "--lowres") || !strcmp(a, "--highres")) {
+      config->highres = !strcmp(a, "--highres");
+      config->pixdim_set = false;
+      continue;
+    }
+    if (!strcmp(a, "--list-structures")) { args->list_structures = true; continue; }
+    if (!strcmp(a, "--quiet")) { args->quiet = true; continue; }
+    if (i + 1 >= argc || a[0] != '-') {
+      fprintf(stderr, "seginfer: error: %s %s\n", a,
+              a[0] == '-' ? "needs a value" : "is not an option");
+      return 2;
+    }
+    const char *v = argv[++i];
+    char *end = NULL;
+    if (!strcmp(a, "--weights")) args->weights = v;
+    else if (!strcmp(a, "-i")) { if (!add_input(inputs, v)) return fail("out of memory"); }
+    else if (!strcmp(a, "--datalist")) { if (add_datalist(inputs, v) != SEGC_OK) return fail(segc_error_message()); }
+    else if (!strcmp(a, "--dataset-dir")) { if (add_dataset_dir(inputs, v) != SEGC_OK) return fail(segc_error_message()); }
+    else if (!strcmp(a, "-o")) args->output = v;
+    else if (!strcmp(a, "--roi")) args->roi = v;
+    else if (!strcmp(a, "--preview")) args->preview = v;
+    else if (!strcmp(a, "--save-preprocessed")) args->preprocessed = v;
+    else if (!strcmp(a, "--report")) args->report_path = v;
+    else if (!strcmp(a, "--overlap")) {
+      config->sw_overlap = strtod(v, &end);
+      if (*end || !(config->sw_overlap >= 0.0 && config->sw_overlap < 1.0))
+        return fail("--overlap must be a number in [0, 1)");
+    } else if (!strcmp(a, "--sw-batch-size")) {
+      config->sw_batch_size = (int)strtol(v, &end, 10);
+      if (*end || config->sw_batch_size < 1 || config->sw_batch_size > 64)
+        return fail("--sw-batch-size must be an integer in 1..64");
+    } else if (!strcmp(a, "--threads")) {
+      config->threads = (int)strtol(v, &end, 10);
+      if (*end || config->threads < 0 || config->threads > 1024)
+        return fail("--threads must be an integer in 0..1024");
+    } else if (!strcmp(a, "--sw-cell")) {  // hidden: accumulator cell size
+      args->cell = strtoll(v, &end, 10);
+      if (*end || args->cell < 1) return fail("--sw-cell must be a positive integer");
+    } else if (!strcmp(a, "--dtype")) {
+      dtype_given = segc_dtype_parse(v);
+      if (dtype_given != SEGC_F32 && dtype_given != SEGC_BF16)
+        return fail("--dtype must be f32 or bf16");
+    } else if (!strcmp(a, "--output-dtype")) {
+      args->output_dtype = segc_dtype_parse(v);
+      if (args->output_dtype != SEGC_U8 && args->output_dtype != SEGC_F32)
+        return fail("--output-dtype must be u8 or f32");
+    } else {
+      fprintf(stderr, "seginfer: error: unknown option %s\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (dtype_given >= 0)
+    config->amp = dtype_given == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -138,167 +317,22 @@ int main(int argc, char **argv) {
   }
   segc_config config;
   segc_config_notes notes = {0};
-  if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK)
+  if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {
+    segc_config_notes_free(&notes);
     return fail(segc_error_message());
+  }
 
-  const char *weights = NULL, *output = NULL, *roi = NULL, *preview = NULL;
-  const char *preprocessed = NULL, *report_path = NULL;
-  bool split = false, stats = false, list_structures = false, quiet = false;
-  int dtype_given = -1, output_dtype = SEGC_U8;
-  long long cell = 0;
   input_list inputs = {0};
   segc_datalist_init(&inputs.list);
-  for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--split")) { split = true; continue; }
-    if (!strcmp(a, "--stats")) { stats = true; continue; }
-    if (!strcmp(a, "--lowres") || !strcmp(a, "--highres")) {
-      config.highres = !strcmp(a, "--highres");
-      config.pixdim_set = false;
-      continue;
-    }
-    if (!strcmp(a, "--list-structures")) { list_structures = true; continue; }
-    if (!strcmp(a, "--quiet")) { quiet = true; continue; }
-    if (i + 1 >= argc || a[0] != '-') {
-      fprintf(stderr, "seginfer: error: %s %s\n", a,
-              a[0] == '-' ? "needs a value" : "is not an option");
-      return 2;
-    }
-    const char *v = argv[++i];
-    char *end = NULL;
-    if (!strcmp(a, "--weights")) weights = v;
-    else if (!strcmp(a, "-i")) { if (!add_input(&inputs, v)) return fail("out of memory"); }
-    else if (!strcmp(a, "--datalist")) { if (add_datalist(&inputs, v) != SEGC_OK) return fail(segc_error_message()); }
-    else if (!strcmp(a, "--dataset-dir")) { if (add_dataset_dir(&inputs, v) != SEGC_OK) return fail(segc_error_message()); }
-    else if (!strcmp(a, "-o")) output = v;
-    else if (!strcmp(a, "--roi")) roi = v;
-    else if (!strcmp(a, "--preview")) preview = v;
-    else if (!strcmp(a, "--save-preprocessed")) preprocessed = v;
-    else if (!strcmp(a, "--report")) report_path = v;
-    else if (!strcmp(a, "--overlap")) {
-      config.sw_overlap = strtod(v, &end);
-      if (*end || !(config.sw_overlap >= 0.0 && config.sw_overlap < 1.0))
-        return fail("--overlap must be a number in [0, 1)");
-    } else if (!strcmp(a, "--sw-batch-size")) {
-      config.sw_batch_size = (int)strtol(v, &end, 10);
-      if (*end || config.sw_batch_size < 1 || config.sw_batch_size > 64)
-        return fail("--sw-batch-size must be an integer in 1..64");
-    } else if (!strcmp(a, "--threads")) {
-      config.threads = (int)strtol(v, &end, 10);
-      if (*end || config.threads < 0 || config.threads > 1024)
-        return fail("--threads must be an integer in 0..1024");
-    } else if (!strcmp(a, "--sw-cell")) {  // hidden: accumulator cell size
-      cell = strtoll(v, &end, 10);
-      if (*end || cell < 1) return fail("--sw-cell must be a positive integer");
-    } else if (!strcmp(a, "--dtype")) {
-      dtype_given = segc_dtype_parse(v);
-      if (dtype_given != SEGC_F32 && dtype_given != SEGC_BF16)
-        return fail("--dtype must be f32 or bf16");
-    } else if (!strcmp(a, "--output-dtype")) {
-      output_dtype = segc_dtype_parse(v);
-      if (output_dtype != SEGC_U8 && output_dtype != SEGC_F32)
-        return fail("--output-dtype must be u8 or f32");
-    } else {
-      fprintf(stderr, "seginfer: error: unknown option %s\n", a);
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (dtype_given >= 0) config.amp = dtype_given == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
+  run_args args = {.output_dtype = SEGC_U8};
+  int rc = parse_args(argc, argv, &config, &args, &inputs);
   segc_config_notes_print(&notes, stderr);
   segc_config_notes_free(&notes);
-
-  const int classes = config.network_def.out_channels;
-  segc_label_table names;
-  // The default labels file names the bundle's 105 classes; other class
-  // counts get generic names unless a labels file is given.
-  const bool default_labels = !strcmp(config.labels, "configs/labels_104.json");
-  const char *labels_path =
-      classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels ? config.labels : NULL;
-  if (segc_structures_table(labels_path, classes, &names) != SEGC_OK)
-    return fail(segc_error_message());
-  if (list_structures) {
-    for (int c = 0; c < names.count; ++c) printf("%d %s\n", c, names.names[c]);
-    return 0;
-  }
-  bool *selected = NULL;
-  if (roi) {
-    selected = calloc((size_t)names.count, sizeof *selected);
-    if (!selected) return fail("out of memory");
-    if (segc_structures_select(&names, roi, selected) != SEGC_OK)
-      return fail(segc_error_message());
-  }
-  if (inputs.count == 0) {
-    fprintf(stderr, "seginfer: error: no input (-i, --datalist or --dataset-dir)\n");
-    return 2;
-  }
-  if (!output) {
-    fprintf(stderr, "seginfer: error: no output (-o)\n");
-    return 2;
-  }
-  const bool several = inputs.count > 1;
-  if (several && segc_plan_check_names(inputs.items, inputs.count) != SEGC_OK)
-    return fail(segc_error_message());
-  if (several && segc_data_make_dirs(output) != SEGC_OK)
-    return fail(segc_error_message());
-  if (several && ((preview && segc_data_make_dirs(preview) != SEGC_OK) ||
-                  (preprocessed && segc_data_make_dirs(preprocessed) != SEGC_OK)))
-    return fail(segc_error_message());
-
-  segc_set_threads(config.threads);
-  segc_infer_settings settings;
-  if (segc_infer_settings_from_config(&config, classes, &settings) != SEGC_OK)
-    return fail(segc_error_message());
-  for (int a = 0; a < 3; ++a) settings.sw.cell[a] = cell;
-  char default_weights[4096];
-  if (!weights) {
-    if (segc_config_model_path(&config, default_weights, sizeof default_weights) != SEGC_OK)
-      return fail(segc_error_message());
-    weights = default_weights;
-  }
-  segc_infer_model model;
-  if (segc_infer_model_load(&model, weights, &config, &settings) != SEGC_OK)
-    return fail(segc_error_message());
-
-  progress_state progress = {.case_count = inputs.count};
-  if (!quiet && isatty(fileno(stderr))) {
-    settings.sw.progress = show_progress;
-    settings.sw.progress_context = &progress;
-  }
-  const segc_output_layout layout = {
-      .several = several, .split = split, .stats = stats, .output = output,
-      .preview = preview, .preprocessed = preprocessed,
-      .postfix = config.output_postfix,
-      .ext = config.output_ext == SEGC_EXT_NII ? ".nii" : ".nii.gz",
-      .separate_folder = config.separate_folder};
-  const segc_case_options options = {
-      .names = &names, .selected = selected, .split = split, .stats = stats,
-      .output_dtype = (segc_dtype)output_dtype, .weights = weights};
-  segc_infer_report_row *rows = calloc((size_t)inputs.count, sizeof *rows);
-  if (!rows) return fail("out of memory");
-  for (int c = 0; c < inputs.count; ++c) {
-    segc_case_plan plan;
-    progress.case_index = c + 1;
-    if (segc_plan_case(&layout, inputs.items[c], &plan) != SEGC_OK ||
-        segc_infer_case(&model, &settings, &options, &plan.paths, &rows[c]) != SEGC_OK) {
-      if (several) segc_fail_context(SEGC_ERR_INVALID, "case %d of %d", c + 1, inputs.count);
-      return fail(segc_error_message());
-    }
-  }
-  const segc_infer_report report = {.threads = segc_threads(), .settings = &settings,
-                                    .weights = weights, .rows = rows,
-                                    .count = inputs.count};
-  segc_infer_report_print(&report, stdout);
-  if (report_path && segc_infer_report_write_json(&report, report_path) != SEGC_OK)
-    return fail(segc_error_message());
-  free(rows);
-  free(selected);
-  segc_infer_model_destroy(&model);
-  segc_labels_free(&names);
+  if (rc == 0) rc = run(&config, &args, &inputs);
   segc_datalist_free(&inputs.list);
   segc_name_list_free(&inputs.names);
   for (int i = 0; i < inputs.owned_count; ++i) free(inputs.owned[i]);
   free(inputs.owned);
   free(inputs.items);
-  return 0;
+  return rc;
 }
