@@ -10,6 +10,8 @@ static void usage(FILE *out) {
           "  conv        SegResNet convolution shapes: forward, backward-data,\n"
           "              backward-weights, f32 and bf16, GFLOP/s\n"
           "  groupnorm   GroupNorm+ReLU over 32x96^3: GB/s\n"
+          "  infer       seginfer end to end (lowres/highres, f32/bf16, example\n"
+          "              CT and a 512x512x397 resample) beside MONAI's pipeline\n"
           "  loss        fused DiceCE forward+backward, 4x105x96^3: ms/sample\n"
           "              (--batch --classes --size --dtype f32|bf16\n"
           "               --layout ndhwc|ncdhw)\n"

@@ -19,6 +19,8 @@ int segc_bench_conv(int argc, char **argv);
 int segc_bench_groupnorm(int argc, char **argv);
 // The fused DiceCE loss, forward and backward (bench/bench_loss.c).
 int segc_bench_loss(int argc, char **argv);
+// seginfer end to end, beside MONAI when available (bench/bench_infer.c).
+int segc_bench_infer(int argc, char **argv);
 
 // Whole-network forward and training step (bench/bench_network.c).
 int segc_bench_forward(int argc, char **argv);

@@ -1,0 +1,359 @@
+// segeval: Dice (and NSD) of predictions against labels with MONAI's rules,
+// from files or by running the bundle's evaluation (configs/evaluate.json).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/parallel.h"
+#include "data/datalist.h"
+#include "data/file_list.h"
+#include "data/nifti_io.h"
+#include "infer/eval_cases.h"
+#include "infer/eval_table.h"
+#include "infer/infer_report.h"
+#include "infer/output_stage.h"
+#include "infer/structures.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+      "usage: segeval --pred FILE_OR_DIR... --label FILE_OR_DIR... [options]\n"
+      "       segeval --weights W.pt (--datalist FILE | --dataset-dir DIR) [options]\n"
+      "Per-class Dice with MONAI's DiceMetric rules (background excluded, a\n"
+      "class absent from a case's label is NaN and left out of the means) and\n"
+      "the normalized surface distance, written as MONAI's MetricsSaver does.\n"
+      "Mode 1 pairs prediction and label files by case name (a trailing\n"
+      "_<output_postfix> is ignored). Mode 2 runs the bundle's evaluation on\n"
+      "the validation cases: validation preprocessing (CenterSpatialCrop\n"
+      "val_roi), sliding window with sw_mode/sw_padding_mode (without\n"
+      "--config: configs/evaluate.json's constant/constant), prediction and\n"
+      "label mapped back to the label's grid, then the metrics.\n"
+      "  --pred P / --label L   files or folders (repeatable)\n"
+      "  --weights FILE         checkpoint; default ckpt_dir/model.pt\n"
+      "  --datalist FILE        its \"validation\" cases\n"
+      "  --dataset-dir DIR      imagesTr/labelsTr, the last val_cases cases\n"
+      "  --lowres | --highres   3.0 mm or 1.5 mm\n"
+      "  --dtype f32|bf16 --threads N --overlap F --sw-batch-size N\n"
+      "  --classes K            classes incl. background (default: the\n"
+      "                         network's out_channels, 105)\n"
+      "  --nsd-tolerance MM     NSD tolerance (default 3; 0: no NSD)\n"
+      "  --output-dir DIR       CSVs (default: output_dir of the config, eval)\n"
+      "  --save-pred DIR        mode 2: <case>_pred.nii.gz and <case>_label.nii.gz\n"
+      "                         (the label as mapped back, as the Dice sees it)\n"
+      SEGC_CONFIG_ARGS_USAGE);
+}
+
+static int fail(const char *message) {
+  fprintf(stderr, "segeval: error: %s\n", message);
+  return 1;
+}
+
+typedef struct {
+  const char **items;
+  int count;
+} arg_list;
+
+static int push(arg_list *list, int capacity, const char *value) {
+  if (list->count >= capacity) return 0;
+  list->items[list->count++] = value;
+  return 1;
+}
+
+typedef struct {
+  const char *dir;
+  const char *raw[2], *summary[2], *overall;
+  segc_output_stage stage;
+} outputs;
+
+static segc_status stage_outputs(outputs *o, bool nsd) {
+  segc_output_stage_init(&o->stage);
+  SEGC_TRY(segc_data_make_dirs(o->dir));
+  const char *names[5] = {"mean_dice_raw.csv", "mean_dice_summary.csv",
+                          "nsd_raw.csv", "nsd_summary.csv", "metrics.csv"};
+  const char **slots[5] = {&o->raw[0], &o->summary[0], &o->raw[1],
+                           &o->summary[1], &o->overall};
+  for (int i = 0; i < 5; ++i) {
+    if (!nsd && (i == 2 || i == 3)) continue;
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", o->dir, names[i]);
+    SEGC_TRY(segc_output_stage_file(&o->stage, path, slots[i]));
+  }
+  return SEGC_OK;
+}
+
+static segc_status write_outputs(outputs *o, const segc_eval_table *table,
+                                 const segc_label_table *names) {
+  segc_status status = segc_eval_write_metric(table, false, names, o->raw[0],
+                                              o->summary[0]);
+  if (status == SEGC_OK && table->with_nsd)
+    status = segc_eval_write_metric(table, true, names, o->raw[1], o->summary[1]);
+  if (status == SEGC_OK) status = segc_eval_write_overall(table, o->overall);
+  if (status == SEGC_OK) return segc_output_stage_commit(&o->stage);
+  segc_output_stage_abort(&o->stage);
+  return status;
+}
+
+static segc_status add_case(segc_eval_table *table, const char *name,
+                            const segc_volume *pred, const segc_volume *label,
+                            double tolerance) {
+  segc_case_metrics m;
+  segc_status status =
+      segc_metrics_compute(pred, label, table->classes, tolerance, &m);
+  if (status != SEGC_OK) return segc_fail_context(status, "%s", name);
+  status = segc_eval_table_add(table, name, &m);
+  segc_metrics_free(&m);
+  return status;
+}
+
+static segc_status save_pair(const char *dir, const char *image,
+                             const segc_volume *pred, const segc_volume *label) {
+  char name[256], path[8192];
+  segc_case_name(image, name, sizeof name);
+  snprintf(path, sizeof path, "%s/%s_pred.nii.gz", dir, name);
+  SEGC_TRY(segc_nifti_write(path, pred, NULL));
+  snprintf(path, sizeof path, "%s/%s_label.nii.gz", dir, name);
+  return segc_nifti_write(path, label, NULL);
+}
+
+typedef struct {
+  arg_list preds, labels;
+  const char *weights, *datalist, *dataset_dir, *output_dir, *save_pred;
+  double tolerance;
+  int classes;
+} eval_args;
+
+// Reads the options left after --config/--set; returns 0, or the exit code
+// after printing the error.
+static int parse_args(int argc, char **argv, segc_config *config,
+                      eval_args *e) {
+  int dtype_given = -1;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--lowres") || !strcmp(a, "--highres")) {
+      config->highres = !strcmp(a, "--highres");
+      config->pixdim_set = false;
+      continue;
+    }
+    if (i + 1 >= argc || a[0] != '-') {
+      fprintf(stderr, "segeval: error: %s %s\n", a,
+              a[0] == '-' ? "needs a value" : "is not an option");
+      return 2;
+    }
+    const char *v = argv[++i];
+    char *end = NULL;
+    if (!strcmp(a, "--pred")) push(&e->preds, argc, v);
+    else if (!strcmp(a, "--label")) push(&e->labels, argc, v);
+    else if (!strcmp(a, "--weights")) e->weights = v;
+    else if (!strcmp(a, "--datalist")) e->datalist = v;
+    else if (!strcmp(a, "--dataset-dir")) e->dataset_dir = v;
+    else if (!strcmp(a, "--output-dir")) e->output_dir = v;
+    else if (!strcmp(a, "--save-pred")) e->save_pred = v;
+    else if (!strcmp(a, "--nsd-tolerance")) {
+      e->tolerance = strtod(v, &end);
+      if (*end || !(e->tolerance >= 0.0 && e->tolerance < 1e4))
+        return fail("--nsd-tolerance must be a number of mm >= 0");
+    } else if (!strcmp(a, "--classes")) {
+      e->classes = (int)strtol(v, &end, 10);
+      if (*end || e->classes < 2 || e->classes > 256)
+        return fail("--classes must be an integer in 2..256");
+    } else if (!strcmp(a, "--threads")) {
+      config->threads = (int)strtol(v, &end, 10);
+      if (*end || config->threads < 0 || config->threads > 1024)
+        return fail("--threads must be an integer in 0..1024");
+    } else if (!strcmp(a, "--overlap")) {
+      config->sw_overlap = strtod(v, &end);
+      if (*end || !(config->sw_overlap >= 0.0 && config->sw_overlap < 1.0))
+        return fail("--overlap must be a number in [0, 1)");
+    } else if (!strcmp(a, "--sw-batch-size")) {
+      config->sw_batch_size = (int)strtol(v, &end, 10);
+      if (*end || config->sw_batch_size < 1 || config->sw_batch_size > 64)
+        return fail("--sw-batch-size must be an integer in 1..64");
+    } else if (!strcmp(a, "--dtype")) {
+      dtype_given = segc_dtype_parse(v);
+      if (dtype_given != SEGC_F32 && dtype_given != SEGC_BF16)
+        return fail("--dtype must be f32 or bf16");
+    } else {
+      fprintf(stderr, "segeval: error: unknown option %s\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (dtype_given >= 0)
+    config->amp = dtype_given == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
+  const bool mode_files = e->preds.count > 0 || e->labels.count > 0;
+  const bool mode_network = e->datalist || e->dataset_dir || e->weights;
+  if (mode_files == mode_network ||
+      (mode_files && (!e->preds.count || !e->labels.count)) ||
+      (mode_network && !!e->datalist == !!e->dataset_dir)) {
+    fprintf(stderr, "segeval: error: give --pred and --label, or --weights with "
+            "one of --datalist and --dataset-dir\n");
+    return 2;
+  }
+  return 0;
+}
+
+// Mode 1: prediction files against label files.
+static segc_status evaluate_files(const segc_config *config, const eval_args *e,
+                                  segc_eval_table *table) {
+  segc_eval_pairs pairs;
+  SEGC_TRY(segc_eval_pair_files(e->preds.items, e->preds.count, e->labels.items,
+                                e->labels.count, config->output_postfix, &pairs));
+  if (pairs.unpaired_predictions)
+    fprintf(stderr, "note: %d prediction files have no label and are skipped\n",
+            pairs.unpaired_predictions);
+  segc_status status = SEGC_OK;
+  for (int i = 0; i < pairs.count && status == SEGC_OK; ++i) {
+    segc_volume p, l;
+    status = segc_read_label_map(pairs.pred[i], "prediction", &p);
+    if (status != SEGC_OK) break;
+    status = segc_read_label_map(pairs.label[i], "label", &l);
+    if (status == SEGC_OK) {
+      status = add_case(table, pairs.label[i], &p, &l, e->tolerance);
+      segc_volume_free(&l);
+    }
+    segc_volume_free(&p);
+  }
+  segc_eval_pairs_free(&pairs);
+  return status;
+}
+
+// Mode 2: the bundle's evaluation of the validation cases with a network.
+static segc_status evaluate_network(const segc_config *config,
+                                    const eval_args *e, segc_eval_table *table) {
+  segc_datalist list;
+  segc_datalist_init(&list);
+  segc_status status =
+      e->datalist ? segc_datalist_read_json(e->datalist, true, &list)
+                  : segc_datalist_from_dataset_dir(e->dataset_dir, config->val_cases,
+                                                   &list);
+  const int64_t count = status == SEGC_OK ? list.count[SEGC_DATALIST_VALIDATION] : 0;
+  if (status == SEGC_OK && count == 0)
+    status = SEGC_FAIL(SEGC_ERR_INVALID, "%s has no validation cases",
+                       e->datalist ? e->datalist : e->dataset_dir);
+  segc_infer_settings settings = {0};
+  if (status == SEGC_OK)
+    status = segc_infer_settings_from_config(config, e->classes, &settings);
+  char default_weights[4096];
+  const char *weights = e->weights;
+  if (status == SEGC_OK && !weights) {
+    status = segc_config_model_path(config, default_weights, sizeof default_weights);
+    weights = default_weights;
+  }
+  if (status == SEGC_OK && e->save_pred) status = segc_data_make_dirs(e->save_pred);
+  segc_infer_model model = {0};
+  if (status == SEGC_OK)
+    status = segc_infer_model_load(&model, weights, config, &settings);
+  const int64_t roi[3] = {config->roi[0], config->roi[1], config->roi[2]};
+  segc_training_transforms transforms =
+      segc_training_transforms_bundle(settings.pixdim, roi);
+  transforms.classes = e->classes;
+  transforms.center_crop = config->val_roi_set;
+  for (int a = 0; a < 3; ++a) transforms.center_roi[a] = config->val_roi[a];
+  for (int64_t i = 0; i < count && status == SEGC_OK; ++i) {
+    const segc_datalist_item *item = &list.items[SEGC_DATALIST_VALIDATION][i];
+    segc_volume pred, label;
+    const double t0 = segc_now();
+    status = segc_eval_case(&model, &settings, &transforms, item->image,
+                            item->label, &pred, &label);
+    if (status != SEGC_OK) break;
+    if (e->save_pred) status = save_pair(e->save_pred, item->image, &pred, &label);
+    if (status == SEGC_OK)
+      status = add_case(table, item->image, &pred, &label, e->tolerance);
+    if (status == SEGC_OK)
+      fprintf(stderr, "segeval: case %lld/%lld %s: Dice %.4f (%.1f s)\n",
+              (long long)i + 1, (long long)count, item->image,
+              segc_metrics_mean(table->dice + (size_t)i * (size_t)e->classes,
+                                e->classes),
+              segc_now() - t0);
+    segc_volume_free(&pred);
+    segc_volume_free(&label);
+  }
+  segc_infer_model_destroy(&model);
+  segc_datalist_free(&list);
+  return status;
+}
+
+static void print_summary(const segc_eval_table *table, double tolerance,
+                          const char *output_dir) {
+  const int classes = table->classes;
+  int present = 0;
+  for (int c = 1; c < classes; ++c) {
+    bool any = false;
+    for (int i = 0; i < table->cases; ++i)
+      any |= !isnan(table->dice[(size_t)i * (size_t)classes + (size_t)c]);
+    present += any;
+  }
+  printf("segeval: %d cases, mean Dice %.4f over %d classes present",
+         table->cases, segc_eval_mean(table->dice, table->cases, classes), present);
+  if (table->with_nsd)
+    printf(", mean NSD (%g mm) %.4f", tolerance,
+           segc_eval_mean(table->nsd, table->cases, classes));
+  printf("; CSVs in %s\n", output_dir);
+}
+
+static int run(const segc_config *config, const eval_args *e) {
+  // The default labels file names the bundle's 105 classes; other class
+  // counts get generic names unless a labels file is given.
+  const bool default_labels = !strcmp(config->labels, "configs/labels_104.json");
+  const char *labels_path = e->classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels
+                                ? config->labels : NULL;
+  segc_label_table names = {0};
+  segc_eval_table table;
+  segc_eval_table_init(&table, e->classes, e->tolerance > 0.0);
+  outputs out = {.dir = e->output_dir};
+  segc_status status = segc_structures_table(labels_path, e->classes, &names);
+  if (status == SEGC_OK) {
+    segc_set_threads(config->threads);
+    status = stage_outputs(&out, table.with_nsd);
+  }
+  if (status == SEGC_OK)
+    status = e->preds.count ? evaluate_files(config, e, &table)
+                            : evaluate_network(config, e, &table);
+  if (status == SEGC_OK) status = write_outputs(&out, &table, &names);
+  else segc_output_stage_abort(&out.stage);
+  if (status == SEGC_OK) print_summary(&table, e->tolerance, e->output_dir);
+  else fprintf(stderr, "segeval: error: %s\n", segc_error_message());
+  segc_eval_table_free(&table);
+  segc_labels_free(&names);
+  return status == SEGC_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  bool has_config = false, sets_mode = false, sets_padding = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if (!strcmp(argv[i], "--help-config")) {
+      segc_config_print_help(stdout);
+      return 0;
+    }
+    has_config |= !strcmp(argv[i], "--config");
+    if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+      sets_mode |= !strncmp(argv[i + 1], "sw_mode=", 8);
+      sets_padding |= !strncmp(argv[i + 1], "sw_padding_mode=", 16);
+    }
+  }
+  segc_config config;
+  segc_config_notes notes = {0};
+  if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {
+    segc_config_notes_free(&notes);
+    return fail(segc_error_message());
+  }
+  // Without a config file: evaluate.json's sliding window (MONAI's defaults).
+  if (!has_config && !sets_mode) config.sw_mode = SEGC_CONFIG_SW_CONSTANT;
+  if (!has_config && !sets_padding) config.sw_padding_mode = SEGC_CONFIG_PAD_CONSTANT;
+  segc_config_notes_print(&notes, stderr);
+  segc_config_notes_free(&notes);
+  eval_args e = {.output_dir = config.output_dir, .tolerance = 3.0,
+                 .classes = config.network_def.out_channels};
+  e.preds.items = calloc((size_t)argc, sizeof(char *));
+  e.labels.items = calloc((size_t)argc, sizeof(char *));
+  int rc = e.preds.items && e.labels.items ? parse_args(argc, argv, &config, &e)
+                                           : fail("out of memory");
+  if (rc == 0) rc = run(&config, &e);
+  free(e.preds.items);
+  free(e.labels.items);
+  return rc;
+}

@@ -1,0 +1,338 @@
+// seginfer: the bundle's inference (configs/inference.json) on CT volumes.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/parallel.h"
+#include "data/datalist.h"
+#include "data/file_list.h"
+#include "infer/case_plan.h"
+#include "infer/infer_case.h"
+#include "infer/infer_report.h"
+#include "infer/structures.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+      "usage: seginfer [options] -i CT.nii.gz -o LABEL.nii.gz\n"
+      "       seginfer [options] -i A.nii.gz -i B.nii.gz ... -o FOLDER\n"
+      "       seginfer [options] --datalist FILE | --dataset-dir DIR -o FOLDER\n"
+      "Segments CT volumes as the MONAI bundle's inference does: Orientation\n"
+      "RAS, Spacing 1.5 mm (3.0 mm with --lowres, bilinear), NormalizeIntensity\n"
+      "(nonzero), ScaleIntensity(-1, 1), sliding window 96^3 (overlap 0.25,\n"
+      "gaussian, replicate padding), argmax, back to the input grid (nearest),\n"
+      "saved with the input's affine plus a JSON sidecar naming the labels.\n"
+      "  --weights FILE        checkpoint (.pt); default: ckpt_dir/model.pt\n"
+      "                        (model_lowres.pt with --lowres)\n"
+      "  -i FILE               input CT (repeatable)\n"
+      "  --datalist FILE       inputs: its \"testing\" images, or every image\n"
+      "                        when it has no testing entries\n"
+      "  --dataset-dir DIR     inputs: DIR/imagesTs/*.nii.gz\n"
+      "  -o PATH               label file (one input), else a folder; with\n"
+      "                        --split always a folder. Several inputs go to\n"
+      "                        FOLDER/<case>/<case>_trans.nii.gz as the bundle\n"
+      "                        writes them (output_postfix, separate_folder)\n"
+      "  --lowres | --highres  3.0 mm or 1.5 mm network grid\n"
+      "  --overlap F  --sw-batch-size N  --threads N\n"
+      "  --dtype f32|bf16      compute dtype (default: from amp in the config)\n"
+      "  --output-dtype u8|f32 label file dtype (default u8; f32 is the bundle's)\n"
+      "  --split               one u8 0/1 mask per structure in the folder\n"
+      "  --roi NAME,...        only these structures\n"
+      "  --stats               per structure: voxels, ml, mean/std HU (JSON, CSV)\n"
+      "  --preview PATH        PNG preview (a folder for several inputs)\n"
+      "  --save-preprocessed PATH  network input as NIfTI (folder for several)\n"
+      "  --report FILE         latency/memory report as JSON\n"
+      "  --list-structures     print the class names and exit\n"
+      "  --quiet               no progress line\n"
+      SEGC_CONFIG_ARGS_USAGE
+      "Exit status: 0 done, 1 error (one line 'seginfer: error: ...'), 2 usage.\n");
+}
+
+static int fail(const char *message) {
+  fprintf(stderr, "seginfer: error: %s\n", message);
+  return 1;
+}
+
+typedef struct {
+  int case_index, case_count;
+  int first_done, last_done;  // windows done at the first and last call
+  double start;
+} progress_state;
+
+static void show_progress(void *context, int done, int total) {
+  progress_state *p = context;
+  if (done <= p->last_done || p->last_done == 0) {  // a new case
+    p->first_done = done;
+    p->start = segc_now();
+  }
+  p->last_done = done == total ? 0 : done;
+  const double elapsed = segc_now() - p->start;
+  const double eta = done > p->first_done
+                         ? elapsed / (done - p->first_done) * (total - done)
+                         : 0.0;
+  fprintf(stderr, "\rseginfer: case %d/%d: windows %d/%d, ETA %.0f s   ",
+          p->case_index, p->case_count, done, total, eta);
+  if (done == total) fputc('\n', stderr);
+  fflush(stderr);
+}
+
+typedef struct {
+  const char **items;
+  int count, capacity;
+  segc_datalist list;        // owns strings from --datalist
+  segc_name_list names;      // from --dataset-dir
+  char **owned;
+  int owned_count;
+} input_list;
+
+static int add_input(input_list *in, const char *path) {
+  if (in->count == in->capacity) {
+    in->capacity = in->capacity ? 2 * in->capacity : 16;
+    const char **grown = realloc(in->items, sizeof *grown * (size_t)in->capacity);
+    if (!grown) return 0;
+    in->items = grown;
+  }
+  in->items[in->count++] = path;
+  return 1;
+}
+
+static segc_status add_datalist(input_list *in, const char *path) {
+  SEGC_TRY(segc_datalist_read_json(path, true, &in->list));
+  const bool has_testing = in->list.count[SEGC_DATALIST_TESTING] > 0;
+  for (int s = 0; s < SEGC_DATALIST_SPLITS; ++s) {
+    if (has_testing && s != SEGC_DATALIST_TESTING) continue;
+    for (int64_t i = 0; i < in->list.count[s]; ++i)
+      if (!add_input(in, in->list.items[s][i].image))
+        return SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory");
+  }
+  return SEGC_OK;
+}
+
+static segc_status add_dataset_dir(input_list *in, const char *dir) {
+  char folder[4096];
+  snprintf(folder, sizeof folder, "%s/imagesTs", dir);
+  SEGC_TRY(segc_data_list_dir(folder, SEGC_LIST_FILES, ".nii.gz", &in->names));
+  in->owned = calloc((size_t)in->names.count + 1, sizeof *in->owned);
+  if (!in->owned) return SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory");
+  for (int64_t i = 0; i < in->names.count; ++i) {
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", folder, in->names.names[i]);
+    in->owned[in->owned_count] = strdup(path);
+    if (!in->owned[in->owned_count] || !add_input(in, in->owned[in->owned_count]))
+      return SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory");
+    in->owned_count++;
+  }
+  return SEGC_OK;
+}
+
+typedef struct {
+  const char *weights, *output, *roi, *preview, *preprocessed, *report_path;
+  bool split, stats, list_structures, quiet;
+  int output_dtype;
+  long long cell;
+} run_args;
+
+// Everything after the arguments; frees what it made on every path.
+static int run(segc_config *config, const run_args *args, const input_list *inputs) {
+  const int classes = config->network_def.out_channels;
+  int rc = 1;
+  segc_label_table names = {0};
+  bool *selected = NULL;
+  segc_infer_model model = {0};
+  segc_infer_report_row *rows = NULL;
+  // The default labels file names the bundle's 105 classes; other class
+  // counts get generic names unless a labels file is given.
+  const bool default_labels = !strcmp(config->labels, "configs/labels_104.json");
+  const char *labels_path =
+      classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels ? config->labels : NULL;
+  if (segc_structures_table(labels_path, classes, &names) != SEGC_OK) goto failed;
+  if (args->list_structures) {
+    for (int c = 0; c < names.count; ++c) printf("%d %s\n", c, names.names[c]);
+    rc = 0;
+    goto done;
+  }
+  if (args->roi) {
+    selected = calloc((size_t)names.count, sizeof *selected);
+    if (!selected) {
+      segc_fail(SEGC_ERR_NOMEM, "out of memory");
+      goto failed;
+    }
+    if (segc_structures_select(&names, args->roi, selected) != SEGC_OK) goto failed;
+  }
+  if (inputs->count == 0 || !args->output) {
+    fprintf(stderr, "seginfer: error: %s\n", inputs->count == 0
+            ? "no input (-i, --datalist or --dataset-dir)" : "no output (-o)");
+    rc = 2;
+    goto done;
+  }
+  const bool several = inputs->count > 1;
+  if (several && (segc_plan_check_names(inputs->items, inputs->count) != SEGC_OK ||
+                  segc_data_make_dirs(args->output) != SEGC_OK ||
+                  (args->preview && segc_data_make_dirs(args->preview) != SEGC_OK) ||
+                  (args->preprocessed &&
+                   segc_data_make_dirs(args->preprocessed) != SEGC_OK)))
+    goto failed;
+
+  segc_set_threads(config->threads);
+  segc_infer_settings settings;
+  if (segc_infer_settings_from_config(config, classes, &settings) != SEGC_OK)
+    goto failed;
+  for (int a = 0; a < 3; ++a) settings.sw.cell[a] = args->cell;
+  char default_weights[4096];
+  const char *weights = args->weights;
+  if (!weights) {
+    if (segc_config_model_path(config, default_weights, sizeof default_weights) != SEGC_OK)
+      goto failed;
+    weights = default_weights;
+  }
+  if (segc_infer_model_load(&model, weights, config, &settings) != SEGC_OK)
+    goto failed;
+
+  progress_state progress = {.case_count = inputs->count};
+  if (!args->quiet && isatty(fileno(stderr))) {
+    settings.sw.progress = show_progress;
+    settings.sw.progress_context = &progress;
+  }
+  const segc_output_layout layout = {
+      .several = several, .split = args->split, .stats = args->stats,
+      .output = args->output, .preview = args->preview,
+      .preprocessed = args->preprocessed, .postfix = config->output_postfix,
+      .ext = config->output_ext == SEGC_EXT_NII ? ".nii" : ".nii.gz",
+      .separate_folder = config->separate_folder};
+  const segc_case_options options = {
+      .names = &names, .selected = selected, .split = args->split,
+      .stats = args->stats, .output_dtype = (segc_dtype)args->output_dtype,
+      .weights = weights};
+  rows = calloc((size_t)inputs->count, sizeof *rows);
+  if (!rows) {
+    segc_fail(SEGC_ERR_NOMEM, "out of memory");
+    goto failed;
+  }
+  for (int c = 0; c < inputs->count; ++c) {
+    segc_case_plan plan;
+    progress.case_index = c + 1;
+    if (segc_plan_case(&layout, inputs->items[c], &plan) != SEGC_OK ||
+        segc_infer_case(&model, &settings, &options, &plan.paths, &rows[c]) != SEGC_OK) {
+      if (several)
+        segc_fail_context(SEGC_ERR_INVALID, "case %d of %d", c + 1, inputs->count);
+      goto failed;
+    }
+  }
+  const segc_infer_report report = {.threads = segc_threads(), .settings = &settings,
+                                    .weights = weights, .rows = rows,
+                                    .count = inputs->count};
+  segc_infer_report_print(&report, stdout);
+  if (args->report_path &&
+      segc_infer_report_write_json(&report, args->report_path) != SEGC_OK)
+    goto failed;
+  rc = 0;
+  goto done;
+failed:
+  fprintf(stderr, "seginfer: error: %s\n", segc_error_message());
+  rc = 1;
+done:
+  free(rows);
+  free(selected);
+  segc_infer_model_destroy(&model);
+  segc_labels_free(&names);
+  return rc;
+}
+
+// Reads the options left after --config/--set; returns 0, or the exit code
+// after printing the error.
+static int parse_args(int argc, char **argv, segc_config *config,
+                      run_args *args, input_list *inputs) {
+  int dtype_given = -1;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--split")) { args->split = true; continue; }
+    if (!strcmp(a, "--stats")) { args->stats = true; continue; }
+    if (!strcmp(a, "--lowres") || !strcmp(a, "--highres")) {
+      config->highres = !strcmp(a, "--highres");
+      config->pixdim_set = false;
+      continue;
+    }
+    if (!strcmp(a, "--list-structures")) { args->list_structures = true; continue; }
+    if (!strcmp(a, "--quiet")) { args->quiet = true; continue; }
+    if (i + 1 >= argc || a[0] != '-') {
+      fprintf(stderr, "seginfer: error: %s %s\n", a,
+              a[0] == '-' ? "needs a value" : "is not an option");
+      return 2;
+    }
+    const char *v = argv[++i];
+    char *end = NULL;
+    if (!strcmp(a, "--weights")) args->weights = v;
+    else if (!strcmp(a, "-i")) { if (!add_input(inputs, v)) return fail("out of memory"); }
+    else if (!strcmp(a, "--datalist")) { if (add_datalist(inputs, v) != SEGC_OK) return fail(segc_error_message()); }
+    else if (!strcmp(a, "--dataset-dir")) { if (add_dataset_dir(inputs, v) != SEGC_OK) return fail(segc_error_message()); }
+    else if (!strcmp(a, "-o")) args->output = v;
+    else if (!strcmp(a, "--roi")) args->roi = v;
+    else if (!strcmp(a, "--preview")) args->preview = v;
+    else if (!strcmp(a, "--save-preprocessed")) args->preprocessed = v;
+    else if (!strcmp(a, "--report")) args->report_path = v;
+    else if (!strcmp(a, "--overlap")) {
+      config->sw_overlap = strtod(v, &end);
+      if (*end || !(config->sw_overlap >= 0.0 && config->sw_overlap < 1.0))
+        return fail("--overlap must be a number in [0, 1)");
+    } else if (!strcmp(a, "--sw-batch-size")) {
+      config->sw_batch_size = (int)strtol(v, &end, 10);
+      if (*end || config->sw_batch_size < 1 || config->sw_batch_size > 64)
+        return fail("--sw-batch-size must be an integer in 1..64");
+    } else if (!strcmp(a, "--threads")) {
+      config->threads = (int)strtol(v, &end, 10);
+      if (*end || config->threads < 0 || config->threads > 1024)
+        return fail("--threads must be an integer in 0..1024");
+    } else if (!strcmp(a, "--sw-cell")) {  // hidden: accumulator cell size
+      args->cell = strtoll(v, &end, 10);
+      if (*end || args->cell < 1) return fail("--sw-cell must be a positive integer");
+    } else if (!strcmp(a, "--dtype")) {
+      dtype_given = segc_dtype_parse(v);
+      if (dtype_given != SEGC_F32 && dtype_given != SEGC_BF16)
+        return fail("--dtype must be f32 or bf16");
+    } else if (!strcmp(a, "--output-dtype")) {
+      args->output_dtype = segc_dtype_parse(v);
+      if (args->output_dtype != SEGC_U8 && args->output_dtype != SEGC_F32)
+        return fail("--output-dtype must be u8 or f32");
+    } else {
+      fprintf(stderr, "seginfer: error: unknown option %s\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (dtype_given >= 0)
+    config->amp = dtype_given == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if (!strcmp(argv[i], "--help-config")) {
+      segc_config_print_help(stdout);
+      return 0;
+    }
+  }
+  segc_config config;
+  segc_config_notes notes = {0};
+  if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {
+    segc_config_notes_free(&notes);
+    return fail(segc_error_message());
+  }
+
+  input_list inputs = {0};
+  segc_datalist_init(&inputs.list);
+  run_args args = {.output_dtype = SEGC_U8};
+  int rc = parse_args(argc, argv, &config, &args, &inputs);
+  segc_config_notes_print(&notes, stderr);
+  segc_config_notes_free(&notes);
+  if (rc == 0) rc = run(&config, &args, &inputs);
+  segc_datalist_free(&inputs.list);
+  segc_name_list_free(&inputs.names);
+  for (int i = 0; i < inputs.owned_count; ++i) free(inputs.owned[i]);
+  free(inputs.owned);
+  free(inputs.items);
+  return rc;
+}

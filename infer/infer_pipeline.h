@@ -1,0 +1,80 @@
+// The bundle's inference for one CT (configs/inference.json): preprocessing
+// (Orientation RAS -> Spacing bilinear -> NormalizeIntensity(nonzero) ->
+// ScaleIntensity(-1, 1)), the streamed sliding window with argmax, and the
+// inverse of the preprocessing for the label map (nearest), which lands on
+// the input's grid with the input's affine.
+//
+// A model is loaded once (the network, its predictor arenas sized for one
+// window batch) and runs any number of volumes. Memory per volume: the CT
+// until it is preprocessed (freed then, unless the caller keeps it), the
+// network input on the 1.5 / 3 mm grid, the sliding window's cell pool
+// (segc_sw_scratch_bytes, freed after the volume), the u8 label on the
+// network grid and on the input grid.
+#ifndef SEGC_INFER_INFER_PIPELINE_H
+#define SEGC_INFER_INFER_PIPELINE_H
+
+#include <stdbool.h>
+
+#include "infer/segresnet_predictor.h"
+#include "infer/sliding_window.h"
+#include "train/config.h"
+
+typedef struct {
+  double pixdim[3];      // network grid spacing (1.5 or 3.0 mm)
+  segc_sw_config sw;     // roi, overlap, blending, padding, batch, cell
+  segc_dtype compute;    // f32 or bf16
+} segc_infer_settings;
+
+// The settings a configuration implies: pixdim from highres/pixdim, the
+// sliding window from sw_roi/sw_overlap/sw_batch_size/sw_mode/
+// sw_padding_mode, the compute dtype from amp (fp16 is refused on the CPU).
+// `channels` is the network's output channel count.
+segc_status segc_infer_settings_from_config(const segc_config *config,
+                                            int64_t channels,
+                                            segc_infer_settings *out);
+
+typedef struct {
+  segc_segresnet net;
+  segc_segresnet_predictor predictor;
+  int sw_batch_size;     // the predictor's window batch
+  bool ready;
+} segc_infer_model;
+
+// Reads a checkpoint, reads the network's shape from it and checks that
+// shape against the config's network_def (channels, init_filters,
+// blocks_down, blocks_up): a mismatch is an error naming both. norm_groups
+// and dropout come from the config (checkpoints do not store them). The
+// predictor is sized for windows (sw_batch_size, 1, roi).
+segc_status segc_infer_model_load(segc_infer_model *model, const char *path,
+                                  const segc_config *config,
+                                  const segc_infer_settings *settings);
+void segc_infer_model_destroy(segc_infer_model *model);
+
+// Wall-clock seconds per stage, in the bundle's report's terms: Pre
+// (preprocessing), Inferer (sliding window with blending and argmax),
+// Invert (back to the input grid); Post and Write are filled by callers
+// (outputs derived from the label, files written).
+typedef struct {
+  double pre, inferer, invert, post, write, total;
+  segc_sw_stats sw;
+  int64_t input_dim[3];
+  int64_t net_dim[3];
+} segc_infer_timings;
+
+// Segments `*ct` (any dtype, HU). With keep_ct false the CT is freed as soon
+// as it is preprocessed (*ct is then zeroed). With save_preprocessed set the
+// network input is written there as NIfTI (f32, its own affine) before the
+// sliding window runs. *label receives a u8 map on the CT's grid with the
+// CT's affine copied exactly.
+segc_status segc_infer_volume(segc_infer_model *model,
+                              const segc_infer_settings *settings,
+                              segc_volume *ct, bool keep_ct,
+                              const char *save_preprocessed,
+                              segc_volume *label, segc_infer_timings *timings);
+
+// A volume the pipeline accepts: at least 2 voxels along every axis (a
+// single slice or line is a 2D or 1D image, which a 3D network cannot
+// segment meaningfully). `name` is used in the message.
+segc_status segc_infer_check_input(const segc_volume *ct, const char *name);
+
+#endif
