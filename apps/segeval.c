@@ -120,6 +120,7 @@ typedef struct {
   const char *weights, *datalist, *dataset_dir, *output_dir, *save_pred;
   double tolerance;
   int classes;
+  bool check_network;  // a config or network_def override was given
 } eval_args;
 
 // Reads the options left after --config/--set; returns 0, or the exit code
@@ -233,6 +234,7 @@ static segc_status evaluate_network(const segc_config *config,
   segc_infer_settings settings = {0};
   if (status == SEGC_OK)
     status = segc_infer_settings_from_config(config, e->classes, &settings);
+  settings.check_network = e->check_network;
   char default_weights[4096];
   const char *weights = e->weights;
   if (status == SEGC_OK && !weights) {
@@ -337,6 +339,7 @@ int main(int argc, char **argv) {
   }
   segc_config config;
   segc_config_notes notes = {0};
+  const bool check_network = segc_config_args_name_network(argc, argv);
   if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {
     segc_config_notes_free(&notes);
     return fail(segc_error_message());
@@ -347,7 +350,8 @@ int main(int argc, char **argv) {
   segc_config_notes_print(&notes, stderr);
   segc_config_notes_free(&notes);
   eval_args e = {.output_dir = config.output_dir, .tolerance = 3.0,
-                 .classes = config.network_def.out_channels};
+                 .classes = config.network_def.out_channels,
+                 .check_network = check_network};
   e.preds.items = calloc((size_t)argc, sizeof(char *));
   e.labels.items = calloc((size_t)argc, sizeof(char *));
   int rc = e.preds.items && e.labels.items ? parse_args(argc, argv, &config, &e)

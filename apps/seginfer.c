@@ -130,6 +130,7 @@ typedef struct {
   bool split, stats, list_structures, quiet;
   int output_dtype;
   long long cell;
+  bool check_network;  // a config or network_def override was given
 } run_args;
 
 // Everything after the arguments; frees what it made on every path.
@@ -178,6 +179,7 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
   if (segc_infer_settings_from_config(config, classes, &settings) != SEGC_OK)
     goto failed;
   for (int a = 0; a < 3; ++a) settings.sw.cell[a] = args->cell;
+  settings.check_network = args->check_network;
   char default_weights[4096];
   const char *weights = args->weights;
   if (!weights) {
@@ -317,6 +319,7 @@ int main(int argc, char **argv) {
   }
   segc_config config;
   segc_config_notes notes = {0};
+  const bool check_network = segc_config_args_name_network(argc, argv);
   if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {
     segc_config_notes_free(&notes);
     return fail(segc_error_message());
@@ -324,7 +327,7 @@ int main(int argc, char **argv) {
 
   input_list inputs = {0};
   segc_datalist_init(&inputs.list);
-  run_args args = {.output_dtype = SEGC_U8};
+  run_args args = {.output_dtype = SEGC_U8, .check_network = check_network};
   int rc = parse_args(argc, argv, &config, &args, &inputs);
   segc_config_notes_print(&notes, stderr);
   segc_config_notes_free(&notes);

@@ -24,7 +24,7 @@ static const char *const main_usage =
 static const char *const phantom_usage =
     "usage: segprep phantom --out DIR --cases N [--size X,Y,Z]\n"
     "         [--spacing S | --spacing SX,SY,SZ] [--seed S]\n"
-    "         [--orientation CODE] [--val N]\n"
+    "         [--orientation CODE] [--val N] [--structures NAME,...]\n"
     "Writes DIR/imagesTr/case_XXXX.nii.gz (int16 HU), DIR/labelsTr/\n"
     "case_XXXX.nii.gz (uint8, bundle classes) and DIR/datalist.json whose\n"
     "last N cases (--val, default 20%) are \"validation\".\n"
@@ -34,7 +34,13 @@ static const char *const phantom_usage =
     "  --seed       default 1; case k depends only on the seed and k\n"
     "  --orientation  axis codes of the written arrays (default RAS), e.g.\n"
     "               LPS, LAS, SAR: flips and axis permutations with the\n"
-    "               matching affine\n";
+    "               matching affine\n"
+    "  --structures label only these structures (the rest of the anatomy\n"
+    "               is still drawn, labelled background). Drawn: spleen,\n"
+    "               kidneys, gallbladder, liver, stomach, aorta, inferior\n"
+    "               vena cava, lung lobes, vertebrae L5-T9, iliac arteries,\n"
+    "               small bowel, colon, ribs 9-12, hips, gluteus maximus,\n"
+    "               autochthon, iliopsoas, urinary bladder\n";
 
 static const char *const merge_usage =
     "usage: segprep merge <masks-dir> <out.nii.gz> [--labels FILE] [--strict]\n"
@@ -131,6 +137,16 @@ static const char *option_value(int argc, char **argv, int *i,
   return argv[++*i];
 }
 
+// Structures the labels will hold (background not counted).
+static int labelled_count(const segc_phantom_options *options) {
+  int n = 0;
+  for (int i = 0; i < segc_phantom_class_count(); ++i) {
+    const int index = segc_labels_bundle_find(segc_phantom_class_name(i));
+    n += index > 0 && options->labelled[index];
+  }
+  return n;
+}
+
 static int run_phantom(int argc, char **argv) {
   if (wants_help(argc, argv)) return fputs(phantom_usage, stdout), 0;
   segc_phantom_options options;
@@ -142,7 +158,7 @@ static int run_phantom(int argc, char **argv) {
     const bool known = !strcmp(arg, "--out") || !strcmp(arg, "--cases") ||
                        !strcmp(arg, "--size") || !strcmp(arg, "--spacing") ||
                        !strcmp(arg, "--seed") || !strcmp(arg, "--orientation") ||
-                       !strcmp(arg, "--val");
+                       !strcmp(arg, "--val") || !strcmp(arg, "--structures");
     if (!known) return usage_error(phantom_usage, "unexpected argument '%s'", arg);
     const char *value = option_value(argc, argv, &i, phantom_usage);
     if (!value) return 2;
@@ -161,6 +177,8 @@ static int run_phantom(int argc, char **argv) {
       ok = parse_ints(value, options.dim);
     } else if (!strcmp(arg, "--spacing")) {
       ok = parse_doubles(value, true, options.spacing);
+    } else if (!strcmp(arg, "--structures")) {
+      if (segc_phantom_label_only(&options, value) != SEGC_OK) return fail();
     } else {
       ok = strlen(value) == 3;
       if (ok) strcpy(options.orientation, value);
@@ -180,13 +198,13 @@ static int run_phantom(int argc, char **argv) {
   if (segc_phantom_write_dataset(out, &options, cases, validation) != SEGC_OK)
     return fail();
   printf("segprep: wrote %lld cases (%lld training, %lld validation) of "
-         "%lldx%lldx%lld at %gx%gx%g mm, %s, seed %llu, %d classes, to %s in "
+         "%lldx%lldx%lld at %gx%gx%g mm, %s, seed %llu, %d labelled structures, to %s in "
          "%.2f s\n",
          cases, cases - validation, validation, (long long)options.dim[0],
          (long long)options.dim[1], (long long)options.dim[2],
          options.spacing[0], options.spacing[1], options.spacing[2],
          options.orientation, (unsigned long long)options.seed,
-         segc_phantom_class_count(), out, segc_now() - start);
+         labelled_count(&options), out, segc_now() - start);
   return 0;
 }
 

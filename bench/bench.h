@@ -25,6 +25,8 @@ int segc_bench_infer(int argc, char **argv);
 // Whole-network forward and training step (bench/bench_network.c).
 int segc_bench_forward(int argc, char **argv);
 int segc_bench_train_step(int argc, char **argv);
+// The bundle's training throughput at batch 4 and 2 (train-step's runs).
+int segc_bench_train(int argc, char **argv);
 
 // The training loader's crops per second (bench/bench_loader.c).
 int segc_bench_loader(int argc, char **argv);

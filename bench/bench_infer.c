@@ -94,7 +94,7 @@ int segc_bench_infer(int argc, char **argv) {
   snprintf(out_dir, sizeof out_dir, "%s/out", cache);
   bench_input list[2] = {{"example_ct", ""}, {"example_ct_512", ""}};
   snprintf(list[0].path, sizeof list[0].path, "%s/data/example_ct.nii.gz", shared);
-  snprintf(list[1].path, sizeof list[1].path, "%s/example_ct_512x512x397.nii.gz", cache);
+  snprintf(list[1].path, sizeof list[1].path, "%s/example_ct_512x512x397_0.84mm.nii.gz", cache);
   if (bench_exe_dir(setup.bin_dir, sizeof setup.bin_dir) != SEGC_OK ||
       segc_data_make_dirs(out_dir) != SEGC_OK ||
       bench_ensure_weights(setup.weights, kSeed) != SEGC_OK) {

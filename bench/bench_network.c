@@ -295,4 +295,19 @@ static int run(int argc, char **argv, bool train) {
 }
 
 int segc_bench_forward(int argc, char **argv) { return run(argc, argv, false); }
+
+// segbench train: the bundle's training throughput at batch 4 and 2 (the
+// loader's share is measured by segbench loader: it delivers cached crops
+// far faster than a step consumes them).
+int segc_bench_train(int argc, char **argv) {
+  char *args[40];
+  int n = 0;
+  args[n++] = argv[0];
+  args[n++] = "--batch";
+  args[n++] = "4,2";
+  args[n++] = "--repeat";
+  args[n++] = "1";
+  for (int i = 1; i < argc && n < 38; ++i) args[n++] = argv[i];
+  return run(n, args, true);
+}
 int segc_bench_train_step(int argc, char **argv) { return run(argc, argv, true); }

@@ -13,6 +13,7 @@ const segc_bench_command segc_bench_commands[] = {
     {"transforms", segc_bench_transforms},
     {"forward", segc_bench_forward},
     {"train-step", segc_bench_train_step},
+    {"train", segc_bench_train},
     {"loader", segc_bench_loader},
     {NULL, NULL},
 };

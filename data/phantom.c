@@ -47,6 +47,29 @@ void segc_phantom_default_options(segc_phantom_options *options) {
   }
   options->seed = 1;
   strcpy(options->orientation, "RAS");
+  for (int c = 0; c < 256; ++c) options->labelled[c] = true;
+}
+
+segc_status segc_phantom_label_only(segc_phantom_options *options,
+                                    const char *names) {
+  bool keep[256] = {false};
+  keep[0] = true;
+  char list[4096];
+  snprintf(list, sizeof list, "%s", names);
+  for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+    bool drawn = false;
+    for (int i = 0; i < segc_phantom_class_count(); ++i)
+      drawn |= strcmp(segc_phantom_class_name(i), name) == 0;
+    const int index = segc_labels_bundle_find(name);
+    if (!drawn || index < 0)
+      return SEGC_FAIL(SEGC_ERR_INVALID,
+                       "phantom: '%s' is not one of the structures the "
+                       "phantom draws (segprep phantom --help lists them)",
+                       name);
+    keep[index] = true;
+  }
+  memcpy(options->labelled, keep, sizeof keep);
+  return SEGC_OK;
 }
 
 // Axis codes: for output axis a, the RAS axis it runs along and whether it
@@ -216,6 +239,58 @@ static void paint_slice(const phantom_anatomy *a, const voxel_box *boxes,
   }
 }
 
+// As in real scans, the intensity range is bounded by fixed values: the
+// padding outside the round field of view (-1024) and the metal rails of the
+// patient table (3071, the scanner's ceiling). MONAI's ScaleIntensity maps
+// the volume's min and max to -1 and 1, and GaussianSmooth (applied in
+// training, not at inference) would otherwise move a noise-driven maximum and
+// shift every tissue's scaled intensity between the two pipelines.
+static const float kOutsideHU = -1024.0f;
+static const float kMetalHU = 3071.0f;
+static const float kTableHU = 120.0f;
+
+// A table under the patient (posterior, low j): a slab of dense plastic, the
+// round field of view in each axial plane (i, j), outside which nothing is
+// seen or labelled, and two metal rails of the table in the posterior
+// corners, 5x5 voxels across (wider than GaussianSmooth's kernel, so their
+// inner voxels keep the ceiling value in training too). All background in
+// the labels.
+static void add_table(const int64_t dim[3], float *hu, uint8_t *labels) {
+  int64_t posterior = dim[1];  // lowest j that holds tissue
+  for (int64_t i = 0; i < dim[0]; ++i)
+    for (int64_t j = 0; j < posterior; ++j)
+      for (int64_t k = 0; k < dim[2]; ++k)
+        if (hu[(i * dim[1] + j) * dim[2] + k] > -500.0f) {
+          posterior = j;
+          break;
+        }
+  const int64_t top = posterior - 2;  // the slab's upper row
+  const int64_t half = (int64_t)(0.3 * (double)dim[0]);
+  const int64_t centre = dim[0] / 2;
+  const double radius = 0.5 * (double)(dim[0] < dim[1] ? dim[0] : dim[1]);
+  const int64_t rail = 5;
+  const bool rails = dim[0] >= 4 * rail && dim[1] >= 4 * rail;
+  for (int64_t i = 0; i < dim[0]; ++i)
+    for (int64_t j = 0; j < dim[1]; ++j) {
+      float value = 0.0f;  // 0: leave the voxel as painted
+      if (top >= 1 && j <= top && j >= top - 1 && i >= centre - half &&
+          i <= centre + half)
+        value = kTableHU;
+      const double di = (double)i + 0.5 - 0.5 * (double)dim[0];
+      const double dj = (double)j + 0.5 - 0.5 * (double)dim[1];
+      if (di * di + dj * dj > radius * radius) value = kOutsideHU;
+      const bool in_rail = rails && j >= 1 && j < 1 + rail &&
+                           ((i >= 1 && i < 1 + rail) ||
+                            (i >= dim[0] - 1 - rail && i < dim[0] - 1));
+      if (in_rail) value = kMetalHU;
+      if (value == 0.0f) continue;
+      for (int64_t k = 0; k < dim[2]; ++k) {
+        hu[(i * dim[1] + j) * dim[2] + k] = value;
+        labels[(i * dim[1] + j) * dim[2] + k] = 0;  // nothing labelled there
+      }
+    }
+}
+
 segc_status segc_phantom_case(const segc_phantom_options *options,
                               int64_t case_index, segc_volume *ct,
                               segc_volume *label) {
@@ -253,6 +328,10 @@ segc_status segc_phantom_case(const segc_phantom_options *options,
   for (int64_t i = 0; i < dim[0]; ++i)
     paint_slice(anatomy, boxes, &pose, dim, i, hu, labels);
 
+  for (int64_t v = 0; v < numel; ++v)
+    if (!options->labelled[labels[v]]) labels[v] = 0;
+  add_table(dim, hu, labels);
+
   const uint64_t noise_stream =
       segc_rng_stream(SEGC_RNG_PHANTOM, (uint64_t)case_index, 1);
   int16_t *values = ras_ct.data;
@@ -262,6 +341,10 @@ segc_status segc_phantom_case(const segc_phantom_options *options,
     double x = hu[v] + sigma * segc_rng_normal(options->seed, noise_stream,
                                                (uint64_t)v);
     x = x < -1024.0 ? -1024.0 : (x > 3071.0 ? 3071.0 : x);
+    // Metal saturates the scanner's range and the outside of the round
+    // reconstruction field holds the padding value: both are exact.
+    if (hu[v] >= kMetalHU) x = kMetalHU;
+    if (hu[v] <= kOutsideHU) x = kOutsideHU;
     values[v] = (int16_t)lround(x);
   }
   // RAS affine, the centre of the grid at world (0, 0, 0).

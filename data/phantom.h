@@ -13,6 +13,7 @@
 #ifndef SEGC_DATA_PHANTOM_H
 #define SEGC_DATA_PHANTOM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -24,7 +25,15 @@ typedef struct {
   uint64_t seed;
   char orientation[4];  // axis codes of the written arrays, e.g. "RAS", "LPS"
                         // (either case)
+  // Classes written to the label (index = bundle class); the others are
+  // still drawn in the CT but labelled background. All set by default.
+  bool labelled[256];
 } segc_phantom_options;
+
+// Keeps only the named structures (comma-separated bundle names) in the
+// labels; an unknown or undrawn name is an error naming it.
+segc_status segc_phantom_label_only(segc_phantom_options *options,
+                                    const char *names);
 
 // 96x96x96 at 3 mm, seed 1, RAS.
 void segc_phantom_default_options(segc_phantom_options *options);

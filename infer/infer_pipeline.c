@@ -76,7 +76,7 @@ segc_status segc_infer_model_load(segc_infer_model *model, const char *path,
     segc_pt_free(&dict);
     return segc_fail_context(status, "%s", path);
   }
-  if (!same_shape(&found, &wanted)) {
+  if (settings->check_network && !same_shape(&found, &wanted)) {
     char have[256], want[256];
     describe_network(&found, have, sizeof have);
     describe_network(&wanted, want, sizeof want);

@@ -23,6 +23,9 @@ typedef struct {
   double pixdim[3];      // network grid spacing (1.5 or 3.0 mm)
   segc_sw_config sw;     // roi, overlap, blending, padding, batch, cell
   segc_dtype compute;    // f32 or bf16
+  // The user named a network (config file or --set network_def...): the
+  // checkpoint must match it. Otherwise the checkpoint defines the network.
+  bool check_network;
 } segc_infer_settings;
 
 // The settings a configuration implies: pixdim from highres/pixdim, the
@@ -40,9 +43,10 @@ typedef struct {
   bool ready;
 } segc_infer_model;
 
-// Reads a checkpoint, reads the network's shape from it and checks that
-// shape against the config's network_def (channels, init_filters,
-// blocks_down, blocks_up): a mismatch is an error naming both. norm_groups
+// Reads a checkpoint and the network's shape from it; with
+// settings->check_network, checks that shape against the config's
+// network_def (channels, init_filters, blocks_down, blocks_up): a mismatch is
+// an error naming both. norm_groups
 // and dropout come from the config (checkpoints do not store them). The
 // predictor is sized for windows (sw_batch_size, 1, roi).
 segc_status segc_infer_model_load(segc_infer_model *model, const char *path,

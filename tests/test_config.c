@@ -152,8 +152,11 @@ static void check_sets(void) {
   CHECK(segc_config_validate(&c) == SEGC_OK, "valid: %s",
         segc_error_message());
   CHECK(segc_config_apply_set(&c, "amp=true") == SEGC_OK &&
-            c.amp == SEGC_AMP_ON && segc_config_compute_dtype(&c) == SEGC_BF16,
-        "amp true is bf16");
+            c.amp == SEGC_AMP_ON && segc_config_compute_dtype(&c) == SEGC_F32,
+        "amp true is f32 on the CPU (MONAI's amp is CUDA-only)");
+  CHECK(segc_config_apply_set(&c, "amp=bf16") == SEGC_OK &&
+            c.amp == SEGC_AMP_BF16 && segc_config_compute_dtype(&c) == SEGC_BF16,
+        "amp bf16 is bf16");
   CHECK(segc_config_apply_set(&c, "amp=\"fp16\"") == SEGC_OK &&
             c.amp == SEGC_AMP_FP16 && segc_config_compute_dtype(&c) == SEGC_F16,
         "amp fp16");
@@ -413,8 +416,8 @@ static void check_shipped_configs(void) {
         "demo");
   double pixdim[3];
   segc_config_pixdim(&c, pixdim);
-  CHECK(pixdim[0] == 3.0 && c.network_def.init_filters == 8 &&
-            c.batch_size == 2 && c.roi[0] == 64 && c.amp == SEGC_AMP_OFF &&
+  CHECK(pixdim[0] == 3.0 && c.network_def.init_filters == 16 &&
+            c.batch_size == 1 && c.roi[0] == 64 && c.amp == SEGC_AMP_OFF &&
             !strcmp(c.dataset_dir, "demo/data") &&
             !strcmp(segc_config_model_name(&c), "model_lowres.pt"),
         "demo settings");

@@ -414,6 +414,38 @@ static int test_option_errors(void) {
   return 0;
 }
 
+// --structures: only the named classes stay in the label; the CT is the same.
+static int test_label_subset(void) {
+  segc_phantom_options all, some;
+  segc_phantom_default_options(&all);
+  for (int a = 0; a < 3; ++a) all.dim[a] = 40;
+  some = all;
+  CHECK_OK(segc_phantom_label_only(&some, "liver,spleen"));
+  segc_volume ct_all, label_all, ct_some, label_some;
+  CHECK_OK(segc_phantom_case(&all, 0, &ct_all, &label_all));
+  CHECK_OK(segc_phantom_case(&some, 0, &ct_some, &label_some));
+  CHECK(memcmp(ct_all.data, ct_some.data, (size_t)segc_volume_numel(&ct_all) * 2) == 0,
+        "the CT does not change");
+  const uint8_t *a = label_all.data, *b = label_some.data;
+  const int liver = segc_labels_bundle_find("liver");
+  const int spleen = segc_labels_bundle_find("spleen");
+  int64_t wrong = 0, kept = 0;
+  for (int64_t v = 0; v < segc_volume_numel(&label_all); ++v) {
+    const bool keep = a[v] == liver || a[v] == spleen;
+    wrong += b[v] != (keep ? a[v] : 0);
+    kept += keep;
+  }
+  CHECK(wrong == 0 && kept > 0, "only liver and spleen labelled (%lld wrong)",
+        (long long)wrong);
+  CHECK_FAILS(segc_phantom_label_only(&some, "liver,heart_atrium_left"),
+              SEGC_ERR_INVALID, "heart_atrium_left");
+  segc_volume_free(&ct_all);
+  segc_volume_free(&label_all);
+  segc_volume_free(&ct_some);
+  segc_volume_free(&label_some);
+  return 0;
+}
+
 int main(void) {
   // A CHECK_OK failure returns 1 from its function without counting it.
   int stopped = 0;
@@ -423,5 +455,6 @@ int main(void) {
   stopped |= test_dataset_files();
   stopped |= test_left_right();
   stopped |= test_classes_and_hu();
+  stopped |= test_label_subset();
   return test_finish("phantom") | stopped;
 }

@@ -408,8 +408,8 @@ void segc_config_sw_roi(const segc_config *config, int roi[3]) {
 
 segc_dtype segc_config_compute_dtype(const segc_config *config) {
   switch (config->amp) {
-    case SEGC_AMP_OFF: return SEGC_F32;
-    case SEGC_AMP_ON:
+    case SEGC_AMP_OFF:
+    case SEGC_AMP_ON: return SEGC_F32;
     case SEGC_AMP_BF16: return SEGC_BF16;
     case SEGC_AMP_FP16: return SEGC_F16;
   }
@@ -437,4 +437,14 @@ double segc_config_learning_rate(const segc_config *config, int epoch) {
   if (progress < 0.0) progress = 0.0;
   if (progress > 1.0) progress = 1.0;
   return 0.5 * config->init_LR * (1.0 + cos(M_PI * progress));
+}
+
+bool segc_config_args_name_network(int argc, char *const *argv) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (strcmp(argv[i], "--config") == 0) return true;
+    if (strcmp(argv[i], "--set") == 0 &&
+        strncmp(argv[i + 1], "network_def", 11) == 0)
+      return true;
+  }
+  return false;
 }

@@ -30,7 +30,9 @@ enum { SEGC_CONFIG_TEXT_MAX = 1024 };  // bytes of a string value, with NUL
 
 typedef enum {
   SEGC_AMP_OFF = 0,  // false: f32 everywhere
-  SEGC_AMP_ON,       // true: mixed precision, bf16 (needs no loss scaling)
+  SEGC_AMP_ON,       // true: the bundle's setting. MONAI's amp is CUDA
+                     // autocast and does nothing on a CPU, so segc computes
+                     // in f32 on the CPU (the CUDA backend will use fp16)
   SEGC_AMP_BF16,     // "bf16"
   SEGC_AMP_FP16      // "fp16": MONAI's GPU autocast dtype, with a loss scaler
 } segc_amp_mode;
@@ -161,6 +163,11 @@ segc_status segc_config_check_training(const segc_config *config);
 // *argc updated), starts from the defaults and validates the result.
 segc_status segc_config_from_args(int *argc, char **argv, segc_config *config,
                                   segc_config_notes *notes);
+// True when the command line names a network explicitly (any --config
+// file, or --set network_def...): programs that read a checkpoint then
+// check it against the config; otherwise the checkpoint defines the network.
+bool segc_config_args_name_network(int argc, char *const *argv);
+
 #define SEGC_CONFIG_ARGS_USAGE                                               \
   "  --config FILE         segc or MONAI bundle config (repeatable, later\n" \
   "                        files win key by key)\n"                          \
@@ -174,7 +181,9 @@ const char *segc_config_model_name(const segc_config *config);
 segc_status segc_config_model_path(const segc_config *config, char *path,
                                    size_t size);
 void segc_config_sw_roi(const segc_config *config, int roi[3]);
-// f32, bf16 or f16 for activations and convolutions.
+// f32, bf16 or f16 for activations and convolutions on the CPU: amp false
+// and true give f32 (true is a no-op on a CPU in MONAI too), "bf16" bf16,
+// "fp16" f16.
 segc_dtype segc_config_compute_dtype(const segc_config *config);
 segc_segresnet_config segc_config_network(const segc_config *config);
 // Learning rate for an epoch in [0, max_epochs): init_LR, or cosine decay

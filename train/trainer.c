@@ -19,7 +19,7 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
     return SEGC_FAIL(SEGC_ERR_INVALID, "trainer: batch size %d", max_batch);
   t->net = net;
   t->amp = amp;
-  t->compute = amp == SEGC_AMP_OFF ? SEGC_F32 : SEGC_BF16;
+  t->compute = amp == SEGC_AMP_BF16 || amp == SEGC_AMP_FP16 ? SEGC_BF16 : SEGC_F32;
   t->loss = segc_dice_ce_default();
   t->max_batch = max_batch;
   memcpy(t->roi, roi, sizeof t->roi);

@@ -1,11 +1,13 @@
 // One training step of SegResNet: forward on a batch of crops, DiceCE,
 // backward through the tape, AdamW. Owns the training arenas (activations
 // sized from the shapes, the optimizer moments) and the mixed-precision
-// policy: master weights, gradients and AdamW state stay f32; with bf16 the
-// activations and convolutions are bf16; with fp16 a dynamic loss scale
-// multiplies the loss gradient, a step whose gradients are not finite is
-// skipped and the scale halves, and the scale doubles after 2000 good steps
-// (torch.cuda.amp.GradScaler's defaults).
+// policy: master weights, gradients and AdamW state stay f32; with "bf16"
+// the activations and convolutions are bf16; amp true (the bundle's) is f32
+// on the CPU, as in MONAI. With "fp16" a dynamic loss scale multiplies the
+// loss gradient, a step whose gradients are not finite is skipped and the
+// scale halves, and the scale doubles after 2000 good steps
+// (torch.cuda.amp.GradScaler's defaults); oneDNN 2.6 has no f16
+// convolutions on the CPU, so fp16 runs its activations in bf16 there.
 #ifndef SEGC_TRAIN_TRAINER_H
 #define SEGC_TRAIN_TRAINER_H
 
@@ -21,7 +23,7 @@
 
 typedef struct {
   segc_segresnet *net;          // with a gradient arena
-  segc_amp_mode amp;            // SEGC_AMP_ON means bf16
+  segc_amp_mode amp;            // see train/config.h
   segc_dtype compute;           // activations: f32 or bf16
   segc_dice_ce_config loss;
   segc_adamw optimizer;

@@ -52,9 +52,11 @@ segc_status segc_validate(segc_segresnet *net, const segc_config *config,
   const segc_sw_config sw = window_settings(config);
   const segc_shape window = segc_shape5(sw.sw_batch_size, 1, sw.roi[0],
                                         sw.roi[1], sw.roi[2]);
+  // The trainer's activations: fp16 runs bf16 on the CPU (train/trainer.h).
+  segc_dtype compute = segc_config_compute_dtype(config);
+  if (compute == SEGC_F16) compute = SEGC_BF16;
   segc_segresnet_predictor predictor;
-  SEGC_TRY(segc_segresnet_predictor_init(&predictor, net, window,
-                                         segc_config_compute_dtype(config)));
+  SEGC_TRY(segc_segresnet_predictor_init(&predictor, net, window, compute));
   double sum = 0.0;
   int scored = 0;
   segc_status status = SEGC_OK;
