@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data/json_file.h"
 #include "data/labels.h"
@@ -421,17 +422,29 @@ static int test_bad_inputs(void) {
   expect_error(args, "cannot write", bad);
   snprintf(args, sizeof args, "-i %s -o %s/x.nii.gz --roi livr", ct_sm, bad);
   expect_error(args, "close: liver", bad);
-  // A checkpoint that does not fit the config (init_filters 8 vs 32).
+  // A checkpoint that does not fit the network the command line names
+  // (init_filters 8 vs 32). Without a config or network_def override the
+  // checkpoint defines the network (tested by every run above).
   char command[32768];
   const char *build = getenv("SEGC_BUILD_DIR");
   snprintf(command, sizeof command,
-           "%s/bin/seginfer --weights %s/w8.pt --lowres --quiet -i %s -o %s/x.nii.gz",
+           "%s/bin/seginfer --weights %s/w8.pt --lowres --quiet "
+           "--set network_def.init_filters=32 -i %s -o %s/x.nii.gz",
            build && *build ? build : "build", temp, ct_sm, bad);
   int rc = support_run(temp, command);
   CHECK(rc == 1 && test_contains(support_err, "init_filters 8") &&
             test_contains(support_err, "init_filters 32") &&
             support_count_entries(bad) == 0,
         "checkpoint mismatch: exit %d, '%s'", rc, support_err);
+  snprintf(command, sizeof command,
+           "%s/bin/seginfer --weights %s/w8.pt --lowres --quiet -i %s -o %s/plain.nii.gz",
+           build && *build ? build : "build", temp, ct_sm, temp);
+  rc = support_run(temp, command);
+  char plain[2048];
+  snprintf(plain, sizeof plain, "%s/plain.nii.gz", temp);
+  CHECK(rc == 0 && access(plain, R_OK) == 0,
+        "without a config the checkpoint defines the network: exit %d, '%s'", rc,
+        support_err);
   snprintf(args, sizeof args, "--weights %s -i %s -o %s/x.nii.gz", path, ct_sm, bad);
   expect_error(args, "flat.nii.gz", bad);
   // A failure after an output is written: under a 600 KB file size limit
