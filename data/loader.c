@@ -157,8 +157,13 @@ static segc_status fill_batch(segc_loader *l, int64_t step, segc_batch *batch) {
       label = l->cache[c].label;
     } else {
       status = l->config.prepare(l->config.prepare_context, c, &image, &label);
-      if (status == SEGC_OK) status = check_case(l, c, &image, &label);
       if (status != SEGC_OK) break;
+      status = check_case(l, c, &image, &label);
+      if (status != SEGC_OK) {
+        segc_volume_free(&image);
+        segc_volume_free(&label);
+        break;
+      }
     }
     segc_loader_crop_for(l, step, s, image.dim, batch->crop_start[s]);
     copy_crop(&image, batch->crop_start[s], l->config.roi,
