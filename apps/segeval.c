@@ -11,6 +11,7 @@
 #include "data/nifti_io.h"
 #include "infer/eval_cases.h"
 #include "infer/eval_table.h"
+#include "infer/infer_options.h"
 #include "infer/infer_report.h"
 #include "infer/output_stage.h"
 #include "infer/structures.h"
@@ -127,20 +128,18 @@ typedef struct {
 // after printing the error.
 static int parse_args(int argc, char **argv, segc_config *config,
                       eval_args *e) {
-  int dtype_given = -1;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
-    if (!strcmp(a, "--lowres") || !strcmp(a, "--highres")) {
-      config->highres = !strcmp(a, "--highres");
-      config->pixdim_set = false;
-      continue;
-    }
+    if (segc_infer_flag_parse(a, config)) continue;
     if (i + 1 >= argc || a[0] != '-') {
       fprintf(stderr, "segeval: error: %s %s\n", a,
               a[0] == '-' ? "needs a value" : "is not an option");
       return 2;
     }
     const char *v = argv[++i];
+    const segc_option_result shared = segc_infer_option_parse(a, v, config);
+    if (shared == SEGC_OPTION_BAD) return fail(segc_error_message());
+    if (shared == SEGC_OPTION_TAKEN) continue;
     char *end = NULL;
     if (!strcmp(a, "--pred")) push(&e->preds, argc, v);
     else if (!strcmp(a, "--label")) push(&e->labels, argc, v);
@@ -157,30 +156,12 @@ static int parse_args(int argc, char **argv, segc_config *config,
       e->classes = (int)strtol(v, &end, 10);
       if (*end || e->classes < 2 || e->classes > 256)
         return fail("--classes must be an integer in 2..256");
-    } else if (!strcmp(a, "--threads")) {
-      config->threads = (int)strtol(v, &end, 10);
-      if (*end || config->threads < 0 || config->threads > 1024)
-        return fail("--threads must be an integer in 0..1024");
-    } else if (!strcmp(a, "--overlap")) {
-      config->sw_overlap = strtod(v, &end);
-      if (*end || !(config->sw_overlap >= 0.0 && config->sw_overlap < 1.0))
-        return fail("--overlap must be a number in [0, 1)");
-    } else if (!strcmp(a, "--sw-batch-size")) {
-      config->sw_batch_size = (int)strtol(v, &end, 10);
-      if (*end || config->sw_batch_size < 1 || config->sw_batch_size > 64)
-        return fail("--sw-batch-size must be an integer in 1..64");
-    } else if (!strcmp(a, "--dtype")) {
-      dtype_given = segc_dtype_parse(v);
-      if (dtype_given != SEGC_F32 && dtype_given != SEGC_BF16)
-        return fail("--dtype must be f32 or bf16");
     } else {
       fprintf(stderr, "segeval: error: unknown option %s\n", a);
       usage(stderr);
       return 2;
     }
   }
-  if (dtype_given >= 0)
-    config->amp = dtype_given == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
   const bool mode_files = e->preds.count > 0 || e->labels.count > 0;
   const bool mode_network = e->datalist || e->dataset_dir || e->weights;
   if (mode_files == mode_network ||

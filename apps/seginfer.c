@@ -9,6 +9,7 @@
 #include "data/file_list.h"
 #include "infer/case_plan.h"
 #include "infer/infer_case.h"
+#include "infer/infer_options.h"
 #include "infer/infer_report.h"
 #include "infer/structures.h"
 
@@ -244,16 +245,11 @@ done:
 // after printing the error.
 static int parse_args(int argc, char **argv, segc_config *config,
                       run_args *args, input_list *inputs) {
-  int dtype_given = -1;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     if (!strcmp(a, "--split")) { args->split = true; continue; }
     if (!strcmp(a, "--stats")) { args->stats = true; continue; }
-    if (!strcmp(a, "--lowres") || !strcmp(a, "--highres")) {
-      config->highres = !strcmp(a, "--highres");
-      config->pixdim_set = false;
-      continue;
-    }
+    if (segc_infer_flag_parse(a, config)) continue;
     if (!strcmp(a, "--list-structures")) { args->list_structures = true; continue; }
     if (!strcmp(a, "--quiet")) { args->quiet = true; continue; }
     if (i + 1 >= argc || a[0] != '-') {
@@ -262,6 +258,9 @@ static int parse_args(int argc, char **argv, segc_config *config,
       return 2;
     }
     const char *v = argv[++i];
+    const segc_option_result shared = segc_infer_option_parse(a, v, config);
+    if (shared == SEGC_OPTION_BAD) return fail(segc_error_message());
+    if (shared == SEGC_OPTION_TAKEN) continue;
     char *end = NULL;
     if (!strcmp(a, "--weights")) args->weights = v;
     else if (!strcmp(a, "-i")) { if (!add_input(inputs, v)) return fail("out of memory"); }
@@ -272,25 +271,9 @@ static int parse_args(int argc, char **argv, segc_config *config,
     else if (!strcmp(a, "--preview")) args->preview = v;
     else if (!strcmp(a, "--save-preprocessed")) args->preprocessed = v;
     else if (!strcmp(a, "--report")) args->report_path = v;
-    else if (!strcmp(a, "--overlap")) {
-      config->sw_overlap = strtod(v, &end);
-      if (*end || !(config->sw_overlap >= 0.0 && config->sw_overlap < 1.0))
-        return fail("--overlap must be a number in [0, 1)");
-    } else if (!strcmp(a, "--sw-batch-size")) {
-      config->sw_batch_size = (int)strtol(v, &end, 10);
-      if (*end || config->sw_batch_size < 1 || config->sw_batch_size > 64)
-        return fail("--sw-batch-size must be an integer in 1..64");
-    } else if (!strcmp(a, "--threads")) {
-      config->threads = (int)strtol(v, &end, 10);
-      if (*end || config->threads < 0 || config->threads > 1024)
-        return fail("--threads must be an integer in 0..1024");
-    } else if (!strcmp(a, "--sw-cell")) {  // hidden: accumulator cell size
+    else if (!strcmp(a, "--sw-cell")) {  // hidden: accumulator cell size
       args->cell = strtoll(v, &end, 10);
       if (*end || args->cell < 1) return fail("--sw-cell must be a positive integer");
-    } else if (!strcmp(a, "--dtype")) {
-      dtype_given = segc_dtype_parse(v);
-      if (dtype_given != SEGC_F32 && dtype_given != SEGC_BF16)
-        return fail("--dtype must be f32 or bf16");
     } else if (!strcmp(a, "--output-dtype")) {
       args->output_dtype = segc_dtype_parse(v);
       if (args->output_dtype != SEGC_U8 && args->output_dtype != SEGC_F32)
@@ -301,8 +284,6 @@ static int parse_args(int argc, char **argv, segc_config *config,
       return 2;
     }
   }
-  if (dtype_given >= 0)
-    config->amp = dtype_given == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
   return 0;
 }
 
