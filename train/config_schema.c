@@ -81,8 +81,8 @@ const segc_config_key segc_config_keys[] = {
      NO_FLAG},
     // Precision, threads, devices.
     {"amp", SEGC_KEY_AMP, "false",
-     "mixed precision: false (f32), true (bf16), \"bf16\" or \"fp16\" (with a "
-     "loss scaler)",
+     "mixed precision: false (f32); true (the bundle's CUDA autocast: f32 on "
+     "the CPU, as in MONAI); \"bf16\"; \"fp16\" (with a loss scaler)",
      FIELD(amp), NO_FLAG},
     {"threads", SEGC_KEY_INT, "0", "CPU threads (0: all cores)",
      FIELD(threads), NO_FLAG, .min = 0, .max = 4096},
