@@ -163,6 +163,9 @@ int segc_bench_infer(int argc, char **argv) {
       }
       char *s = summary[summaries++];
       int n = snprintf(s, 512, "%s %s:", list[in].tag, res_name);
+      if (f32.ok)
+        n += snprintf(s + n, 512 - (size_t)n, " segc f32 %.1f s, peak RSS %.2f GB;",
+                      f32.total, f32.peak_rss_bytes / 1e9);
       if (bf16_agreement >= 0.0)
         n += snprintf(s + n, 512 - (size_t)n, " bf16-vs-f32 agreement %.5f;",
                       bf16_agreement);
