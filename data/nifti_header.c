@@ -166,6 +166,11 @@ segc_status segc_nifti_decode_header(const uint8_t *bytes, size_t size,
                      "%s: not a NIfTI file: only %zu bytes", name, size);
   const int header_bytes = segc_nifti_announced_header_bytes(bytes);
   if (header_bytes == 0) {
+    // A DICOM Part-10 file has "DICM" after a 128-byte preamble.
+    if (size >= 132 && memcmp(bytes + 128, "DICM", 4) == 0)
+      return SEGC_FAIL(SEGC_ERR_FORMAT,
+                       "%s: a DICOM file; segc reads NIfTI (.nii, .nii.gz): "
+                       "convert the series first (dcm2niix)", name);
     int32_t announced;
     memcpy(&announced, bytes, sizeof announced);
     return SEGC_FAIL(SEGC_ERR_FORMAT,

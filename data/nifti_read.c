@@ -288,13 +288,17 @@ static segc_status read_header(byte_source *s, const char *name,
   size_t got;
   SEGC_TRY(source_read(s, bytes, 4, &got));
   const int announced = got == 4 ? segc_nifti_announced_header_bytes(bytes) : 0;
-  if (announced) {
-    size_t more;
+  size_t more = 0;
+  if (announced)
     SEGC_TRY(source_read(s, bytes + 4, (size_t)announced - 4, &more));
-    got += more;
-  }
+  const bool truncated = s->truncated;
+  // Not NIfTI: 128 more bytes let the decoder name a DICOM file. Whatever
+  // that read finds, the error stays about the header.
+  if (!announced && got == 4 && source_read(s, bytes + 4, 128, &more) != SEGC_OK)
+    more = 0;
+  got += more;
   const segc_status status = segc_nifti_decode_header(bytes, got, name, h);
-  if (status != SEGC_OK && s->truncated)
+  if (status != SEGC_OK && truncated)
     return SEGC_FAIL(SEGC_ERR_FORMAT,
                      "%s: truncated gzip stream: it ends after %zu bytes, "
                      "inside the header", name, got);
@@ -418,7 +422,11 @@ segc_status segc_nifti_read(const char *path, segc_volume *out,
   }
   if (!S_ISREG(st.st_mode)) {
     close(fd);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: not a regular file", path);
+    return SEGC_FAIL(SEGC_ERR_IO, "%s: not a regular file%s", path,
+                     S_ISDIR(st.st_mode)
+                         ? " but a folder (a DICOM series? segc reads NIfTI: "
+                           "convert it with dcm2niix)"
+                         : "");
   }
   const size_t size = (size_t)st.st_size;
   void *map = NULL;

@@ -231,7 +231,11 @@ static void check_bad_containers(void) {
               SEGC_ERR_IO, "cannot open");
   CHECK(mkdir(test_path(g_dir, "folder.nii"), 0755) == 0, "mkdir");
   CHECK_FAILS(segc_nifti_read(test_path(g_dir, "folder.nii"), &v, NULL),
-              SEGC_ERR_IO, "not a regular file");
+              SEGC_ERR_IO, "DICOM series?");
+  uint8_t dicom[256] = {0};  // Part-10: 128-byte preamble, then "DICM"
+  memcpy(dicom + 128, "DICM", 4);
+  CHECK_FAILS(segc_nifti_read_memory(dicom, sizeof dicom, "ct.dcm", &v, NULL),
+              SEGC_ERR_FORMAT, "a DICOM file");
   CHECK_FAILS(segc_nifti_read_memory(NULL, 10, "null", &v, NULL),
               SEGC_ERR_INVALID, "NULL buffer");
 }
