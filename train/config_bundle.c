@@ -470,8 +470,10 @@ static segc_status add_notes(const segc_bundle *b, segc_config_notes *notes) {
       n += (size_t)snprintf(line + n, size - n, "%s%s", i ? " + " : "",
                             b->paths[i]);
     n += (size_t)snprintf(line + n, size - n,
-                          ": MONAI bundle config; segc does not implement "
-                          "these %d keys and ignores them:",
+                          ": MONAI bundle config; segc does not read these "
+                          "%d keys (its own fixed transform chains, logging "
+                          "and metrics stand in for them, so edits there "
+                          "have no effect):",
                           ignored.count);
     for (int i = 0; i < ignored.count; ++i)
       n += (size_t)snprintf(line + n, size - n, "%s %s", i ? "," : "",
