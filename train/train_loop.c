@@ -208,8 +208,10 @@ static segc_status log_step(run_state *r, const segc_step_result *res,
       {"lr", lr}, {"seconds", res->seconds}, {"loader_wait", wait},
       {"skipped", res->skipped ? 1.0 : 0.0}};
   SEGC_TRY(segc_metric_log_write(r->train_log, m, (int)(sizeof m / sizeof m[0])));
+  // TensorBoard steps as MONAI's handler writes them: the engine's
+  // iteration, which counts from 1 (the CSV keeps 0-based step numbers).
   return segc_tensorboard_scalar(r->tensorboard, SEGC_TB_TRAIN_LOSS,
-                                 r->trainer.step - 1, res->loss);
+                                 r->trainer.step, res->loss);
 }
 
 static segc_status validate_epoch(const segc_config *config,
