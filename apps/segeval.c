@@ -303,15 +303,8 @@ static int run(const segc_config *config, const eval_args *e) {
 
 int main(int argc, char **argv) {
   bool has_config = false, sets_mode = false, sets_padding = false;
+  if (segc_config_answer_help(argc, argv, usage)) return 0;
   for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!strcmp(argv[i], "--help-config")) {
-      segc_config_print_help(stdout);
-      return 0;
-    }
     has_config |= !strcmp(argv[i], "--config");
     if (!strcmp(argv[i], "--set") && i + 1 < argc) {
       sets_mode |= !strncmp(argv[i + 1], "sw_mode=", 8);

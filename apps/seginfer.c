@@ -288,16 +288,7 @@ static int parse_args(int argc, char **argv, segc_config *config,
 }
 
 int main(int argc, char **argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!strcmp(argv[i], "--help-config")) {
-      segc_config_print_help(stdout);
-      return 0;
-    }
-  }
+  if (segc_config_answer_help(argc, argv, usage)) return 0;
   segc_config config;
   segc_config_notes notes = {0};
   const bool check_network = segc_config_args_name_network(argc, argv);

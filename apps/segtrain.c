@@ -34,16 +34,7 @@ int main(int argc, char **argv) {
   options.log = stderr;
   options.terminal = isatty(fileno(stderr));
   int threads = -1;
-  for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!strcmp(argv[i], "--help-config")) {
-      segc_config_print_help(stdout);
-      return 0;
-    }
-  }
+  if (segc_config_answer_help(argc, argv, usage)) return 0;
   segc_config config;
   segc_config_notes notes = {0};
   if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {

@@ -198,6 +198,11 @@ segc_status segc_config_write_json(const segc_config *config,
 // Every key with its type, default and description.
 void segc_config_print_help(FILE *out);
 
+// Answers --help/-h (the program's usage) or --help-config (the key table)
+// anywhere on the command line, on stdout; false when neither is given.
+bool segc_config_answer_help(int argc, char *const *argv,
+                             void (*usage)(FILE *out));
+
 // Key by key equality over the schema.
 bool segc_config_equal(const segc_config *a, const segc_config *b);
 

@@ -201,3 +201,18 @@ void segc_config_notes_free(segc_config_notes *notes) {
   free(notes->lines);
   memset(notes, 0, sizeof *notes);
 }
+
+bool segc_config_answer_help(int argc, char *const *argv,
+                             void (*usage)(FILE *out)) {
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return true;
+    }
+    if (!strcmp(argv[i], "--help-config")) {
+      segc_config_print_help(stdout);
+      return true;
+    }
+  }
+  return false;
+}
