@@ -204,6 +204,11 @@ int segc_bench_conv(int argc, char **argv) {
   for (int t = 0; t < 2 && !exit_code; ++t) {
     if (!run_dtype[t]) continue;
     const segc_dtype dtype = t ? SEGC_BF16 : SEGC_F32;
+    if (segc_dnnl_require_compute(dtype) != SEGC_OK) {
+      printf("bf16: skipped: %s\n", segc_error_message());
+      run_dtype[t] = false;
+      continue;
+    }
     for (int i = 0; i < SHAPE_COUNT; ++i) {
       const conv_shape *s = &shapes[i];
       shape_result *r = &results[t][i];

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dnnl_context.h"
 #include "bench/bench.h"
 #include "bench/bench_infer_runs.h"
 #include "data/file_list.h"
@@ -137,7 +138,9 @@ int segc_bench_infer(int argc, char **argv) {
         print_row(list[in].tag, res_name, "segc f32", &f32);
         fflush(stdout);
       }
-      if (listed(dtypes, "bf16")) {
+      if (listed(dtypes, "bf16") && segc_dnnl_require_compute(SEGC_BF16) != SEGC_OK) {
+        printf("segc bf16: skipped: %s\n", segc_error_message());
+      } else if (listed(dtypes, "bf16")) {
         bench_run_seginfer(&setup, list[in].path, list[in].tag, lowres, "bf16", &bf16);
         print_row(list[in].tag, res_name, "segc bf16", &bf16);
         fflush(stdout);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/dnnl_context.h"
 #include "bench/bench.h"
 #include "core/parallel.h"
 #include "infer/segresnet_predictor.h"
@@ -286,7 +287,9 @@ static int run(int argc, char **argv, bool train) {
       o.dtype = SEGC_F32;
       rc |= spawn_one(train ? "train-step" : "forward", &o);
     }
-    if (strcmp(dtypes, "f32") != 0) {
+    if (strcmp(dtypes, "f32") != 0 && segc_dnnl_require_compute(SEGC_BF16) != SEGC_OK) {
+      printf("bf16: skipped: %s\n", segc_error_message());
+    } else if (strcmp(dtypes, "f32") != 0) {
       o.dtype = SEGC_BF16;
       rc |= spawn_one(train ? "train-step" : "forward", &o);
     }

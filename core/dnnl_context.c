@@ -52,6 +52,47 @@ segc_status segc_dnnl_stream(dnnl_stream_t *stream) {
   return SEGC_OK;
 }
 
+static bool bf16_supported;
+static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
+
+static void probe_bf16(void) {
+  dnnl_engine_t engine;
+  if (segc_dnnl_engine(&engine) != SEGC_OK) return;
+  const dnnl_dims_t src_dims = {1, 16, 8, 8, 8}, weight_dims = {16, 16, 3, 3, 3};
+  const dnnl_dims_t strides = {1, 1, 1}, padding = {1, 1, 1};
+  dnnl_memory_desc_t src, weights, dst;
+  dnnl_convolution_desc_t conv;
+  dnnl_primitive_desc_t pd;
+  if (dnnl_memory_desc_init_by_tag(&src, 5, src_dims, dnnl_bf16, dnnl_ndhwc) != dnnl_success ||
+      dnnl_memory_desc_init_by_tag(&dst, 5, src_dims, dnnl_bf16, dnnl_ndhwc) != dnnl_success ||
+      dnnl_memory_desc_init_by_tag(&weights, 5, weight_dims, dnnl_bf16,
+                                   dnnl_format_tag_any) != dnnl_success ||
+      dnnl_convolution_forward_desc_init(&conv, dnnl_forward_training,
+                                         dnnl_convolution_direct, &src, &weights,
+                                         NULL, &dst, strides, padding,
+                                         padding) != dnnl_success)
+    return;
+  if (dnnl_primitive_desc_create(&pd, &conv, NULL, engine, NULL) != dnnl_success)
+    return;
+  dnnl_primitive_desc_destroy(pd);
+  bf16_supported = true;
+}
+
+bool segc_dnnl_has_bf16(void) {
+  if (pthread_once(&bf16_once, probe_bf16) != 0) return false;
+  return bf16_supported;
+}
+
+segc_status segc_dnnl_require_compute(segc_dtype dtype) {
+  if (dtype != SEGC_BF16 || segc_dnnl_has_bf16()) return SEGC_OK;
+  const dnnl_version_t *v = dnnl_version();
+  return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                   "bf16 compute is not available on this CPU: oneDNN %d.%d has "
+                   "bf16 convolutions only with AVX-512 (avx512_core); use f32 "
+                   "(--dtype f32, or amp false in the config)",
+                   v->major, v->minor);
+}
+
 typedef struct {
   void *key;
   size_t key_bytes;

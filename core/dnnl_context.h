@@ -4,7 +4,9 @@
 #define SEGC_CORE_DNNL_CONTEXT_H
 
 #include <oneapi/dnnl/dnnl.h>
+#include <stdbool.h>
 
+#include "core/dtype.h"
 #include "core/status.h"
 
 // Checks a oneDNN call; on failure records the call, oneDNN's status and the
@@ -23,6 +25,15 @@ const char *segc_dnnl_status_name(dnnl_status_t status);
 // The process-wide CPU engine and in-order stream (created on first use).
 segc_status segc_dnnl_engine(dnnl_engine_t *engine);
 segc_status segc_dnnl_stream(dnnl_stream_t *stream);
+
+// Whether this CPU has oneDNN bf16 convolutions. oneDNN 2.x implements them
+// only with AVX-512 (avx512_core); on AVX2 machines (AMD Zen 2/3, older
+// Intel) it reports "unimplemented". Probed once by building a small bf16
+// convolution descriptor; never assume which precision a CPU has or is fast.
+bool segc_dnnl_has_bf16(void);
+// SEGC_OK when convolutions can compute in `dtype` here; otherwise an
+// SEGC_ERR_UNSUPPORTED whose message says so and what to use instead.
+segc_status segc_dnnl_require_compute(segc_dtype dtype);
 
 // A cached primitive with its descriptor. Ops describe what they need in a
 // small key struct (kind, shapes, dtypes); the first call builds the

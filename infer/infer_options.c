@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dnnl_context.h"
 #include "core/dtype.h"
 
 bool segc_infer_flag_parse(const char *option, segc_config *config) {
@@ -47,6 +48,8 @@ segc_option_result segc_infer_option_parse(const char *option,
       segc_fail(SEGC_ERR_INVALID, "--dtype must be f32 or bf16");
       return SEGC_OPTION_BAD;
     }
+    if (segc_dnnl_require_compute((segc_dtype)dtype) != SEGC_OK)
+      return SEGC_OPTION_BAD;  // this CPU has no bf16 convolutions
     config->amp = dtype == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
   } else {
     return SEGC_OPTION_NOT_MINE;

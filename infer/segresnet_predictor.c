@@ -2,11 +2,14 @@
 
 #include <string.h>
 
+#include "core/dnnl_context.h"
+
 segc_status segc_segresnet_predictor_init(segc_segresnet_predictor *p,
                                           segc_segresnet *net,
                                           segc_shape window,
                                           segc_dtype compute) {
   memset(p, 0, sizeof *p);
+  SEGC_TRY(segc_dnnl_require_compute(compute));
   p->net = net;
   p->compute = compute;
   const size_t activation_bytes =

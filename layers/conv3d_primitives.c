@@ -174,6 +174,8 @@ segc_status conv3d_primitive(const conv3d_key *key, segc_dnnl_cached **out) {
     *out = found;
     return SEGC_OK;
   }
+  if (key->src_dtype == dnnl_bf16 || key->dst_dtype == dnnl_bf16)
+    SEGC_TRY(segc_dnnl_require_compute(SEGC_BF16));
   // oneDNN sizes its work split (and so the summation order) by the thread
   // count at creation: build with the count the key names.
   const int saved_threads = omp_get_max_threads();

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/dnnl_context.h"
 #include "core/parallel.h"
 
 enum { kScaleGrowthInterval = 2000 };
@@ -20,6 +21,7 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
   t->net = net;
   t->amp = amp;
   t->compute = amp == SEGC_AMP_BF16 || amp == SEGC_AMP_FP16 ? SEGC_BF16 : SEGC_F32;
+  SEGC_TRY(segc_dnnl_require_compute(t->compute));
   t->loss = segc_dice_ce_default();
   t->max_batch = max_batch;
   memcpy(t->roi, roi, sizeof t->roi);

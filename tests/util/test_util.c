@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/dnnl_context.h"
 #include "core/rng.h"
 
 int test_failures = 0;
@@ -102,4 +103,14 @@ double test_max_abs_diff_f32(const float *a, const float *b, int64_t n) {
     if (d > m || d != d) m = d != d ? INFINITY : d;
   }
   return m;
+}
+
+bool test_bf16_available(const char *what) {
+  static bool said;
+  if (segc_dnnl_has_bf16()) return true;
+  if (!said)
+    printf("skip: %s: bf16 parts not run, this CPU has no oneDNN bf16 "
+           "convolutions (they need AVX-512)\n", what);
+  said = true;
+  return false;
 }

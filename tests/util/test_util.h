@@ -54,6 +54,9 @@ bool test_contains(const char *haystack, const char *needle);
 
 // Prints "<name>: N checks, M failed" and returns the exit code.
 int test_finish(const char *name);
+// Whether this CPU has oneDNN bf16 convolutions (AVX-512 machines); when it
+// has not, prints once that the bf16 parts of `what` are skipped and why.
+bool test_bf16_available(const char *what);
 int test_finish_failed(void);
 
 // Exit code that ctest reports as skipped.
