@@ -2,12 +2,14 @@
 #   make demo     set up, build, run the main job on generated data
 #   make test     set up, build, run every test (ctest)
 #   make test-sanitize   the fast tests again under ASan+UBSan (CI runs it)
+#   make check-fresh-machine  set-up, build and every program in a bare
+#                        Debian 12 root (root only; CI runs it)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 BUILD_SANITIZE ?= build-sanitize
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build test test-sanitize demo bench clean
+.PHONY: all setup build test test-sanitize check-fresh-machine demo bench clean
 
 all: build
 
@@ -31,6 +33,9 @@ test-sanitize: setup $(BUILD_SANITIZE)/CMakeCache.txt
 	cmake --build $(BUILD_SANITIZE) -j $(JOBS)
 	cd $(BUILD_SANITIZE) && ASAN_OPTIONS=detect_leaks=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -L sanitize -j $(JOBS)
+
+check-fresh-machine:
+	bash scripts/check_fresh_machine.sh
 
 demo: build
 	bash scripts/demo.sh $(BUILD)

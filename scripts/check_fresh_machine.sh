@@ -13,7 +13,17 @@
 # is built anew when absent. The Debian mirror is read from this machine's
 # apt sources (or $SEGC_DEBIAN_MIRROR). Needs root (debootstrap, chroot,
 # mount). Only committed work is checked: the clone is of HEAD.
+#   bash scripts/check_fresh_machine.sh [--with-tests]
+# --with-tests also runs `make test` there, with ../shared (if present)
+# mounted read-only beside the clone as CI has it (about 10 minutes more).
 set -euo pipefail
+
+with_tests=false
+case "${1:-}" in
+  "") ;;
+  --with-tests) with_tests=true ;;
+  *) echo "usage: bash scripts/check_fresh_machine.sh [--with-tests]" >&2; exit 2 ;;
+esac
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${SEGC_FRESH_CACHE:-/var/tmp/segc-fresh}
@@ -146,4 +156,16 @@ if ! in_root "$work" bash -c 'cd /root/segc && bash scripts/smoke_programs.sh bu
   die "the programs' smoke run failed in the fresh root (whole log: $cache/smoke.log)"
 fi
 grep '^smoke:' "$cache/smoke.log" || true
+if $with_tests; then
+  if [ -d "$repo/../shared" ]; then
+    mount_in "$work" --bind -o ro "$(cd "$repo/../shared" && pwd)" /root/shared
+    mount -o remount,bind,ro "$work/root/shared"
+  fi
+  say "make test in the fresh root"
+  if ! in_root "$work" bash -c 'cd /root/segc && make test' > "$cache/make_test.log" 2>&1; then
+    tail -n 30 "$cache/make_test.log" >&2
+    die "make test failed in the fresh root (whole log: $cache/make_test.log)"
+  fi
+  grep -E 'tests passed|tests failed' "$cache/make_test.log" || true
+fi
 say "passed: a bare Debian 12 with ${base_packages[*]} builds and runs segc $commit"
