@@ -18,17 +18,21 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-      "usage: segeval --pred FILE_OR_DIR... --label FILE_OR_DIR... [options]\n"
-      "       segeval --weights W.pt (--datalist FILE | --dataset-dir DIR) [options]\n"
+      "usage: segeval [FILE.json ...] --pred FILE_OR_DIR... --label FILE_OR_DIR...\n"
+      "               [options]\n"
+      "       segeval [FILE.json ...] --weights W.pt (--datalist FILE |\n"
+      "               --dataset-dir DIR) [options]\n"
       "Per-class Dice with MONAI's DiceMetric rules (background excluded, a\n"
       "class absent from a case's label is NaN and left out of the means) and\n"
       "the normalized surface distance, written as MONAI's MetricsSaver does.\n"
       "Mode 1 pairs prediction and label files by case name (a trailing\n"
       "_<output_postfix> is ignored). Mode 2 runs the bundle's evaluation on\n"
       "the validation cases: validation preprocessing (CenterSpatialCrop\n"
-      "val_roi), sliding window with sw_mode/sw_padding_mode (without\n"
-      "--config: configs/evaluate.json's constant/constant), prediction and\n"
+      "val_roi), sliding window with sw_mode/sw_padding_mode (without a\n"
+      "config file: configs/evaluate.json's constant/constant), prediction and\n"
       "label mapped back to the label's grid, then the metrics.\n"
+      "Predictions and labels are given only with --pred and --label: an\n"
+      "argument on its own is a config file and must end in .json.\n"
       "  --pred P / --label L   files or folders (repeatable)\n"
       "  --weights FILE         checkpoint; default ckpt_dir/model.pt\n"
       "  --datalist FILE        its \"validation\" cases\n"
@@ -41,6 +45,7 @@ static void usage(FILE *out) {
       "  --output-dir DIR       CSVs (default: output_dir of the config, eval)\n"
       "  --save-pred DIR        mode 2: <case>_pred.nii.gz and <case>_label.nii.gz\n"
       "                         (the label as mapped back, as the Dice sees it)\n"
+      SEGC_CONFIG_FILE_USAGE
       SEGC_CONFIG_ARGS_USAGE);
 }
 
@@ -94,9 +99,14 @@ static segc_status write_outputs(outputs *o, const segc_eval_table *table,
   return status;
 }
 
+// `pred_source` and `label_source` name where each map came from, so that a
+// value beyond the class count is blamed on the right file.
 static segc_status add_case(segc_eval_table *table, const char *name,
+                            const char *pred_source, const char *label_source,
                             const segc_volume *pred, const segc_volume *label,
                             double tolerance) {
+  SEGC_TRY(segc_metrics_check_classes(pred, table->classes, pred_source));
+  SEGC_TRY(segc_metrics_check_classes(label, table->classes, label_source));
   segc_case_metrics m;
   segc_status status =
       segc_metrics_compute(pred, label, table->classes, tolerance, &m);
@@ -133,7 +143,9 @@ static int parse_args(int argc, char **argv, segc_config *config,
     if (segc_infer_flag_parse(a, config)) continue;
     if (i + 1 >= argc || a[0] != '-') {
       fprintf(stderr, "segeval: error: %s %s\n", a,
-              a[0] == '-' ? "needs a value" : "is not an option");
+              a[0] == '-' ? "needs a value"
+                          : "is not an option (config files end in .json; "
+                            "predictions and labels go with --pred, --label)");
       return 2;
     }
     const char *v = argv[++i];
@@ -190,7 +202,8 @@ static segc_status evaluate_files(const segc_config *config, const eval_args *e,
     if (status != SEGC_OK) break;
     status = segc_read_label_map(pairs.label[i], "label", &l);
     if (status == SEGC_OK) {
-      status = add_case(table, pairs.label[i], &p, &l, e->tolerance);
+      status = add_case(table, pairs.label[i], pairs.pred[i], pairs.label[i],
+                        &p, &l, e->tolerance);
       segc_volume_free(&l);
     }
     segc_volume_free(&p);
@@ -240,8 +253,11 @@ static segc_status evaluate_network(const segc_config *config,
                             item->label, &pred, &label);
     if (status != SEGC_OK) break;
     if (e->save_pred) status = save_pair(e->save_pred, item->image, &pred, &label);
+    char pred_source[8192];
+    snprintf(pred_source, sizeof pred_source, "the prediction for %s", item->image);
     if (status == SEGC_OK)
-      status = add_case(table, item->image, &pred, &label, e->tolerance);
+      status = add_case(table, item->image, pred_source, item->label, &pred,
+                        &label, e->tolerance);
     if (status == SEGC_OK)
       fprintf(stderr, "segeval: case %lld/%lld %s: Dice %.4f (%.1f s)\n",
               (long long)i + 1, (long long)count, item->image,
@@ -301,11 +317,17 @@ static int run(const segc_config *config, const eval_args *e) {
   return status == SEGC_OK ? 0 : 1;
 }
 
+// Every option parse_args reads with a value (a value ending in .json is
+// then not a config file).
+static const char *const kValueOptions[] = {
+    "--pred", "--label", "--weights", "--datalist", "--dataset-dir",
+    "--output-dir", "--save-pred", "--nsd-tolerance", "--classes",
+    "--overlap", "--sw-batch-size", "--threads", "--dtype", NULL};
+
 int main(int argc, char **argv) {
-  bool has_config = false, sets_mode = false, sets_padding = false;
+  bool sets_mode = false, sets_padding = false;
   if (segc_config_answer_help(argc, argv, usage)) return 0;
   for (int i = 1; i < argc; ++i) {
-    has_config |= !strcmp(argv[i], "--config");
     if (!strcmp(argv[i], "--set") && i + 1 < argc) {
       sets_mode |= !strncmp(argv[i + 1], "sw_mode=", 8);
       sets_padding |= !strncmp(argv[i + 1], "sw_padding_mode=", 16);
@@ -313,11 +335,15 @@ int main(int argc, char **argv) {
   }
   segc_config config;
   segc_config_notes notes = {0};
-  const bool check_network = segc_config_args_name_network(argc, argv);
-  if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {
+  const bool sets_network = segc_config_args_name_network(argc, argv);
+  int config_files = 0;
+  if (segc_config_from_command_line(&argc, argv, kValueOptions, &config, &notes,
+                                    &config_files) != SEGC_OK) {
     segc_config_notes_free(&notes);
     return fail(segc_error_message());
   }
+  const bool has_config = config_files > 0;
+  const bool check_network = sets_network || has_config;
   // Without a config file: evaluate.json's sliding window (MONAI's defaults).
   if (!has_config && !sets_mode) config.sw_mode = SEGC_CONFIG_SW_CONSTANT;
   if (!has_config && !sets_padding) config.sw_padding_mode = SEGC_CONFIG_PAD_CONSTANT;

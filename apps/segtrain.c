@@ -10,11 +10,15 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-      "usage: segtrain [--config FILE ...] [--set KEY=VALUE ...] [options]\n"
+      "usage: segtrain [FILE.json ...] [--config FILE ...] [--set KEY=VALUE ...]\n"
+      "                [options]\n"
       "Trains the bundle's SegResNet as `python -m monai.bundle run\n"
-      "--config_file configs/train.json` does. FILE may be segc's own\n"
-      "config (configs/train.json) or the MONAI bundle's train.json; several\n"
-      "are merged in order (e.g. train.json then evaluate.json).\n"
+      "--config_file configs/train.json` does: `segtrain train.json`. FILE may\n"
+      "be segc's own config (configs/train.json) or the MONAI bundle's\n"
+      "train.json; several are merged in order (e.g. train.json then\n"
+      "evaluate.json). Settings this build does not implement yet (device\n"
+      "cuda, distributed, so the bundle's multi_gpu_train.json) are refused.\n"
+      SEGC_CONFIG_FILE_USAGE
       SEGC_CONFIG_ARGS_USAGE
       "  --resume              continue from the saved training state\n"
       "                        (ckpt_dir/training_state.segc, or the config's\n"
@@ -37,8 +41,11 @@ int main(int argc, char **argv) {
   if (segc_config_answer_help(argc, argv, usage)) return 0;
   segc_config config;
   segc_config_notes notes = {0};
-  if (segc_config_from_args(&argc, argv, &config, &notes) != SEGC_OK) {
+  static const char *const value_options[] = {"--max-steps", "--threads", NULL};
+  if (segc_config_from_command_line(&argc, argv, value_options, &config, &notes,
+                                    NULL) != SEGC_OK) {
     fprintf(stderr, "segtrain: error: %s\n", segc_error_message());
+    segc_config_notes_free(&notes);
     return 2;
   }
   for (int i = 1; i < argc; ++i) {
@@ -57,7 +64,8 @@ int main(int argc, char **argv) {
       if (!strcmp(a, "--max-steps")) options.max_steps = v;
       else threads = (int)v;
     } else {
-      fprintf(stderr, "segtrain: error: unknown argument '%s' (see --help)\n", a);
+      fprintf(stderr, "segtrain: error: unknown argument '%s' (%s)\n", a,
+              a[0] == '-' ? "see --help" : "config files end in .json");
       return 2;
     }
   }

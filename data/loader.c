@@ -9,7 +9,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 
-enum { kMaxBatch = 64, kMaxSlots = 16 };
+enum { kMaxSlots = 16 };
 
 typedef enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_READY } slot_state;
 
@@ -271,9 +271,10 @@ segc_status segc_loader_create(segc_loader **out, const segc_loader_config *conf
   *out = NULL;
   if (config->cases < 1 || !config->prepare)
     return SEGC_FAIL(SEGC_ERR_INVALID, "loader: no training cases");
-  if (config->batch_size < 1 || config->batch_size > kMaxBatch)
+  // The run configuration checks the same range; this guards other callers.
+  if (config->batch_size < 1 || config->batch_size > SEGC_LOADER_MAX_BATCH)
     return SEGC_FAIL(SEGC_ERR_INVALID, "loader: batch_size %d (1..%d)",
-                     config->batch_size, kMaxBatch);
+                     config->batch_size, SEGC_LOADER_MAX_BATCH);
   if (!(config->cache_rate >= 0.0 && config->cache_rate <= 1.0))
     return SEGC_FAIL(SEGC_ERR_INVALID, "loader: cache_rate %g not in [0, 1]",
                      config->cache_rate);

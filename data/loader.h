@@ -27,6 +27,11 @@ typedef segc_status (*segc_prepare_case_fn)(void *context, int index,
                                             segc_volume *image,
                                             segc_volume *label);
 
+// The most crops one step takes (segc_batch's per-sample arrays). The run
+// configuration's batch_size range uses it, so a larger batch is refused
+// when the config is read, not when training starts.
+enum { SEGC_LOADER_MAX_BATCH = 64 };
+
 typedef struct {
   int cases;
   segc_prepare_case_fn prepare;
@@ -43,8 +48,8 @@ typedef struct {
   int64_t step;
   int count;           // samples in this batch (<= batch_size)
   int epoch;
-  int cases[64];       // which case each sample came from
-  int64_t crop_start[64][3];
+  int cases[SEGC_LOADER_MAX_BATCH];  // which case each sample came from
+  int64_t crop_start[SEGC_LOADER_MAX_BATCH][3];
   float *images;       // (count, 1, r0, r1, r2), NDHWC = NCDHW for one channel
   uint8_t *labels;     // (count, 1, r0, r1, r2)
 } segc_batch;

@@ -214,6 +214,22 @@ static segc_status check_pair(const segc_volume *pred, const segc_volume *ref) {
   return SEGC_OK;
 }
 
+segc_status segc_metrics_check_classes(const segc_volume *labels, int classes,
+                                       const char *what) {
+  if (labels->dtype != SEGC_U8)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: label maps must be u8", what);
+  const uint8_t *v = labels->data;
+  const int64_t n1 = labels->dim[1], n2 = labels->dim[2];
+  for (int64_t i = 0; i < segc_volume_numel(labels); ++i)
+    if (v[i] >= classes)
+      return SEGC_FAIL(SEGC_ERR_INVALID,
+                       "%s: label value %d at voxel (%lld, %lld, %lld) is not "
+                       "below the %d classes",
+                       what, v[i], (long long)(i / (n1 * n2)),
+                       (long long)(i / n2 % n1), (long long)(i % n2), classes);
+  return SEGC_OK;
+}
+
 segc_status segc_metrics_compute(const segc_volume *pred,
                                  const segc_volume *ref, int classes,
                                  double tolerance_mm,
@@ -222,6 +238,8 @@ segc_status segc_metrics_compute(const segc_volume *pred,
   SEGC_TRY(check_pair(pred, ref));
   if (classes < 2 || classes > 256)
     return SEGC_FAIL(SEGC_ERR_INVALID, "metrics: %d classes", classes);
+  SEGC_TRY(segc_metrics_check_classes(pred, classes, "prediction"));
+  SEGC_TRY(segc_metrics_check_classes(ref, classes, "reference"));
   const int K = classes;
   out->classes = K;
   out->pred_count = calloc((size_t)K, sizeof(int64_t));
@@ -243,16 +261,11 @@ segc_status segc_metrics_compute(const segc_volume *pred,
       hi[c][a] = -1;
     }
   const uint8_t *p = pred->data, *g = ref->data;
-  int bad_value = -1;
   for (int64_t i = 0; i < pred->dim[0]; ++i)
     for (int64_t j = 0; j < pred->dim[1]; ++j)
       for (int64_t k = 0; k < pred->dim[2]; ++k) {
         const int64_t v = (i * pred->dim[1] + j) * pred->dim[2] + k;
-        const int pc = p[v], gc = g[v];
-        if (pc >= K || gc >= K) {
-          bad_value = pc >= K ? pc : gc;
-          continue;
-        }
+        const int pc = p[v], gc = g[v];  // both < K, checked above
         out->pred_count[pc]++;
         out->ref_count[gc]++;
         if (pc == gc) out->overlap[pc]++;
@@ -265,13 +278,6 @@ segc_status segc_metrics_compute(const segc_volume *pred,
           }
         }
       }
-  if (bad_value >= 0) {
-    free(lo);
-    free(hi);
-    segc_metrics_free(out);
-    return SEGC_FAIL(SEGC_ERR_INVALID,
-                     "label value %d is not below the %d classes", bad_value, K);
-  }
   out->dice[0] = NAN;
   for (int c = 1; c < K; ++c)
     out->dice[c] = out->ref_count[c] == 0

@@ -30,12 +30,19 @@ typedef struct {
 // Compares two u8 label maps on the same grid (dims equal; affines equal to
 // 1e-3 mm, else an error naming both). With tolerance_mm > 0 the NSD is
 // computed too (spacing from the affine). Label values >= classes are an
-// error naming the value.
+// error naming the value and the map ("prediction" or "reference") holding
+// it; callers that read files check each with segc_metrics_check_classes
+// first, so that the message names the file.
 segc_status segc_metrics_compute(const segc_volume *pred,
                                  const segc_volume *ref, int classes,
                                  double tolerance_mm,
                                  segc_case_metrics *out);
 void segc_metrics_free(segc_case_metrics *m);
+
+// Every value of the u8 label map below `classes`, else an error
+// "<what>: label value V at voxel (i, j, k) is not below the K classes".
+segc_status segc_metrics_check_classes(const segc_volume *labels, int classes,
+                                       const char *what);
 
 // Mean over classes 1..K-1 of the non-NaN values (NaN when none).
 double segc_metrics_mean(const double *values, int classes);

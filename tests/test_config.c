@@ -119,7 +119,7 @@ static void check_sets(void) {
       "ckpt_dir=\"ck\"", "roi=[64,64,32]", "pixdim=[1.0, 2.0, 2.5]",
       "val_roi=null", "network_def.blocks_down=[1,2,2]",
       "network_def.blocks_up=[1,1]", "lr_schedule=cosine",
-      "sw_mode=\"constant\"", "amp=bf16", "distributed=true",
+      "sw_mode=\"constant\"", "amp=bf16", "separate_folder=false",
       "network_def={\"init_filters\": 16, \"norm_groups\": 4}",
       "sw_roi=[32, 32, 32]", "datalist=", NULL};
   for (int i = 0; sets[i]; ++i)
@@ -145,7 +145,7 @@ static void check_sets(void) {
         "choices");
   CHECK(c.amp == SEGC_AMP_BF16 && segc_config_compute_dtype(&c) == SEGC_BF16,
         "amp bf16");
-  CHECK(c.distributed, "bool");
+  CHECK(!c.separate_folder, "bool");
   CHECK(c.network_def.init_filters == 16 && c.network_def.norm_groups == 4 &&
             c.network_def.out_channels == 105,
         "nested object via --set");
@@ -202,7 +202,7 @@ static void check_file_errors(void) {
       {"{\"amp\": \"fp8\"}", "key 'amp': expected false, true"},
       {"{\"sw_mode\": \"gauss\"}", "expected one of \"gaussian\""},
       {"{\"dataset_dir\": 3}", "key 'dataset_dir': expected a string"},
-      {"{\"batch_size\": 0}", "key 'batch_size': 0 is out of range [1, 1024]"},
+      {"{\"batch_size\": 0}", "key 'batch_size': 0 is out of range [1, 64]"},
       {"{\"sw_overlap\": 1.2}", "key 'sw_overlap': 1.2 is out of range [0, 1)"},
       {"{\"sw_overlap\": 1}", "key 'sw_overlap': 1 is out of range [0, 1)"},
       {"{\"roi\": [96, 0, 96]}", "key 'roi': 0 is out of range"},

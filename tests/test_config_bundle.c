@@ -30,7 +30,10 @@ static double file_number(const char *path, const char *const *keys) {
   return value;
 }
 
-static void check_train_settings(const segc_config *c, const char *label) {
+// `runnable`: this build can run it (the multi-GPU layer asks for CUDA and
+// several processes, which validation refuses until they are implemented).
+static void check_train_settings(const segc_config *c, const char *label,
+                                 bool runnable) {
   CHECK(c->highres, "%s highres", label);
   CHECK(c->init_LR == 1e-4 && c->weight_decay == 1e-5, "%s lr %g wd %g",
         label, c->init_LR, c->weight_decay);
@@ -63,8 +66,12 @@ static void check_train_settings(const segc_config *c, const char *label) {
   CHECK(!strcmp(c->ckpt_dir, "models") && !strcmp(c->output_dir, "eval"),
         "%s dirs %s %s", label, c->ckpt_dir, c->output_dir);
   CHECK(!c->pixdim_set, "%s pixdim", label);
-  CHECK(segc_config_validate(c) == SEGC_OK, "%s validates: %s", label,
-        segc_error_message());
+  if (runnable)
+    CHECK(segc_config_validate(c) == SEGC_OK, "%s validates: %s", label,
+          segc_error_message());
+  else
+    CHECK_FAILS(segc_config_validate(c), SEGC_ERR_UNSUPPORTED,
+                "distributed: true is not implemented yet in this build");
 }
 
 static void check_shared_bundle(const char *shared) {
@@ -80,14 +87,20 @@ static void check_shared_bundle(const char *shared) {
   c.seed = 7;
   EXPECT_OK(segc_config_load_file(&c, train, &notes));
   segc_config_notes_print(&notes, stdout);
-  check_train_settings(&c, "train.json");
+  check_train_settings(&c, "train.json", true);
   CHECK(c.device == SEGC_RUN_ON_AUTO, "cuda:0 if available else cpu");
   const char *epochs[] = {"train", "trainer", "max_epochs", NULL};
   CHECK(c.max_epochs == (int)file_number(train, epochs) && c.max_epochs > 1,
         "max_epochs %d", c.max_epochs);
   CHECK(c.seed == 123, "set_determinism(seed=123): %llu",
         (unsigned long long)c.seed);
-  CHECK(notes.line_count == 1 && notes.ignored_count > 0, "one note line");
+  // The ignored keys, then the device: "cuda:0 if available" runs on the
+  // CPU in this build.
+  CHECK(notes.line_count == 2 && notes.ignored_count > 0, "two note lines");
+  CHECK(notes.line_count == 2 &&
+            test_contains(notes.lines[1], "train.json: device") &&
+            test_contains(notes.lines[1], "runs on the CPU"),
+        "device note");
   const char *ignored[] = {"train#deterministic_transforms",
                            "train#postprocessing", "train#key_metric",
                            "train#handlers#1..2", "validate#postprocessing",
@@ -114,12 +127,12 @@ static void check_shared_bundle(const char *shared) {
   const char *pair[2] = {train, evaluate};
   EXPECT_OK(segc_config_load_files(&c, pair, 2, &notes));
   segc_config_notes_print(&notes, stdout);
-  check_train_settings(&c, "train+evaluate");
+  check_train_settings(&c, "train+evaluate", true);
   CHECK(c.seed == 7, "no set_determinism after the merge: %llu",
         (unsigned long long)c.seed);
   CHECK(segc_config_notes_ignored(&notes, "validate#handlers") &&
             segc_config_notes_ignored(&notes, "validate#postprocessing") &&
-            notes.line_count == 1 &&
+            notes.line_count == 2 &&
             test_contains(notes.lines[0], "train.json + ") &&
             test_contains(notes.lines[0], "evaluate.json: MONAI bundle"),
         "merged note");
@@ -136,7 +149,7 @@ static void check_shared_bundle(const char *shared) {
   const char *multi[2] = {train, test_path(dir, "multi_gpu_train.json")};
   segc_config_defaults(&c);
   EXPECT_OK(segc_config_load_files(&c, multi, 2, &notes));
-  check_train_settings(&c, "train+multi_gpu");
+  check_train_settings(&c, "train+multi_gpu", false);
   CHECK(c.distributed && c.backend == SEGC_BACKEND_NCCL &&
             c.device == SEGC_RUN_ON_CUDA,
         "distributed nccl cuda");

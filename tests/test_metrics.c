@@ -35,6 +35,15 @@ static int test_hand_computed(void) {
   // Values beyond the class count and mismatched grids are errors.
   CHECK_FAILS(segc_metrics_compute(&pv, &gv, 3, 0.0, &m), SEGC_ERR_INVALID,
               "label value 3");
+  // The message says which map holds the value (segeval names its file).
+  CHECK_FAILS(segc_metrics_compute(&pv, &gv, 3, 0.0, &m), SEGC_ERR_INVALID,
+              "reference");
+  CHECK_FAILS(segc_metrics_compute(&gv, &pv, 3, 0.0, &m), SEGC_ERR_INVALID,
+              "prediction");
+  CHECK_FAILS(segc_metrics_check_classes(&gv, 3, "labels/x.nii.gz"),
+              SEGC_ERR_INVALID, "labels/x.nii.gz: label value 3");
+  CHECK(segc_metrics_check_classes(&gv, 4, "labels/x.nii.gz") == SEGC_OK,
+        "values below the class count: %s", segc_error_message());
   segc_volume other;
   const int64_t dim2[3] = {1, 2, 5};
   CHECK_OK(segc_volume_alloc(&other, SEGC_U8, dim2));

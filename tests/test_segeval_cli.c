@@ -254,6 +254,54 @@ static int test_hand_cases(void) {
   CHECK(run(args) == 1 && test_contains(support_err, "label value 3") &&
             support_count_entries(bad) == 0,
         "value out of range: %s", support_err);
+  // An out-of-range class in the prediction is blamed on the prediction
+  // file, not on the reference label.
+  uint8_t pbad[64];
+  memcpy(pbad, pb, sizeof pbad);
+  pbad[40] = 9;
+  snprintf(path, sizeof path, "%s/tiny/bad_pred.nii.gz", temp);
+  CHECK_OK(write_map(path, pbad, dim, 0.0));
+  snprintf(args, sizeof args, "--pred %s --label %s/tiny/label/b.nii.gz --classes 4 "
+           "--output-dir %s", path, temp, bad);
+  CHECK(run(args) == 1 && test_contains(support_err, "bad_pred.nii.gz") &&
+            test_contains(support_err, "label value 9") &&
+            !test_contains(support_err, "label/b.nii.gz") &&
+            support_count_entries(bad) == 0,
+        "prediction value out of range names the prediction: %s", support_err);
+
+  // Config files as positional arguments (FILE.json), merged in order with
+  // --config: the second file's output_dir wins.
+  char config_a[4096], config_b[4096];
+  snprintf(config_a, sizeof config_a, "%s/tiny/eval_a.json", temp);
+  snprintf(config_b, sizeof config_b, "%s/tiny/eval_b.json", temp);
+  FILE *f = fopen(config_a, "w");
+  CHECK(f && fprintf(f, "{\"output_dir\": \"%s/tiny/out_a\"}\n", temp) > 0 &&
+            fclose(f) == 0, "write %s", config_a);
+  f = fopen(config_b, "w");
+  CHECK(f && fprintf(f, "{\"output_dir\": \"%s/tiny/out_b\"}\n", temp) > 0 &&
+            fclose(f) == 0, "write %s", config_b);
+  snprintf(args, sizeof args,
+           "%s --pred %s/tiny/pred --label %s/tiny/label %s --classes 4 "
+           "--nsd-tolerance 0", config_a, temp, temp, config_b);
+  CHECK(run(args) == 0, "positional configs: %s", support_err);
+  snprintf(path, sizeof path, "%s/tiny/out_b/mean_dice_raw.csv", temp);
+  CHECK(read_csv(path) == 3, "positional configs: CSVs in the second file's "
+        "output_dir");
+  snprintf(path, sizeof path, "%s/tiny/out_a", temp);
+  CHECK(!support_exists(path), "the first file's output_dir is overridden");
+  // A positional argument that is not a .json config says so.
+  snprintf(args, sizeof args, "--pred %s/tiny/pred --label %s/tiny/label "
+           "--classes 4 stray.txt --output-dir %s", temp, temp, bad);
+  CHECK(run(args) == 2 && test_contains(support_err, "stray.txt") &&
+            test_contains(support_err, ".json") && support_count_entries(bad) == 0,
+        "stray positional argument: %s", support_err);
+  // A setting this build does not implement is refused before any work.
+  snprintf(args, sizeof args, "--pred %s/tiny/pred --label %s/tiny/label "
+           "--classes 4 --set device=cuda --output-dir %s", temp, temp, bad);
+  CHECK(run(args) == 1 && test_contains(support_err, "device") &&
+            test_contains(support_err, "not implemented yet") &&
+            support_count_entries(bad) == 0,
+        "device cuda refused: %s", support_err);
   return 0;
 }
 

@@ -51,7 +51,32 @@ int main(void) {
   fputs("{\"init_lr\": 0.001}\n", f);
   fclose(f);
 
+  snprintf(path, sizeof path, "%s/data_a.json", temp);
+  f = fopen(path, "w");
+  fputs("{\"dataset_dir\": \"nowhere_a\", \"batch_size\": 2}\n", f);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/data_b.json", temp);
+  f = fopen(path, "w");
+  fputs("{\"dataset_dir\": \"nowhere_b\"}\n", f);
+  fclose(f);
+
   CHECK(run("--help") == 0, "--help exits 0");
+  // Config files as positional arguments, merged in order with --config.
+  expect_error("data_a.json", "nowhere_a");
+  expect_error("data_a.json data_b.json", "nowhere_b");
+  expect_error("data_b.json --config data_a.json", "nowhere_a");
+  expect_error("--quiet data_a.json --max-steps 1", "nowhere_a");
+  expect_error("data_a.yaml", "data_a.yaml");
+  expect_error("data_a.yaml", ".json");
+  expect_error("absent.json", "absent.json");
+  // One batch_size limit, the loader's, checked with the config.
+  expect_error("--set batch_size=65", "[1, 64]");
+  // Settings this build does not implement are refused, never ignored.
+  expect_error("data_a.json --set device=cuda", "device");
+  expect_error("data_a.json --set device=cuda", "not implemented yet");
+  expect_error("data_a.json --set distributed=true", "distributed");
+  expect_error("data_a.json --set backend=mpi", "backend");
+  expect_error("data_a.json --set device=cpu", "nowhere_a");
   expect_error("--config bad.json", "init_lr");
   expect_error("--config bad.json", "init_LR");  // the suggestion
   expect_error("--set batch_size=0", "batch_size");
@@ -68,6 +93,19 @@ int main(void) {
     // The bundle's file is read; its dataset_dir "sampledata" is absent here.
     expect_error(args, "sampledata");
     CHECK(test_contains(err_text, "note:"), "ignored bundle keys are listed");
+    // The mission's command line: the bundle's file as a positional argument;
+    // its "cuda if available" device runs on the CPU here, with a note.
+    snprintf(args, sizeof args, "%s/bundle/configs/train.json", shared);
+    expect_error(args, "sampledata");
+    CHECK(test_contains(err_text, "note:") &&
+              test_contains(err_text, "runs on the CPU"),
+          "device note for the bundle's train.json: %s", err_text);
+    // The bundle's multi-GPU training is refused until it is implemented.
+    snprintf(args, sizeof args,
+             "%s/bundle/configs/train.json %s/bundle/configs/multi_gpu_train.json",
+             shared, shared);
+    expect_error(args, "distributed");
+    expect_error(args, "not implemented yet");
   }
   return test_finish("segtrain_cli");
 }

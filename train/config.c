@@ -1,6 +1,6 @@
 // Loading: defaults, segc-format files, MONAI bundle files (handed to
-// config_bundle.c), --set overrides, the command-line helper, cross-key
-// checks and derived values.
+// config_bundle.c), --set overrides, cross-key checks and derived values.
+// The command line is read in config_args.c.
 #include "train/config.h"
 
 #include <errno.h>
@@ -291,7 +291,29 @@ segc_status segc_config_load_file(segc_config *config, const char *path,
   return segc_config_load_files(config, &path, 1, notes);
 }
 
+// Keys that are read but that this build cannot act on yet: refused rather
+// than ignored, so that asking for a GPU or several processes never gives a
+// silent single-process CPU run. The values meaning what segc does (device
+// "cpu" or "auto", distributed false) pass.
+static segc_status check_implemented(const segc_config *config) {
+  if (config->distributed)
+    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                     "config: distributed: true is not implemented yet in "
+                     "this build (segc trains in one process; a "
+                     "multi_gpu_*.json sets it): leave distributed false");
+  if (config->device == SEGC_RUN_ON_CUDA)
+    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                     "config: device: \"cuda\" is not implemented yet in this "
+                     "build (segc runs on the CPU): use \"cpu\" or \"auto\"");
+  if (config->backend != SEGC_BACKEND_NCCL)
+    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                     "config: backend: \"mpi\" is not implemented yet in this "
+                     "build (nor is distributed training): leave backend out");
+  return SEGC_OK;
+}
+
 segc_status segc_config_validate(const segc_config *config) {
+  SEGC_TRY(check_implemented(config));
   const segc_network_def *net = &config->network_def;
   if (net->blocks_up_count != net->blocks_down_count - 1)
     return SEGC_FAIL(SEGC_ERR_INVALID,
@@ -338,47 +360,6 @@ segc_status segc_config_check_training(const segc_config *config) {
                      "config: training needs dataset_dir (imagesTr/ and "
                      "labelsTr/) or datalist (a datalist JSON)");
   return SEGC_OK;
-}
-
-segc_status segc_config_from_args(int *argc, char **argv, segc_config *config,
-                                  segc_config_notes *notes) {
-  int n = *argc;
-  const char **files = calloc((size_t)(n > 0 ? n : 1), sizeof *files);
-  const char **sets = calloc((size_t)(n > 0 ? n : 1), sizeof *sets);
-  if (!files || !sets) {
-    free(files);
-    free(sets);
-    return SEGC_FAIL(SEGC_ERR_NOMEM, "config: out of memory");
-  }
-  int file_count = 0, set_count = 0, kept = n > 0 ? 1 : 0;
-  segc_status status = SEGC_OK;
-  for (int i = 1; i < n && status == SEGC_OK; ++i) {
-    bool is_config = strcmp(argv[i], "--config") == 0;
-    bool is_set = strcmp(argv[i], "--set") == 0;
-    if (!is_config && !is_set) {
-      argv[kept++] = argv[i];
-      continue;
-    }
-    if (i + 1 >= n) {
-      status = SEGC_FAIL(SEGC_ERR_INVALID, "%s needs a value (%s)", argv[i],
-                         is_config ? "a config file" : "KEY=VALUE");
-      break;
-    }
-    if (is_config) files[file_count++] = argv[++i];
-    else sets[set_count++] = argv[++i];
-  }
-  if (status == SEGC_OK) {
-    *argc = kept;
-    if (kept < n) argv[kept] = NULL;
-    segc_config_defaults(config);
-    status = segc_config_load_files(config, files, file_count, notes);
-  }
-  for (int i = 0; i < set_count && status == SEGC_OK; ++i)
-    status = segc_config_apply_set(config, sets[i]);
-  if (status == SEGC_OK) status = segc_config_validate(config);
-  free(files);
-  free(sets);
-  return status;
 }
 
 void segc_config_pixdim(const segc_config *config, double pixdim[3]) {
@@ -437,14 +418,4 @@ double segc_config_learning_rate(const segc_config *config, int epoch) {
   if (progress < 0.0) progress = 0.0;
   if (progress > 1.0) progress = 1.0;
   return 0.5 * config->init_LR * (1.0 + cos(M_PI * progress));
-}
-
-bool segc_config_args_name_network(int argc, char *const *argv) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (strcmp(argv[i], "--config") == 0) return true;
-    if (strcmp(argv[i], "--set") == 0 &&
-        strncmp(argv[i + 1], "network_def", 11) == 0)
-      return true;
-  }
-  return false;
 }

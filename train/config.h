@@ -2,8 +2,11 @@
 // description) for segtrain, segeval, seginfer and segforward.
 //
 // A configuration starts from the schema's defaults; `--config FILE` files
-// apply in order (later wins, key by key), then `--set key=value` overrides
-// apply in order. Two file formats are read:
+// (for segtrain and segeval also FILE.json given alone) apply in order
+// (later wins, key by key), then `--set key=value` overrides apply in order.
+// Validation then refuses the settings this build reads but does not
+// implement yet (device "cuda", distributed true, backend "mpi"). Two file
+// formats are read:
 //   - segc's own: a JSON object whose keys are in the schema (network_def is
 //     the one nested object); unknown keys, wrong types and out-of-range
 //     values are errors naming the file and the key.
@@ -43,9 +46,9 @@ typedef enum { SEGC_CONFIG_PAD_REPLICATE = 0, SEGC_CONFIG_PAD_CONSTANT } segc_co
 typedef enum { SEGC_EXT_NII_GZ = 0, SEGC_EXT_NII } segc_output_ext;
 // Where to run (core/tensor.h's segc_device names a tensor's memory).
 typedef enum {
-  SEGC_RUN_ON_AUTO = 0,
+  SEGC_RUN_ON_AUTO = 0,  // a GPU once the CUDA backend lands; the CPU now
   SEGC_RUN_ON_CPU,
-  SEGC_RUN_ON_CUDA
+  SEGC_RUN_ON_CUDA       // not implemented yet: validation refuses it
 } segc_run_device;
 typedef enum { SEGC_BACKEND_NCCL = 0, SEGC_BACKEND_MPI } segc_dist_backend;
 
@@ -93,8 +96,8 @@ typedef struct {
   segc_amp_mode amp;
   int threads;             // 0: all cores
   segc_run_device device;
-  bool distributed;
-  segc_dist_backend backend;
+  bool distributed;        // not implemented yet: validation refuses true
+  segc_dist_backend backend;  // "mpi" refused likewise
 
   // Outputs and checkpoints.
   char ckpt_dir[SEGC_CONFIG_TEXT_MAX];
@@ -152,7 +155,9 @@ segc_status segc_config_apply_json_text(segc_config *config, const char *text,
 
 // Cross-key checks (init_filters vs norm_groups, blocks_up count, roi
 // divisible by the network's size multiple, ...). The loaders check each
-// key's type and range; this checks how keys fit together.
+// key's type and range; this checks how keys fit together, and refuses
+// (SEGC_ERR_UNSUPPORTED, naming the key) device "cuda", distributed true and
+// backend "mpi", which this build parses but cannot honour yet.
 segc_status segc_config_validate(const segc_config *config);
 // segtrain's extra rule: exactly one of dataset_dir and datalist.
 segc_status segc_config_check_training(const segc_config *config);
@@ -163,10 +168,28 @@ segc_status segc_config_check_training(const segc_config *config);
 // *argc updated), starts from the defaults and validates the result.
 segc_status segc_config_from_args(int *argc, char **argv, segc_config *config,
                                   segc_config_notes *notes);
+// segtrain's and segeval's command line: as segc_config_from_args, and a
+// positional argument ending in ".json" is a config file too, read in
+// command-line order with the --config files (`segtrain train.json
+// multi_gpu_train.json`). `value_options` (NULL-terminated) are the
+// program's own options that take a value: their values stay the program's
+// ("--datalist list.json"). *file_count (may be NULL) is set to the number
+// of config files given either way.
+segc_status segc_config_from_command_line(int *argc, char **argv,
+                                          const char *const *value_options,
+                                          segc_config *config,
+                                          segc_config_notes *notes,
+                                          int *file_count);
 // True when the command line names a network explicitly (any --config
 // file, or --set network_def...): programs that read a checkpoint then
 // check it against the config; otherwise the checkpoint defines the network.
 bool segc_config_args_name_network(int argc, char *const *argv);
+
+// For programs reading positional config files (the line before the
+// --config one).
+#define SEGC_CONFIG_FILE_USAGE                                               \
+  "  FILE.json             a config file given without --config; several\n"   \
+  "                        merge in order with the --config files\n"
 
 #define SEGC_CONFIG_ARGS_USAGE                                               \
   "  --config FILE         segc or MONAI bundle config (repeatable, later\n" \

@@ -485,6 +485,7 @@ static segc_status add_notes(const segc_bundle *b, segc_config_notes *notes) {
   for (int i = 0; i < ignored.count && status == SEGC_OK; ++i)
     status = segc_config_notes_add_ignored(notes, ignored.items[i]);
   segc_strlist_free(&ignored);
+  if (status == SEGC_OK) status = segc_bundle_device_note(b, notes);
   return status;
 }
 

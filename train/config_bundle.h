@@ -124,5 +124,10 @@ segc_status segc_bundle_honour_model(segc_bundle *b,
                                      char optimizer_id[SEGC_BUNDLE_ID_MAX]);
 // Everything (config_bundle_honour.c).
 segc_status segc_bundle_honour(segc_bundle *b);
+// A note line when the bundle's "cuda:0 if available, else cpu" device was
+// taken as segc's "auto", which this build runs on the CPU (MONAI would use
+// a GPU where there is one).
+segc_status segc_bundle_device_note(const segc_bundle *b,
+                                    segc_config_notes *notes);
 
 #endif

@@ -89,6 +89,9 @@ static segc_status honour_wiring(segc_bundle *b) {
   SEGC_TRY(honour_scripts(b, "run"));
   SEGC_TRY(honour_scripts(b, "finalize"));
 
+  // The multi-GPU files' device, process group and DistributedDataParallel
+  // are taken as asked (cuda, distributed): validation refuses them while
+  // this build cannot honour them, rather than training on one CPU.
   const cJSON *device = segc_bundle_node(b, "device");
   if (segc_bundle_expr_is(device, "$torch.device('cuda:0' if "
                                   "torch.cuda.is_available() else 'cpu')"))
@@ -122,6 +125,19 @@ static segc_status honour_wiring(segc_bundle *b) {
   bool ok;
   SEGC_TRY(segc_bundle_expect(b, "load_pretrain", "true", &ok));
   return segc_bundle_expect(b, "image_key", "\"image\"", &ok);
+}
+
+segc_status segc_bundle_device_note(const segc_bundle *b,
+                                    segc_config_notes *notes) {
+  if (!segc_bundle_node(b, "device") || !segc_bundle_covered(b, "device") ||
+      b->config->device != SEGC_RUN_ON_AUTO)
+    return SEGC_OK;
+  char line[SEGC_CONFIG_TEXT_MAX + 256];
+  snprintf(line, sizeof line,
+           "%s: device (cuda:0 if available, else cpu) is segc's \"auto\", "
+           "which runs on the CPU in this build (no CUDA backend yet)",
+           segc_bundle_origin(b, "device"));
+  return segc_config_notes_add_line(notes, line);
 }
 
 // Finds the first item of the list at `list_id` with one of `targets`.

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/loader.h"
 #include "train/config_internal.h"
 
 #define FIELD(f) offsetof(segc_config, f)
@@ -41,7 +42,7 @@ const segc_config_key segc_config_keys[] = {
      "constant (the bundle) or cosine decay to 0 over max_epochs",
      FIELD(lr_schedule), NO_FLAG, .choices = lr_schedules},
     {"batch_size", SEGC_KEY_INT, "4", "training crops per step",
-     FIELD(batch_size), NO_FLAG, .min = 1, .max = 1024},
+     FIELD(batch_size), NO_FLAG, .min = 1, .max = SEGC_LOADER_MAX_BATCH},
     {"roi", SEGC_KEY_INT3, "[96, 96, 96]",
      "training crop size (RandSpatialCrop roi_size), multiples of "
      "2^(levels-1)",
@@ -87,14 +88,15 @@ const segc_config_key segc_config_keys[] = {
     {"threads", SEGC_KEY_INT, "0", "CPU threads (0: all cores)",
      FIELD(threads), NO_FLAG, .min = 0, .max = 4096},
     {"device", SEGC_KEY_CHOICE, "\"auto\"",
-     "auto, cpu or cuda (auto: a GPU when built with CUDA and one is present)",
+     "auto or cpu: this build runs on the CPU (auto will pick a GPU once the "
+     "CUDA backend lands); cuda is not implemented yet and refused",
      FIELD(device), NO_FLAG, .choices = devices},
     {"distributed", SEGC_KEY_BOOL, "false",
-     "one process per GPU or CPU socket under mpirun (for the MPI/NCCL work)",
+     "one process per GPU under mpirun: not implemented yet, true is refused",
      FIELD(distributed), NO_FLAG},
     {"backend", SEGC_KEY_CHOICE, "\"nccl\"",
-     "gradient all-reduce when distributed: nccl or mpi (for the MPI/NCCL "
-     "work)",
+     "gradient all-reduce when distributed: nccl or mpi (not implemented "
+     "yet; mpi is refused)",
      FIELD(backend), NO_FLAG, .choices = backends},
     // Outputs and checkpoints.
     {"ckpt_dir", SEGC_KEY_TEXT, "\"models\"",
