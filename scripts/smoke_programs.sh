@@ -23,7 +23,7 @@ step "segprep phantom: 4 cases of 32^3 at 3 mm"
 need_file "$out/data/imagesTr/case_0003.nii.gz" segprep
 
 step "segtrain: one epoch (3 steps) of an 8-filter network, one validation"
-"$bin/segtrain" --config configs/demo_train.json --quiet \
+"$bin/segtrain" configs/demo_train.json --quiet \
   --set dataset_dir="$out/data" --set ckpt_dir="$out/models" \
   --set output_dir="$out/eval" --set roi=[32,32,32] --set max_epochs=1 \
   --set val_interval=1 --set val_cases=1 --set network_def.init_filters=8 \
