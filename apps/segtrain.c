@@ -22,7 +22,9 @@ static void usage(FILE *out) {
       SEGC_CONFIG_ARGS_USAGE
       "  --resume              continue from the saved training state\n"
       "                        (ckpt_dir/training_state.segc, or the config's\n"
-      "                        \"resume\" path)\n"
+      "                        \"resume\" path); none saved yet: start anew\n"
+      "  --overwrite           start a new run over an earlier run's logs and\n"
+      "                        state in these folders (removes them)\n"
       "  --max-steps N         stop after N steps in this run (benchmarks)\n"
       "  --threads N           threads (default: the config's, else all cores)\n"
       "  --quiet               no progress bar, plain lines only\n"
@@ -52,6 +54,8 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "--resume")) {
       options.resume = true;
+    } else if (!strcmp(a, "--overwrite")) {
+      options.overwrite = true;
     } else if (!strcmp(a, "--quiet")) {
       options.terminal = false;
     } else if ((!strcmp(a, "--max-steps") || !strcmp(a, "--threads")) && i + 1 < argc) {

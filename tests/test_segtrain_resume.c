@@ -1,6 +1,10 @@
 // Resuming equals not stopping: the loss of every step and the final weights
-// of a run that stopped (cleanly after 2 epochs, or killed with SIGKILL at a
-// random moment) and resumed are bitwise those of an uninterrupted run.
+// of a run that stopped (cleanly after 1 epoch, or killed with SIGKILL at a
+// random moment) and resumed are bitwise those of an uninterrupted run, and
+// so are its logs (train and validation CSV and JSON lines, TensorBoard
+// scalars), with no step logged twice: also when the run stopped after
+// logging steps past its last saved state (a kill between two saves, made
+// certain here by putting back an older state file).
 // Also: the run's outputs exist (best model loadable, state, logs, curves),
 // and bad configs fail with a message naming the key.
 #include <signal.h>
@@ -18,6 +22,7 @@
 #include "train/model_io.h"
 #include "train/state_file.h"
 #include "train/train_loop.h"
+#include "segtrain_logs_support.h"
 #include "util/test_util.h"
 
 extern char **environ;
@@ -121,6 +126,43 @@ static void write_config_file(const char *run_dir, char *path, size_t size) {
   if (segc_config_write_json(&c, path) != SEGC_OK) abort();
 }
 
+static bool copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  bool ok = in && out;
+  char buf[1 << 16];
+  for (size_t n; ok && (n = fread(buf, 1, sizeof buf, in)) > 0;)
+    ok = fwrite(buf, 1, n, out) == n;
+  if (in) ok = !ferror(in) && fclose(in) == 0 && ok;
+  if (out) ok = fclose(out) == 0 && ok;
+  return ok;
+}
+
+// The logs of `run` equal those of `reference` (timings aside).
+static void check_same_logs(const char *reference, const char *run,
+                            const char *what) {
+  static char want[1 << 17], got[1 << 17];
+  const char *logs[] = {"train.csv", "train.jsonl", "validation.csv",
+                        "validation.jsonl"};
+  char path[4096];
+  for (int i = 0; i < 4; ++i) {
+    snprintf(path, sizeof path, "%s/eval/%s", reference, logs[i]);
+    const bool read_want = log_read_without_timings(path, want, sizeof want);
+    snprintf(path, sizeof path, "%s/eval/%s", run, logs[i]);
+    const bool read_got = log_read_without_timings(path, got, sizeof got);
+    CHECK(read_want && read_got && strcmp(want, got) == 0,
+          "%s: %s equals the uninterrupted run's:\n%s\n  versus\n%s", what,
+          logs[i], got, want);
+  }
+  int want_files, got_files;
+  snprintf(path, sizeof path, "%s/eval", reference);
+  const bool tb_want = tb_read_scalars(path, want, sizeof want, &want_files);
+  snprintf(path, sizeof path, "%s/eval", run);
+  const bool tb_got = tb_read_scalars(path, got, sizeof got, &got_files);
+  CHECK(tb_want && tb_got && strcmp(want, got) == 0,
+        "%s: TensorBoard scalars (%d files) equal the uninterrupted run's (%d "
+        "files):\n%s\n  versus\n%s", what, got_files, want_files, got, want);
+}
+
 static pid_t spawn_segtrain(const char *config, bool resume) {
   char exe[4096];
   snprintf(exe, sizeof exe, "%s/bin/segtrain", getenv("SEGC_BUILD_DIR"));
@@ -150,13 +192,22 @@ int main(void) {
   run_library(a, kEpochs, false);
   CHECK(read_losses(a, straight, total) == total, "run A logged %d steps", total);
 
-  // Stopped after 2 epochs, resumed to 4.
-  run_library(b, 2, false);
+  // Stopped after 1 epoch, resumed to 3; then the state of epoch 1 is put
+  // back, as if the run had been killed before it saved epoch 2's state (its
+  // steps and validation are logged past that state), and resumed to 4.
+  run_library(b, 1, false);
+  char state[4096], saved_state[4096];
+  snprintf(state, sizeof state, "%s/models/training_state.segc", b);
+  snprintf(saved_state, sizeof saved_state, "%s/state_epoch_1.segc", b);
+  CHECK(copy_file(state, saved_state), "copy of the state of epoch 1");
+  run_library(b, 3, true);
+  CHECK(copy_file(saved_state, state), "state of epoch 1 put back");
   run_library(b, kEpochs, true);
   CHECK(read_losses(b, resumed, total) == total, "run B logged every step once");
   CHECK(memcmp(straight, resumed, sizeof(double) * (size_t)total) == 0,
         "resumed losses equal the uninterrupted run's");
   CHECK(same_weights(a, b), "resumed final weights equal bitwise");
+  check_same_logs(a, b, "stopped, resumed, rolled back to an older state");
 
   // Killed with SIGKILL after its third logged step, then resumed.
   char config_path[4096];
@@ -177,11 +228,12 @@ int main(void) {
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
         "segtrain --resume after SIGKILL finished");
   const int seen = read_losses(k, killed, total);
-  CHECK(seen >= total, "killed run: every step logged (%d lines), no step "
-        "logged with two different losses", seen);
+  CHECK(seen == total, "killed run: every step logged once (%d lines), no "
+        "step logged with two different losses", seen);
   CHECK(memcmp(straight, killed, sizeof(double) * (size_t)total) == 0,
         "losses after kill + resume equal the uninterrupted run's");
   CHECK(same_weights(a, k), "final weights after kill + resume equal bitwise");
+  check_same_logs(a, k, "killed and resumed");
 
   // Outputs of a run.
   char path[4096];

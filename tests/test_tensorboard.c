@@ -262,11 +262,44 @@ static int test_errors(const char *dir) {
   return 0;
 }
 
+// Reopening (a resumed run) adds records to the same file, without a second
+// file_version record; an empty file gets one; a missing file is an error.
+static int test_reopen(const char *dir) {
+  segc_tensorboard *tb;
+  CHECK_OK(segc_tensorboard_open(dir, &tb));
+  char path[4096];
+  snprintf(path, sizeof path, "%s", segc_tensorboard_path(tb));
+  CHECK_OK(segc_tensorboard_scalar_at(tb, SEGC_TB_TRAIN_LOSS, 1, 0.5, 1.7e9));
+  CHECK_OK(segc_tensorboard_close(tb));
+  CHECK_OK(segc_tensorboard_reopen(path, &tb));
+  CHECK(strcmp(segc_tensorboard_path(tb), path) == 0, "the same file");
+  CHECK_OK(segc_tensorboard_scalar_at(tb, SEGC_TB_TRAIN_LOSS, 2, 0.25, 1.7e9));
+  CHECK_OK(segc_tensorboard_close(tb));
+  event events[8];
+  const int n = read_events(path, events, 8);
+  CHECK(n == 3 && events[0].has_version && !events[1].has_version &&
+            events[1].step == 1 && !events[2].has_version && events[2].step == 2,
+        "version, step 1, step 2 in one file (%d records)", n);
+  CHECK(count_event_files(dir) == 1, "one event file");
+  FILE *f = fopen(test_path(dir, "events.out.tfevents.empty"), "w");
+  CHECK(f && fclose(f) == 0, "empty event file made");
+  CHECK_OK(segc_tensorboard_reopen(test_path(dir, "events.out.tfevents.empty"), &tb));
+  CHECK_OK(segc_tensorboard_close(tb));
+  CHECK(read_events(test_path(dir, "events.out.tfevents.empty"), events, 8) == 1 &&
+            events[0].has_version,
+        "an empty file gets the file_version record");
+  CHECK_FAILS(segc_tensorboard_reopen(test_path(dir, "missing"), &tb),
+              SEGC_ERR_IO, "missing");
+  return 0;
+}
+
 int main(void) {
-  char dir[4096], errors_dir[4096];  // test_temp_dir reuses its buffer
+  char dir[4096], errors_dir[4096], reopen_dir[4096];  // test_temp_dir reuses its buffer
   snprintf(dir, sizeof dir, "%s", test_temp_dir("tensorboard"));
   snprintf(errors_dir, sizeof errors_dir, "%s", test_temp_dir("tensorboard_errors"));
-  if (test_crc() || test_file(dir) || test_errors(errors_dir))
+  snprintf(reopen_dir, sizeof reopen_dir, "%s", test_temp_dir("tensorboard_reopen"));
+  if (test_crc() || test_file(dir) || test_errors(errors_dir) ||
+      test_reopen(reopen_dir))
     return 1;  // a CHECK_OK stopped a part and said why
   return test_finish("tensorboard");
 }

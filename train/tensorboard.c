@@ -1,12 +1,14 @@
 #include "train/tensorboard.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,14 +148,39 @@ static segc_status create_event_file(segc_tensorboard *tb, const char *dir) {
                    "taken", dir);
 }
 
-segc_status segc_tensorboard_open(const char *log_dir, segc_tensorboard **out) {
+// Opens an existing event file to add records at its end.
+static segc_status open_existing(segc_tensorboard *tb, const char *path,
+                                 bool *empty) {
+  const int n = snprintf(tb->path, sizeof tb->path, "%s", path);
+  if (n < 0 || (size_t)n >= sizeof tb->path)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "tensorboard: path too long: %.200s...",
+                     path);
+  const int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0)
+    return SEGC_FAIL(SEGC_ERR_IO, "tensorboard: cannot open %s: %s", path,
+                     strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !(tb->file = fdopen(fd, "ab"))) {
+    const int saved = errno;
+    close(fd);
+    return SEGC_FAIL(SEGC_ERR_IO, "tensorboard: cannot open %s: %s", path,
+                     strerror(saved));
+  }
+  *empty = st.st_size == 0;
+  return SEGC_OK;
+}
+
+static segc_status open_writer(const char *log_dir, const char *existing,
+                               segc_tensorboard **out) {
   *out = NULL;
-  if (!log_dir || !*log_dir)
+  if (!existing && (!log_dir || !*log_dir))
     return SEGC_FAIL(SEGC_ERR_INVALID, "tensorboard: no log folder given");
   segc_tensorboard *tb = calloc(1, sizeof *tb);
   if (!tb) return SEGC_FAIL(SEGC_ERR_NOMEM, "tensorboard: out of memory");
-  segc_status status = create_event_file(tb, log_dir);
-  if (status == SEGC_OK) {
+  bool empty = true;
+  segc_status status = existing ? open_existing(tb, existing, &empty)
+                                : create_event_file(tb, log_dir);
+  if (status == SEGC_OK && empty) {
     buffer event = {.size = 0};
     static const char kVersion[] = "brain.Event:2";
     put_double(&event, 1, now_seconds());
@@ -167,6 +194,14 @@ segc_status segc_tensorboard_open(const char *log_dir, segc_tensorboard **out) {
   }
   *out = tb;
   return SEGC_OK;
+}
+
+segc_status segc_tensorboard_open(const char *log_dir, segc_tensorboard **out) {
+  return open_writer(log_dir, NULL, out);
+}
+
+segc_status segc_tensorboard_reopen(const char *path, segc_tensorboard **out) {
+  return open_writer(NULL, path, out);
 }
 
 segc_status segc_tensorboard_scalar_at(segc_tensorboard *tb, const char *tag,

@@ -13,8 +13,9 @@
 // Every record is flushed to the file before the call returns, so a crash
 // loses at most the record being written, and TensorBoard shows the run live.
 //
-// Resuming: each open starts a new file (TensorBoard reads all event files
-// of a folder and orders the points by step).
+// Resuming: segtrain reopens the file of the run it continues (cut back to
+// the size it had at the saved state) so a resumed run has the one file an
+// uninterrupted run has; a new open starts a new file.
 #ifndef SEGC_TRAIN_TENSORBOARD_H
 #define SEGC_TRAIN_TENSORBOARD_H
 
@@ -35,6 +36,9 @@ typedef struct segc_tensorboard segc_tensorboard;
 // ".<pid>.<n>" suffix is added if that name is taken) and writes the
 // file_version record. The folder must exist.
 segc_status segc_tensorboard_open(const char *log_dir, segc_tensorboard **out);
+// Opens an existing event file to add records at its end (an empty one
+// gets the file_version record first).
+segc_status segc_tensorboard_reopen(const char *path, segc_tensorboard **out);
 // One scalar at `step`, stamped with the current time.
 segc_status segc_tensorboard_scalar(segc_tensorboard *tb, const char *tag,
                                     int64_t step, double value);

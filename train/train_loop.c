@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/parallel.h"
 #include "data/datalist.h"
@@ -14,6 +15,8 @@
 #include "train/model_io.h"
 #include "train/plot.h"
 #include "train/tensorboard.h"
+#include "train/train_logs.h"
+#include "train/train_start.h"
 #include "train/train_state.h"
 #include "train/trainer.h"
 #include "train/validate.h"
@@ -80,6 +83,7 @@ typedef struct {
   segc_tensorboard *tensorboard;
   char *config_json;
   bool have_net, have_trainer;
+  segc_train_start start;  // the folders' locks; whether to load the state
 } run_state;
 
 static void run_free(run_state *r) {
@@ -92,6 +96,7 @@ static void run_free(run_state *r) {
   segc_train_progress_free(&r->progress);
   segc_datalist_free(&r->list);
   free(r->config_json);
+  segc_train_start_release(&r->start);  // last: the logs are closed
 }
 
 static segc_status write_curves(const segc_config *config,
@@ -127,9 +132,17 @@ static segc_status write_curves(const segc_config *config,
   return s;
 }
 
+// A resumed run goes on in the event file of the run it continues (already
+// cut back to the saved state), so it has one file as an uninterrupted run.
 static segc_status open_logs(const segc_config *config, run_state *r) {
   SEGC_TRY(segc_metric_log_open(config->output_dir, "train", &r->train_log));
   SEGC_TRY(segc_metric_log_open(config->output_dir, "validation", &r->val_log));
+  const char *events = r->progress.logs.events_name;
+  if (r->start.load_state && events[0]) {
+    char path[SEGC_CONFIG_TEXT_MAX + SEGC_TRAIN_EVENT_NAME_MAX + 2];
+    snprintf(path, sizeof path, "%s/%s", config->output_dir, events);
+    if (access(path, F_OK) == 0) return segc_tensorboard_reopen(path, &r->tensorboard);
+  }
   return segc_tensorboard_open(config->output_dir, &r->tensorboard);
 }
 
@@ -139,6 +152,7 @@ static segc_status setup(const segc_config *config,
   SEGC_TRY(segc_config_check_training(config));
   SEGC_TRY(make_dir(config->ckpt_dir));
   SEGC_TRY(make_dir(config->output_dir));
+  SEGC_TRY(segc_train_start_prepare(config, options, &r->start));
   const char *data = config->datalist[0] ? config->datalist : config->dataset_dir;
   segc_datalist_init(&r->list);
   SEGC_TRY(segc_datalist_load(data, config->val_cases, true, &r->list));
@@ -161,7 +175,7 @@ static segc_status setup(const segc_config *config,
                              config->batch_size, roi, config->seed));
   r->have_trainer = true;
   SEGC_TRY(segc_train_progress_init(&r->progress));
-  if (options->resume) {
+  if (r->start.load_state) {
     SEGC_TRY(segc_train_state_path(config, path, sizeof path));
     char *saved_json = NULL;
     SEGC_TRY(segc_train_state_load(path, &r->trainer, &r->progress, &saved_json));
@@ -171,6 +185,9 @@ static segc_status setup(const segc_config *config,
             "segtrain: resuming from %s at epoch %lld, step %lld%s\n", path,
             (long long)r->progress.epoch, (long long)r->trainer.step,
             same ? "" : " (note: the config differs from the saved one)");
+    // What was logged after the saved state is logged again from here on.
+    SEGC_TRY(segc_train_logs_rewind(config->output_dir, &r->progress.logs,
+                                    options->log));
   }
 
   double pixdim[3];
@@ -313,9 +330,13 @@ static segc_status run_epochs(const segc_config *config,
     summary->epochs = epoch + 1;
     const bool last = epoch + 1 == config->max_epochs;
     if ((config->save_interval > 0 && (epoch + 1) % config->save_interval == 0) ||
-        last)
+        last) {
+      SEGC_TRY(segc_train_logs_measure(config->output_dir,
+                                       segc_tensorboard_path(r->tensorboard),
+                                       &r->progress.logs));
       SEGC_TRY(segc_train_state_save(state_path, &r->trainer, &r->progress,
                                      r->config_json));
+    }
     if (validate || last) SEGC_TRY(write_curves(config, &r->progress));
   }
   return SEGC_OK;
@@ -328,6 +349,7 @@ segc_status segc_train_run(const segc_config *config,
   const double t0 = segc_now();
   run_state *r = calloc(1, sizeof *r);
   if (!r) return SEGC_FAIL(SEGC_ERR_NOMEM, "segtrain: out of memory");
+  segc_train_start_init(&r->start);
   case_source *source = calloc(1, sizeof *source);
   segc_status s = source ? setup(config, options, r, source)
                          : SEGC_FAIL(SEGC_ERR_NOMEM, "segtrain: out of memory");

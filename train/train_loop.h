@@ -5,7 +5,7 @@
 // saved as ckpt_dir/model.pt (or model_lowres.pt) in PyTorch's format; the
 // resumable state saved every save_interval epochs and at the end; metrics
 // as JSON lines, CSV and TensorBoard events in output_dir, and a PNG of the
-// curves.
+// curves. The run holds both folders for itself (train_start.h).
 #ifndef SEGC_TRAIN_TRAIN_LOOP_H
 #define SEGC_TRAIN_TRAIN_LOOP_H
 
@@ -17,7 +17,10 @@
 
 typedef struct {
   bool resume;          // continue from the state file (config.resume or
-                        // ckpt_dir/training_state.segc)
+                        // ckpt_dir/training_state.segc); none saved yet:
+                        // start from scratch
+  bool overwrite;       // start a new run over an earlier one's logs and
+                        // state (without it or resume, such a run is refused)
   int64_t max_steps;    // stop after this many steps in this run (0: none)
   FILE *log;            // progress and messages (stderr)
   bool terminal;        // draw a progress bar instead of plain lines

@@ -10,6 +10,45 @@ segc_status segc_train_progress_init(segc_train_progress *p) {
   memset(p, 0, sizeof *p);
   p->best_dice = NAN;
   p->best_epoch = -1;
+  for (int i = 0; i < SEGC_TRAIN_METRIC_LOGS; ++i) p->logs.metric_bytes[i] = -1;
+  return SEGC_OK;
+}
+
+static const char *const kLogKeys[SEGC_TRAIN_METRIC_LOGS] = {
+    "logs.train.csv", "logs.train.jsonl", "logs.validation.csv",
+    "logs.validation.jsonl"};
+
+static segc_status add_log_marks(segc_state_builder *b,
+                                 const segc_train_log_marks *logs) {
+  for (int i = 0; i < SEGC_TRAIN_METRIC_LOGS; ++i)
+    if (logs->metric_bytes[i] >= 0)
+      SEGC_TRY(segc_state_add_i64(b, kLogKeys[i], logs->metric_bytes[i]));
+  if (!logs->events_name[0]) return SEGC_OK;
+  SEGC_TRY(segc_state_add_string(b, "logs.events", logs->events_name));
+  return segc_state_add_i64(b, "logs.events.bytes", logs->events_bytes);
+}
+
+// Absent entries (older states) leave the marks unknown. The event file's
+// name must be a plain name in output_dir: a state file is input, and the
+// name is a file that resuming cuts short.
+static segc_status get_log_marks(const segc_state_file *f, const char *path,
+                                 segc_train_log_marks *logs) {
+  for (int i = 0; i < SEGC_TRAIN_METRIC_LOGS; ++i) {
+    logs->metric_bytes[i] = -1;
+    if (segc_state_find(f, kLogKeys[i]))
+      SEGC_TRY(segc_state_get_i64(f, kLogKeys[i], &logs->metric_bytes[i]));
+  }
+  logs->events_name[0] = '\0';
+  logs->events_bytes = -1;
+  if (!segc_state_find(f, "logs.events")) return SEGC_OK;
+  const char *name;
+  SEGC_TRY(segc_state_get_string(f, "logs.events", &name));
+  SEGC_TRY(segc_state_get_i64(f, "logs.events.bytes", &logs->events_bytes));
+  if (strncmp(name, "events.out.tfevents.", 20) != 0 || strchr(name, '/') ||
+      strlen(name) >= sizeof logs->events_name)
+    return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: logs.events '%.80s' is not the name "
+                     "of a TensorBoard event file", path, name);
+  snprintf(logs->events_name, sizeof logs->events_name, "%s", name);
   return SEGC_OK;
 }
 
@@ -62,6 +101,7 @@ segc_status segc_train_state_save(const char *path, const segc_trainer *t,
     s = segc_state_add_f32(b, "history.loss", progress->epoch_loss, 1, &history);
   if (s == SEGC_OK && history > 0)
     s = segc_state_add_f32(b, "history.dice", progress->epoch_dice, 1, &history);
+  if (s == SEGC_OK) s = add_log_marks(b, &progress->logs);
   if (s == SEGC_OK) s = segc_state_add_string(b, "config", config_json);
   if (s == SEGC_OK) s = segc_state_write(b, path);
   segc_state_builder_free(b);
@@ -106,6 +146,8 @@ segc_status segc_train_state_load(const char *path, segc_trainer *t,
   if (s == SEGC_OK) s = segc_state_get_i64(f, "amp.good_steps", &good);
   if (s == SEGC_OK) s = segc_state_get_i64(f, "amp.skipped_steps", &skipped);
   if (s == SEGC_OK) s = segc_state_get_string(f, "config", &config);
+  segc_train_log_marks logs;
+  if (s == SEGC_OK) s = get_log_marks(f, path, &logs);
   int64_t history = 0;
   if (s == SEGC_OK && segc_state_find(f, "history.loss")) {
     const segc_state_entry *e = segc_state_find(f, "history.loss");
@@ -133,6 +175,7 @@ segc_status segc_train_state_load(const char *path, segc_trainer *t,
     progress->epoch = epoch;
     progress->best_epoch = best_epoch;
     progress->best_dice = pair[0];
+    progress->logs = logs;
     for (int64_t i = 0; i < history && s == SEGC_OK; ++i)
       s = segc_train_progress_append(progress, loss_history[i], dice_history[i]);
     if (s == SEGC_OK && config_json) {

@@ -1,7 +1,9 @@
 // The resumable training state, in segc's own file format (state_file.h):
 // weights, AdamW moments and step, the training step and epoch, the best
 // validation Dice so far, the fp16 loss scale, the per-epoch loss and
-// validation history (for the curves), and the effective config as JSON.
+// validation history (for the curves), the size of each log when the state
+// was saved (so a resume cuts off what was logged after it), and the
+// effective config as JSON.
 // Every random draw in training is a pure function of (seed, step), so these
 // numbers are all it takes to continue exactly where the run stopped.
 #ifndef SEGC_TRAIN_TRAIN_STATE_H
@@ -13,6 +15,17 @@
 
 enum { SEGC_TRAIN_STATE_VERSION = 1 };
 
+// The logs in output_dir a state refers to (train_logs.h).
+enum { SEGC_TRAIN_METRIC_LOGS = 4, SEGC_TRAIN_EVENT_NAME_MAX = 256 };
+
+typedef struct {
+  // Bytes of train.csv, train.jsonl, validation.csv, validation.jsonl; -1
+  // when not recorded (a state from a segc before these were).
+  int64_t metric_bytes[SEGC_TRAIN_METRIC_LOGS];
+  char events_name[SEGC_TRAIN_EVENT_NAME_MAX];  // TensorBoard file; "" none
+  int64_t events_bytes;
+} segc_train_log_marks;
+
 typedef struct {
   int64_t epoch;          // next epoch to run
   double best_dice;       // NaN when never validated
@@ -23,6 +36,7 @@ typedef struct {
   float *epoch_dice;
   int64_t history;        // entries in both
   int64_t capacity;
+  segc_train_log_marks logs;  // the logs as they were at this point
 } segc_train_progress;
 
 segc_status segc_train_progress_init(segc_train_progress *p);
