@@ -50,6 +50,10 @@ int main(int argc, char **argv) {
     segc_config_notes_free(&notes);
     return 2;
   }
+  // The notes are said before the remaining arguments are checked, so that
+  // no exit path holds them.
+  segc_config_notes_print(&notes, stderr);
+  segc_config_notes_free(&notes);
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     if (!strcmp(a, "--resume")) {
@@ -75,8 +79,6 @@ int main(int argc, char **argv) {
   }
   if (config.resume[0]) options.resume = true;
   segc_set_threads(threads >= 0 ? threads : config.threads);
-  segc_config_notes_print(&notes, stderr);
-  segc_config_notes_free(&notes);
   char *json = NULL;
   if (segc_config_to_json(&config, &json) == SEGC_OK) {
     fprintf(stderr, "segtrain: effective config:\n%s\n", json);
