@@ -11,6 +11,7 @@
 #include "infer/infer_case.h"
 #include "infer/infer_options.h"
 #include "infer/infer_report.h"
+#include "infer/output_check.h"
 #include "infer/structures.h"
 
 static void usage(FILE *out) {
@@ -22,7 +23,9 @@ static void usage(FILE *out) {
       "RAS, Spacing 1.5 mm (3.0 mm with --lowres, bilinear), NormalizeIntensity\n"
       "(nonzero), ScaleIntensity(-1, 1), sliding window 96^3 (overlap 0.25,\n"
       "gaussian, replicate padding), argmax, back to the input grid (nearest),\n"
-      "saved with the input's affine plus a JSON sidecar naming the labels.\n"
+      "saved with the input's qform and sform plus a JSON sidecar naming the\n"
+      "labels. No output may replace an input; every output folder is checked\n"
+      "before the work starts.\n"
       "  --weights FILE        checkpoint (.pt); default: ckpt_dir/model.pt\n"
       "                        (model_lowres.pt with --lowres)\n"
       "  -i FILE               input CT (repeatable)\n"
@@ -142,12 +145,14 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
   bool *selected = NULL;
   segc_infer_model model = {0};
   segc_infer_report_row *rows = NULL;
-  // The default labels file names the bundle's 105 classes; other class
-  // counts get generic names unless a labels file is given.
-  const bool default_labels = !strcmp(config->labels, "configs/labels_104.json");
-  const char *labels_path =
-      classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels ? config->labels : NULL;
-  if (segc_structures_table(labels_path, classes, &names) != SEGC_OK) goto failed;
+  // The default labels file names the bundle's 105 classes and may be
+  // absent; a labels file the user names must be there.
+  segc_config defaults;
+  segc_config_defaults(&defaults);
+  const bool default_labels = !strcmp(config->labels, defaults.labels);
+  if (segc_structures_for_setting(config->labels, default_labels, classes,
+                                  &names) != SEGC_OK)
+    goto failed;
   if (args->list_structures) {
     for (int c = 0; c < names.count; ++c) printf("%d %s\n", c, names.names[c]);
     rc = 0;
@@ -168,8 +173,20 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
     goto done;
   }
   const bool several = inputs->count > 1;
-  if (several && (segc_plan_check_names(inputs->items, inputs->count) != SEGC_OK ||
-                  segc_data_make_dirs(args->output) != SEGC_OK ||
+  const segc_output_layout layout = {
+      .several = several, .split = args->split, .stats = args->stats,
+      .output = args->output, .preview = args->preview,
+      .preprocessed = args->preprocessed, .postfix = config->output_postfix,
+      .ext = config->output_ext == SEGC_EXT_NII ? ".nii" : ".nii.gz",
+      .separate_folder = config->separate_folder};
+  // Every output location, before any work: a bad one costs nothing.
+  const segc_output_check check = {
+      .layout = &layout, .inputs = inputs->items, .input_count = inputs->count,
+      .report = args->report_path, .names = &names, .selected = selected};
+  if (several && segc_plan_check_names(inputs->items, inputs->count) != SEGC_OK)
+    goto failed;
+  if (segc_check_outputs(&check) != SEGC_OK) goto failed;
+  if (several && (segc_data_make_dirs(args->output) != SEGC_OK ||
                   (args->preview && segc_data_make_dirs(args->preview) != SEGC_OK) ||
                   (args->preprocessed &&
                    segc_data_make_dirs(args->preprocessed) != SEGC_OK)))
@@ -196,12 +213,6 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
     settings.sw.progress = show_progress;
     settings.sw.progress_context = &progress;
   }
-  const segc_output_layout layout = {
-      .several = several, .split = args->split, .stats = args->stats,
-      .output = args->output, .preview = args->preview,
-      .preprocessed = args->preprocessed, .postfix = config->output_postfix,
-      .ext = config->output_ext == SEGC_EXT_NII ? ".nii" : ".nii.gz",
-      .separate_folder = config->separate_folder};
   const segc_case_options options = {
       .names = &names, .selected = selected, .split = args->split,
       .stats = args->stats, .output_dtype = (segc_dtype)args->output_dtype,

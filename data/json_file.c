@@ -80,25 +80,30 @@ segc_status segc_data_json_save(const cJSON *root, const char *path) {
     free(text);
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: path too long", path);
   }
+  // Messages name `path`, the file the caller asked for, not the temporary.
   FILE *f = fopen(temp, "wb");
   if (!f) {
+    const int saved = errno;
     free(text);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot create: %s", temp,
-                     strerror(errno));
+    return SEGC_FAIL(SEGC_ERR_IO, "cannot write %s: %s", path, strerror(saved));
   }
   const size_t length = strlen(text);
-  const bool written = fwrite(text, 1, length, f) == length &&
-                       fputc('\n', f) != EOF;
+  bool written = fwrite(text, 1, length, f) == length && fputc('\n', f) != EOF;
+  int saved = written ? 0 : errno;
   free(text);
-  if (fclose(f) != 0 || !written) {
+  if (fclose(f) != 0 && written) {
+    written = false;
+    saved = errno;
+  }
+  if (!written) {
     remove(temp);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: write failed", temp);
+    return SEGC_FAIL(SEGC_ERR_IO, "cannot write %s: %s", path, strerror(saved));
   }
   if (rename(temp, path) != 0) {
-    const int saved = errno;
+    const int saved_rename = errno;
     remove(temp);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot rename from %s: %s", path, temp,
-                     strerror(saved));
+    return SEGC_FAIL(SEGC_ERR_IO, "cannot write %s: %s", path,
+                     strerror(saved_rename));
   }
   return SEGC_OK;
 }

@@ -22,6 +22,13 @@ typedef struct {
   int qform_code, sform_code;
   double pixdim[3];
   int xyzt_units;
+  // The placement fields as stored, so that a volume written back on the
+  // same grid keeps them (segc_nifti_write). Set by the readers only.
+  bool header_read;
+  double qfac;             // pixdim[0]
+  double quatern[3];       // b, c, d
+  double qoffset[3];
+  double srow[3][4];
 } segc_nifti_info;
 
 // Reads a 3D volume (or 4D with one volume). Integer data without scaling
@@ -57,12 +64,17 @@ segc_status segc_nifti_read_memory(const void *bytes, size_t size,
 // to a temporary file in the same folder renamed at the end (removed on
 // failure). NIfTI-1, or NIfTI-2 when a dimension exceeds 32767; vox_offset
 // right after the header, scl_slope 1, scl_inter 0, xyzt_units mm.
-// The affine is stored exactly (to float32 in NIfTI-1) as the sform, with
-// sform_code = like->sform_code when `like` is given and its code is 1..5,
-// else 2 (aligned anatomy). The qform holds the same affine as pixdim (the
-// column lengths), qfac (-1 for a left-handed affine) and the quaternion of
-// the rotation; for an affine with shear it is the closest rotation, as
-// nibabel does. qform_code = like->qform_code when 1..5, else 1 (scanner).
+// When `like` was filled by a reader and its header gives the volume's
+// affine (a label on its CT's grid), the qform and sform are written as that
+// header had them: codes (0 stays 0; codes outside 0..5 become 0, as
+// nibabel reads them), quaternion, offsets, qfac, pixdim and srow.
+// Otherwise the affine is stored exactly (to float32 in NIfTI-1) as the
+// sform, with sform_code = like->sform_code when `like` is given and its
+// code is 1..5, else 2 (aligned anatomy). The qform holds the same affine as
+// pixdim (the column lengths), qfac (-1 for a left-handed affine) and the
+// quaternion of the rotation; for an affine with shear it is the closest
+// rotation, as nibabel does. qform_code = like->qform_code when 1..5, else 1
+// (scanner).
 segc_status segc_nifti_write(const char *path, const segc_volume *volume,
                              const segc_nifti_info *like);
 

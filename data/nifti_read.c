@@ -280,6 +280,13 @@ static void fill_info(const segc_nifti_header *h, const read_plan *p,
   info->sform_code = h->sform_code;
   for (int a = 0; a < 3; ++a) info->pixdim[a] = h->pixdim[a + 1];
   info->xyzt_units = h->xyzt_units;
+  info->header_read = true;
+  for (int a = 0; a < 3; ++a) {
+    info->quatern[a] = h->quatern[a];
+    info->qoffset[a] = h->qoffset[a];
+  }
+  info->qfac = h->pixdim[0];
+  memcpy(info->srow, h->srow, sizeof info->srow);
 }
 
 static segc_status read_header(byte_source *s, const char *name,

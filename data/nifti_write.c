@@ -55,6 +55,55 @@ typedef struct {
   int qform_code, sform_code;
 } header_fields;
 
+static bool all_finite(const double *values, int count) {
+  for (int i = 0; i < count; ++i)
+    if (!isfinite(values[i])) return false;
+  return true;
+}
+
+// Fills the qform and sform from `like`'s header as read, when that header
+// gives exactly the volume's affine (nibabel's rules, with the volume's
+// dims for the pixdim fallback): a label on its CT's grid keeps the CT's
+// placement fields. Returns false (leaving `f` alone) otherwise.
+static bool copy_header_xforms(const segc_volume *v, const segc_nifti_info *like,
+                               header_fields *f) {
+  if (!like || !like->header_read) return false;
+  segc_nifti_header h;
+  memset(&h, 0, sizeof h);
+  h.version = 1;
+  h.dim[0] = 3;
+  for (int a = 0; a < 3; ++a) {
+    h.dim[a + 1] = v->dim[a];
+    h.pixdim[a + 1] = like->pixdim[a];
+    h.quatern[a] = like->quatern[a];
+    h.qoffset[a] = like->qoffset[a];
+  }
+  h.pixdim[0] = like->qfac;
+  h.qform_code = xform_code(like->qform_code, 0);
+  h.sform_code = xform_code(like->sform_code, 0);
+  memcpy(h.srow, like->srow, sizeof h.srow);
+  if (!all_finite(h.pixdim, 4) || !all_finite(h.quatern, 3) ||
+      !all_finite(h.qoffset, 3) || !all_finite(&h.srow[0][0], 12))
+    return false;
+  double affine[4][4];
+  if (segc_nifti_best_affine(&h, "like", affine) != SEGC_OK) {
+    segc_clear_error();  // not usable: the caller writes the affine instead
+    return false;
+  }
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c)
+      if (affine[r][c] != v->affine[r][c]) return false;
+  for (int a = 0; a < 3; ++a) {
+    f->qform.quatern[a] = h.quatern[a];
+    f->qform.qoffset[a] = h.qoffset[a];
+  }
+  memcpy(f->qform.pixdim, h.pixdim, sizeof f->qform.pixdim);
+  memcpy(f->srow, h.srow, sizeof f->srow);
+  f->qform_code = h.qform_code;
+  f->sform_code = h.sform_code;
+  return true;
+}
+
 static void encode_nifti1(const header_fields *f, nifti_1_header *h) {
   memset(h, 0, sizeof *h);
   h->sizeof_hdr = SEGC_NIFTI1_HEADER_BYTES;
@@ -201,19 +250,25 @@ segc_status segc_nifti_write(const char *path, const segc_volume *volume,
   f.datatype = datatype_of(volume->dtype);
   f.bitpix = 8 * (int)segc_dtype_size(volume->dtype);
   for (int a = 0; a < 3; ++a) f.dim[a] = volume->dim[a];
-  segc_status status = segc_nifti_qform_from_affine(volume->affine, &f.qform);
-  if (status != SEGC_OK) return segc_fail_context(status, "%s", path);
   f.nifti2 = f.dim[0] > NIFTI1_MAX_DIM || f.dim[1] > NIFTI1_MAX_DIM ||
              f.dim[2] > NIFTI1_MAX_DIM;
-  for (int r = 0; r < 3; ++r)
-    for (int c = 0; c < 4; ++c) {
-      f.srow[r][c] = volume->affine[r][c];
-      if (!f.nifti2 && !(fabs(f.srow[r][c]) <= FLT_MAX))  // NIfTI-1 stores float32
+  segc_status status = SEGC_OK;
+  if (!copy_header_xforms(volume, like, &f)) {
+    status = segc_nifti_qform_from_affine(volume->affine, &f.qform);
+    if (status != SEGC_OK) return segc_fail_context(status, "%s", path);
+    memcpy(f.srow, volume->affine, sizeof f.srow);
+    f.sform_code = xform_code(like ? like->sform_code : 0, NIFTI_XFORM_ALIGNED_ANAT);
+    f.qform_code = xform_code(like ? like->qform_code : 0, NIFTI_XFORM_SCANNER_ANAT);
+  }
+  for (int r = 0; r < 3 && !f.nifti2; ++r) {  // NIfTI-1 stores float32
+    for (int c = 0; c < 4; ++c)
+      if (!(fabs(f.srow[r][c]) <= FLT_MAX))
         return SEGC_FAIL(SEGC_ERR_INVALID, "%s: affine[%d][%d] = %g does not "
                          "fit a float32", path, r, c, f.srow[r][c]);
-    }
-  f.sform_code = xform_code(like ? like->sform_code : 0, NIFTI_XFORM_ALIGNED_ANAT);
-  f.qform_code = xform_code(like ? like->qform_code : 0, NIFTI_XFORM_SCANNER_ANAT);
+    if (!(fabs(f.qform.qoffset[r]) <= FLT_MAX))
+      return SEGC_FAIL(SEGC_ERR_INVALID, "%s: qoffset %d = %g does not fit a "
+                       "float32", path, r, f.qform.qoffset[r]);
+  }
 
   char temp[4096];
   int fd = -1;

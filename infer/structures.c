@@ -1,9 +1,11 @@
 #include "infer/structures.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data/file_list.h"
 
@@ -39,6 +41,24 @@ segc_status segc_structures_table(const char *labels_path, int classes,
     }
   }
   return SEGC_OK;
+}
+
+segc_status segc_structures_for_setting(const char *labels, bool is_default,
+                                        int classes, segc_label_table *out) {
+  memset(out, 0, sizeof *out);
+  if (!labels || !labels[0] ||
+      (is_default && classes != SEGC_BUNDLE_CLASS_COUNT))
+    return segc_structures_table(NULL, classes, out);
+  if (!is_default) {
+    struct stat st;
+    if (stat(labels, &st) != 0)
+      return SEGC_FAIL(SEGC_ERR_IO, "labels %s: %s (the labels setting names "
+                       "the class names JSON)", labels, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+      return SEGC_FAIL(SEGC_ERR_INVALID, "labels %s: not a file (the labels "
+                       "setting names the class names JSON)", labels);
+  }
+  return segc_structures_table(labels, classes, out);
 }
 
 // Levenshtein distance, case-insensitive, capped at 64 characters.

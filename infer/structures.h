@@ -15,6 +15,15 @@
 segc_status segc_structures_table(const char *labels_path, int classes,
                                   segc_label_table *out);
 
+// The class names for the config's `labels` setting. The schema's default
+// file (`is_default`) is optional: when absent the built-in names serve, and
+// a network with other than 105 outputs gets generic names. Any other path
+// is the user's choice: it must be a labels file naming `classes` classes
+// (a missing one is an error naming it, never a silent fallback). An empty
+// setting means no file.
+segc_status segc_structures_for_setting(const char *labels, bool is_default,
+                                        int classes, segc_label_table *out);
+
 // Parses a comma-separated list of names ("liver,spleen"); selected[c] is set
 // for each named class (classes entries, all false on entry is not needed:
 // the array is cleared first). Background cannot be chosen. An unknown name

@@ -2,6 +2,8 @@
 // affine, for u8/i16/i32/f32, .nii and .nii.gz, and affines in several
 // orientations. niftilib (an independent reader) checks the written header
 // fields, the voxel order on disk, and that the qform agrees with the sform.
+// A volume written with the info of the file it came from, on its grid,
+// keeps that file's qform and sform as they were.
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -235,6 +237,72 @@ static int count_leftovers(const char *dir) {
   return n;
 }
 
+// Header of a plain .nii, read or rewritten in place.
+static bool header_io(const char *path, nifti_1_header *h, bool write) {
+  FILE *f = fopen(path, write ? "r+b" : "rb");
+  if (!f) return false;
+  const bool ok = write ? fwrite(h, sizeof *h, 1, f) == 1 : fread(h, sizeof *h, 1, f) == 1;
+  return fclose(f) == 0 && ok;
+}
+
+static bool same_placement(const nifti_1_header *a, const nifti_1_header *b) {
+  return a->qform_code == b->qform_code && a->sform_code == b->sform_code &&
+         a->quatern_b == b->quatern_b && a->quatern_c == b->quatern_c &&
+         a->quatern_d == b->quatern_d && a->qoffset_x == b->qoffset_x &&
+         a->qoffset_y == b->qoffset_y && a->qoffset_z == b->qoffset_z &&
+         memcmp(a->pixdim, b->pixdim, 4 * sizeof a->pixdim[0]) == 0 &&
+         memcmp(a->srow_x, b->srow_x, sizeof a->srow_x) == 0 &&
+         memcmp(a->srow_y, b->srow_y, sizeof a->srow_y) == 0 &&
+         memcmp(a->srow_z, b->srow_z, sizeof a->srow_z) == 0;
+}
+
+// A volume written with the info of the file it was read from, on the same
+// grid, keeps that file's qform and sform as they were (a qform unlike the
+// sform, or only one of them set); on another grid the affine is written.
+static void check_like_from_read(const char *dir) {
+  const int64_t dim[3] = {6, 5, 4};
+  segc_volume v;
+  if (segc_volume_alloc(&v, SEGC_I16, dim) != SEGC_OK) return;
+  fill_random(&v, 7);
+  for (int a = 0; a < 3; ++a) v.affine[a][a] = 2.0;
+  v.affine[0][3] = -7.5;
+  char source[4096], copy[4096];
+  snprintf(source, sizeof source, "%s/placed.nii", dir);
+  snprintf(copy, sizeof copy, "%s/placed_copy.nii", dir);
+  CHECK(segc_nifti_write(source, &v, NULL) == SEGC_OK, "%s", segc_error_message());
+  segc_volume_free(&v);
+  const int codes[3][2] = {{1, 2}, {1, 0}, {0, 4}};  // qform, sform
+  for (int t = 0; t < 3; ++t) {
+    nifti_1_header h, back;
+    CHECK(header_io(source, &h, false), "read %s", source);
+    h.qform_code = (short)codes[t][0];
+    h.sform_code = (short)codes[t][1];
+    h.quatern_b = 0.1f;
+    h.quatern_c = -0.2f;
+    h.quatern_d = 0.3f;
+    h.qoffset_x = 41.5f;
+    h.pixdim[0] = -1.0f;
+    CHECK(header_io(source, &h, true), "rewrite %s", source);
+    segc_nifti_info info;
+    if (segc_nifti_read(source, &v, &info) != SEGC_OK) {
+      CHECK(false, "%s", segc_error_message());
+      return;
+    }
+    CHECK(segc_nifti_write(copy, &v, &info) == SEGC_OK, "%s", segc_error_message());
+    CHECK(header_io(copy, &back, false) && same_placement(&h, &back),
+          "codes q%d s%d: written q%d s%d, quatern %g %g %g (input %g %g %g)",
+          codes[t][0], codes[t][1], back.qform_code, back.sform_code,
+          back.quatern_b, back.quatern_c, back.quatern_d, h.quatern_b,
+          h.quatern_c, h.quatern_d);
+    // Moved: the new affine is what is written, qform and sform alike.
+    v.affine[1][3] += 3.0;
+    CHECK(segc_nifti_write(copy, &v, &info) == SEGC_OK, "%s", segc_error_message());
+    check_with_niftilib(copy, &v, v.affine, true, codes[t][0] ? codes[t][0] : 1,
+                        codes[t][1] ? codes[t][1] : 2);
+    segc_volume_free(&v);
+  }
+}
+
 static void check_writer_errors(const char *dir) {
   const int64_t dim[3] = {4, 5, 6};
   segc_volume v;
@@ -392,6 +460,7 @@ int main(void) {
   const int64_t slabs[3] = {256, 256, 160};
   round_trip(dir, &cases[2], SEGC_I16, slabs, ".nii.gz", true);
   check_like_and_threads(dir);
+  check_like_from_read(dir);
   check_gzip_sink(dir);
   check_nifti2_write(dir);
   check_writer_errors(dir);
