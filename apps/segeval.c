@@ -291,16 +291,18 @@ static void print_summary(const segc_eval_table *table, double tolerance,
 }
 
 static int run(const segc_config *config, const eval_args *e) {
-  // The default labels file names the bundle's 105 classes; other class
-  // counts get generic names unless a labels file is given.
-  const bool default_labels = !strcmp(config->labels, "configs/labels_104.json");
-  const char *labels_path = e->classes == SEGC_BUNDLE_CLASS_COUNT || !default_labels
-                                ? config->labels : NULL;
+  // The default labels file names the bundle's 105 classes (other class
+  // counts get generic names) and may be absent; a labels file the user
+  // names must be there, as for seginfer.
+  segc_config defaults;
+  segc_config_defaults(&defaults);
+  const bool default_labels = !strcmp(config->labels, defaults.labels);
   segc_label_table names = {0};
   segc_eval_table table;
   segc_eval_table_init(&table, e->classes, e->tolerance > 0.0);
   outputs out = {.dir = e->output_dir};
-  segc_status status = segc_structures_table(labels_path, e->classes, &names);
+  segc_status status =
+      segc_structures_for_setting(config->labels, default_labels, e->classes, &names);
   if (status == SEGC_OK) {
     segc_set_threads(config->threads);
     status = stage_outputs(&out, table.with_nsd);

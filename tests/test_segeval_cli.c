@@ -302,6 +302,15 @@ static int test_hand_cases(void) {
             test_contains(support_err, "not implemented yet") &&
             support_count_entries(bad) == 0,
         "device cuda refused: %s", support_err);
+  // A labels file the user names must exist (no silent fall-back to the
+  // built-in names).
+  snprintf(args, sizeof args, "--pred %s/tiny/pred --label %s/tiny/label "
+           "--classes 4 --set labels=%s/tiny/missing_labels.json --output-dir %s",
+           temp, temp, temp, bad);
+  CHECK(run(args) == 1 && test_contains(support_err, "missing_labels.json") &&
+            test_contains(support_err, "No such file") &&
+            support_count_entries(bad) == 0,
+        "missing labels file: %s", support_err);
   return 0;
 }
 
