@@ -15,11 +15,20 @@ typedef struct {
   ino_t inode;
 } file_identity;
 
+// An output file of this run, by its folder's real path and its name, so
+// that two spellings of one place compare equal.
+typedef struct {
+  char *where;
+  const char *option;
+} planned_file;
+
 typedef struct {
   const segc_output_check *check;
   file_identity *inputs;       // one per input
   const char *planned[3];      // folders the run creates
   int planned_count;
+  planned_file *files;         // every output file checked so far
+  int file_count, file_capacity;
 } checker;
 
 // Refuses `path` when it names an existing file that is one of the inputs.
@@ -98,14 +107,50 @@ static segc_status check_creatable(const char *option, const char *folder) {
   return check_writable_folder(option, folder, existing);
 }
 
+// Refuses a second output of this run at the place of an earlier one (say
+// --report naming the label file): the later write would replace the first.
+static segc_status check_not_planned(checker *c, const char *option,
+                                     const char *path) {
+  char folder[kPathMax], real[kPathMax];
+  SEGC_TRY(folder_of(path, folder));
+  const char *slash = strrchr(path, '/');
+  const char *name = slash ? slash + 1 : path;
+  // A folder the run has yet to make has no real path: its spelling serves.
+  const char *base = realpath(folder, real) ? real : folder;
+  const size_t n = strlen(base) + strlen(name) + 2;
+  char *where = malloc(n);
+  if (!where) return SEGC_FAIL(SEGC_ERR_NOMEM, "output check: out of memory");
+  snprintf(where, n, "%s/%s", base, name);
+  for (int i = 0; i < c->file_count; ++i) {
+    if (strcmp(c->files[i].where, where) != 0) continue;
+    free(where);
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "%s %s is also where %s writes in this run; give each "
+                     "output its own path", option, path, c->files[i].option);
+  }
+  if (c->file_count == c->file_capacity) {
+    const int capacity = c->file_capacity ? 2 * c->file_capacity : 16;
+    planned_file *grown = realloc(c->files, sizeof *grown * (size_t)capacity);
+    if (!grown) {
+      free(where);
+      return SEGC_FAIL(SEGC_ERR_NOMEM, "output check: out of memory");
+    }
+    c->files = grown;
+    c->file_capacity = capacity;
+  }
+  c->files[c->file_count++] = (planned_file){where, option};
+  return SEGC_OK;
+}
+
 // A file the run writes (a label, sidecar, statistics, preview, report...).
-static segc_status check_file(const checker *c, const char *option,
+static segc_status check_file(checker *c, const char *option,
                               const char *path) {
   struct stat st;
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s %s is a folder; a file is expected",
                      option, path);
   SEGC_TRY(check_not_input(c, option, path));
+  SEGC_TRY(check_not_planned(c, option, path));
   char folder[kPathMax];
   SEGC_TRY(folder_of(path, folder));
   for (int p = 0; p < c->planned_count; ++p)
@@ -113,17 +158,18 @@ static segc_status check_file(const checker *c, const char *option,
   return check_writable_folder(option, path, folder);
 }
 
-static segc_status check_in_folder(const checker *c, const char *folder,
+static segc_status check_in_folder(checker *c, const char *folder,
                                    const char *name) {
   if (!name) return SEGC_OK;
   char path[2 * kPathMax];
   snprintf(path, sizeof path, "%s/%s", folder, name);
-  return check_not_input(c, "-o", path);
+  SEGC_TRY(check_not_input(c, "-o", path));
+  return check_not_planned(c, "-o", path);
 }
 
 // The files of one case written into its output folder (staged as a whole
 // beside it, then renamed or merged into place).
-static segc_status check_case_folder(const checker *c, const segc_case_paths *p) {
+static segc_status check_case_folder(checker *c, const segc_case_paths *p) {
   struct stat st;
   if (stat(p->folder, &st) == 0 && !S_ISDIR(st.st_mode))
     return SEGC_FAIL(SEGC_ERR_INVALID, "-o %s exists and is not a folder",
@@ -149,7 +195,7 @@ static segc_status check_case_folder(const checker *c, const segc_case_paths *p)
   return SEGC_OK;
 }
 
-static segc_status check_case(const checker *c, const char *input) {
+static segc_status check_case(checker *c, const char *input) {
   segc_case_plan plan;
   SEGC_TRY(segc_plan_case(c->check->layout, input, &plan));
   const segc_case_paths *p = &plan.paths;
@@ -196,6 +242,8 @@ segc_status segc_check_outputs(const segc_output_check *check) {
     c.inputs[i] = (file_identity){true, st.st_dev, st.st_ino};
   }
   const segc_status status = check_all(&c);
+  for (int i = 0; i < c.file_count; ++i) free(c.files[i].where);
+  free(c.files);
   free(c.inputs);
   return status;
 }

@@ -8,7 +8,8 @@
 //   - every output's folder exists and can be written, or is a folder the
 //     run creates (-o, --preview, --save-preprocessed with several inputs)
 //     and that can be created;
-//   - a file output is not an existing folder.
+//   - a file output is not an existing folder;
+//   - no two outputs of the run share a path (--report on the label...).
 // Messages name the option and the path as the user gave it.
 #ifndef SEGC_INFER_OUTPUT_CHECK_H
 #define SEGC_INFER_OUTPUT_CHECK_H

@@ -313,6 +313,13 @@ static int test_output_locations(void) {
   expect_refusal(args, "late/missing/r.json", r, 0);
   snprintf(args, sizeof args, "-i %s/ct.nii -o %s/x.nii.gz --report %s", temp, r, r);
   expect_refusal(args, "--report", r, 0);
+  // Two outputs of one run on one path: the later would replace the first.
+  snprintf(args, sizeof args, "-i %s/ct.nii -o %s/x.nii.gz --report %s/../late/x.nii.gz",
+           temp, r, r);
+  expect_refusal(args, "also where -o writes", r, 0);
+  snprintf(args, sizeof args, "-i %s/ct.nii -o %s/x.nii.gz --stats --preview %s/x.json",
+           temp, r, r);
+  expect_refusal(args, "also where -o writes", r, 0);
   // A JSON write that fails names the file asked for.
   cJSON *root = cJSON_CreateObject();
   char path[4096];
