@@ -135,6 +135,10 @@ static int test_errors(const char *weights, const char *nan_weights,
            nan_weights, input, common, output);
   expect_error("NaN weights", args, output,
                "tensor 'convInit.conv.weight' has 1 NaN value");
+  snprintf(args, sizeof args,
+           "--weights %s --input %s --shape 1,1,4,32,32 --output %s", weights,
+           input, output);
+  expect_error("size not a multiple of 8", args, output, "spatial sizes must be multiples of 8");
   snprintf(args, sizeof args, "--weights %s/absent.pt --input %s %s --output %s",
            temp, input, common, output);
   expect_error("no such weights", args, output, "cannot open checkpoint");
