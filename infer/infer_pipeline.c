@@ -7,6 +7,7 @@
 #include "core/parallel.h"
 #include "data/nifti_io.h"
 #include "data/transforms.h"
+#include "infer/checkpoint_network.h"
 #include "train/model_io.h"
 
 segc_status segc_infer_settings_from_config(const segc_config *config,
@@ -26,6 +27,8 @@ segc_status segc_infer_settings_from_config(const segc_config *config,
                         ? SEGC_SW_PAD_ZERO
                         : SEGC_SW_PAD_REPLICATE;
   out->compute = segc_config_compute_dtype(config);
+  out->notes = stdout;
+  out->warnings = stderr;
   if (out->compute == SEGC_F16)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "amp \"fp16\" is the GPU mode; on the CPU compute in f32 "
@@ -33,60 +36,20 @@ segc_status segc_infer_settings_from_config(const segc_config *config,
   return SEGC_OK;
 }
 
-static void describe_network(const segc_segresnet_config *c, char *text,
-                             size_t size) {
-  size_t n = (size_t)snprintf(text, size,
-                              "in_channels %lld, out_channels %lld, "
-                              "init_filters %lld, blocks_down [",
-                              (long long)c->in_channels,
-                              (long long)c->out_channels,
-                              (long long)c->init_filters);
-  for (int i = 0; i < c->levels && n < size; ++i)
-    n += (size_t)snprintf(text + n, size - n, "%s%d", i ? "," : "",
-                          c->blocks_down[i]);
-  if (n < size) n += (size_t)snprintf(text + n, size - n, "], blocks_up [");
-  for (int i = 0; i + 1 < c->levels && n < size; ++i)
-    n += (size_t)snprintf(text + n, size - n, "%s%d", i ? "," : "",
-                          c->blocks_up[i]);
-  if (n < size) snprintf(text + n, size - n, "]");
-}
-
-static bool same_shape(const segc_segresnet_config *a,
-                       const segc_segresnet_config *b) {
-  if (a->in_channels != b->in_channels || a->out_channels != b->out_channels ||
-      a->init_filters != b->init_filters || a->levels != b->levels)
-    return false;
-  for (int i = 0; i < a->levels; ++i)
-    if (a->blocks_down[i] != b->blocks_down[i]) return false;
-  for (int i = 0; i + 1 < a->levels; ++i)
-    if (a->blocks_up[i] != b->blocks_up[i]) return false;
-  return true;
-}
-
 segc_status segc_infer_model_load(segc_infer_model *model, const char *path,
                                   const segc_config *config,
                                   const segc_infer_settings *settings) {
   memset(model, 0, sizeof *model);
-  const segc_segresnet_config wanted = segc_config_network(config);
   segc_pt_state_dict dict;
   SEGC_TRY(segc_pt_read(path, &dict));
-  segc_segresnet_config found = wanted;  // keeps dropout and norm_groups
-  segc_status status = segc_segresnet_config_from_state_dict(&dict, &found);
-  if (status != SEGC_OK) {
-    segc_pt_free(&dict);
-    return segc_fail_context(status, "%s", path);
-  }
-  if (settings->check_network && !same_shape(&found, &wanted)) {
-    char have[256], want[256];
-    describe_network(&found, have, sizeof have);
-    describe_network(&wanted, want, sizeof want);
-    segc_pt_free(&dict);
-    return SEGC_FAIL(SEGC_ERR_INVALID,
-                     "%s holds a network with %s; the config's network_def "
-                     "has %s", path, have, want);
-  }
-  status = segc_segresnet_create(&model->net, &found, false);
-  if (status != SEGC_OK) {
+  const segc_checkpoint_network_options options = {
+      .config = config, .config_named = settings->check_network,
+      .expected_classes = settings->sw.channels,
+      .notes = settings->notes, .warnings = settings->warnings};
+  segc_segresnet_config found;
+  segc_status status = segc_checkpoint_network(path, &dict, &options, &found);
+  if (status == SEGC_OK) status = segc_segresnet_create(&model->net, &found, false);
+  if (status != SEGC_OK) {  // no network was made
     segc_pt_free(&dict);
     return status;
   }

@@ -14,6 +14,7 @@
 #define SEGC_INFER_INFER_PIPELINE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "infer/segresnet_predictor.h"
 #include "infer/sliding_window.h"
@@ -26,12 +27,17 @@ typedef struct {
   // The user named a network (config file or --set network_def...): the
   // checkpoint must match it. Otherwise the checkpoint defines the network.
   bool check_network;
+  // Where the model loader writes which network settings came from where
+  // (infer/checkpoint_network.h), and its warnings; NULL: nowhere.
+  FILE *notes, *warnings;
 } segc_infer_settings;
 
 // The settings a configuration implies: pixdim from highres/pixdim, the
 // sliding window from sw_roi/sw_overlap/sw_batch_size/sw_mode/
 // sw_padding_mode, the compute dtype from amp (fp16 is refused on the CPU).
-// `channels` is the network's output channel count.
+// `channels` is the output channel count the caller's labels expect (the
+// model loader refuses a checkpoint with another count). Notes go to stdout,
+// warnings to stderr.
 segc_status segc_infer_settings_from_config(const segc_config *config,
                                             int64_t channels,
                                             segc_infer_settings *out);
@@ -43,12 +49,12 @@ typedef struct {
   bool ready;
 } segc_infer_model;
 
-// Reads a checkpoint and the network's shape from it; with
-// settings->check_network, checks that shape against the config's
-// network_def (channels, init_filters, blocks_down, blocks_up): a mismatch is
-// an error naming both. norm_groups
-// and dropout come from the config (checkpoints do not store them). The
-// predictor is sized for windows (sw_batch_size, 1, roi).
+// Reads a checkpoint and the network it holds (infer/checkpoint_network.h:
+// the shapes from the tensors, checked against the config's network_def
+// with settings->check_network; norm_groups from segc_config.json beside
+// the checkpoint, else the config; the output count must equal
+// settings->sw.channels when that is set). Every weight must be finite. The
+// predictor is sized for windows (sw_batch_size, in_channels, roi).
 segc_status segc_infer_model_load(segc_infer_model *model, const char *path,
                                   const segc_config *config,
                                   const segc_infer_settings *settings);

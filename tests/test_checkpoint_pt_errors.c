@@ -67,8 +67,7 @@ static tensor_spec control_spec(void) {
                        .shape = {2, 3}, .stride = {3, 1}};
 }
 
-static void emit_tensor_entry(bytes *b, const tensor_spec *s) {
-  emit_string(b, s->key);
+static void emit_tensor_value(bytes *b, const tensor_spec *s) {
   emit_global(b, "torch._utils", "_rebuild_tensor_v2");
   emit_byte(b, '(');
   emit_byte(b, '(');
@@ -90,6 +89,11 @@ static void emit_tensor_entry(bytes *b, const tensor_spec *s) {
   emit_byte(b, '}');   // backward hooks
   emit_byte(b, 't');
   emit_byte(b, 'R');
+}
+
+static void emit_tensor_entry(bytes *b, const tensor_spec *s) {
+  emit_string(b, s->key);
+  emit_tensor_value(b, s);
 }
 
 // OrderedDict with the given entries; `tail` is emitted just before STOP.
@@ -208,9 +212,9 @@ static int test_bad_pickles(void) {
                         "unknown pickle opcode");
   expect_pickle_failure("unknown opcode names data.pkl", &p, SEGC_ERR_FORMAT,
                         "arc/data.pkl: pickle offset");
-  const uint8_t binbytes[] = {'B', 0, 0, 0, 0};
-  p = dict_pickle(&good, 1, binbytes, sizeof binbytes, true);
-  expect_pickle_failure("BINBYTES", &p, SEGC_ERR_FORMAT, "opcode BINBYTES");
+  const uint8_t newobj[] = {0x81};
+  p = dict_pickle(&good, 1, newobj, sizeof newobj, true);
+  expect_pickle_failure("NEWOBJ", &p, SEGC_ERR_FORMAT, "opcode NEWOBJ");
   p = dict_pickle(&good, 1, NULL, 0, false);
   expect_pickle_failure("no STOP", &p, SEGC_ERR_FORMAT, "without STOP");
   const uint8_t bad_get[] = {'h', 9};
@@ -241,6 +245,84 @@ static int test_bad_pickles(void) {
   p = dict_pickle(twice, 2, NULL, 0, true);
   expect_pickle_failure("duplicate key", &p, SEGC_ERR_FORMAT,
                         "key 'w' appears twice");
+  return 0;
+}
+
+static void emit_short_string(bytes *b, const char *s) {  // SHORT_BINUNICODE
+  emit_byte(b, 0x8c);
+  emit_byte(b, (uint8_t)strlen(s));
+  emit(b, s, strlen(s));
+}
+
+// Protocol 4's opcodes as Python's pickler writes them (torch.save with
+// pickle_protocol=4), and their damaged forms.
+static int test_protocol4_pickles(void) {
+  const tensor_spec spec = control_spec();
+  bytes p = {.size = 0};
+  const uint8_t proto[] = {0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0};
+  emit(&p, proto, sizeof proto);  // the FRAME length is set below
+  emit_short_string(&p, "collections");
+  emit_byte(&p, 0x94);  // MEMOIZE -> 0
+  emit_short_string(&p, "OrderedDict");
+  emit_byte(&p, 0x94);  // 1
+  emit_byte(&p, 0x93);  // STACK_GLOBAL
+  emit_byte(&p, 0x94);  // 2
+  emit_byte(&p, ')');
+  emit_byte(&p, 'R');
+  emit_byte(&p, 0x94);  // 3: the dict
+  emit_byte(&p, '(');
+  const uint8_t long_key[] = {0x8d, 1, 0, 0, 0, 0, 0, 0, 0, 'w'};  // BINUNICODE8
+  emit(&p, long_key, sizeof long_key);
+  emit_tensor_value(&p, &spec);
+  emit_byte(&p, 0x94);  // 4: the tensor
+  emit_short_string(&p, "v");
+  const uint8_t get_tensor[] = {'h', 4};
+  emit(&p, get_tensor, sizeof get_tensor);
+  emit_byte(&p, 'u');
+  emit_byte(&p, '.');
+  const uint64_t frame = p.size - sizeof proto;
+  for (int i = 0; i < 8; ++i) p.data[3 + i] = (uint8_t)(frame >> (8 * i));
+  size_t size = 0;
+  uint8_t *data = checkpoint_of(&p, &size);
+  segc_pt_state_dict dict;
+  CHECK_OK(segc_pt_parse(data, size, &dict));
+  CHECK(dict.count == 2 && !strcmp(dict.tensors[0].name, "w") &&
+            !strcmp(dict.tensors[1].name, "v") &&
+            memcmp(dict.tensors[1].data, kStorage, sizeof kStorage) == 0,
+        "protocol 4 pickle reads back: %d tensors", dict.count);
+  segc_pt_free(&dict);
+  free(data);
+
+  p = (bytes){.size = 0};
+  const uint8_t proto6[] = {0x80, 6, '}', '.'};
+  emit(&p, proto6, sizeof proto6);
+  expect_pickle_failure("protocol 6", &p, SEGC_ERR_UNSUPPORTED,
+                        "pickle protocol 6 (segc reads protocols 2 to 5)");
+  const struct {
+    const char *what;
+    uint8_t tail[12];
+    size_t length;
+    const char *needle;
+  } bad[] = {
+      {"FRAME past the end", {0x95, 0xff, 0xff, 0, 0, 0, 0, 0, 0}, 9,
+       "FRAME longer than the pickle"},
+      {"STACK_GLOBAL of ints", {'K', 1, 'K', 2, 0x93}, 5,
+       "STACK_GLOBAL of values that are not two strings"},
+      {"STACK_GLOBAL of empty names", {0x8c, 0, 0x8c, 0, 0x93}, 5,
+       "GLOBAL with an empty name"},
+      {"BINUNICODE8 past the end", {0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0xff, 0xff}, 9, "ends inside an opcode"},
+      {"BINBYTES8 past the end", {0x8e, 0, 0, 0, 0, 0, 0, 0, 1}, 9,
+       "ends inside an opcode"},
+      {"ADDITEMS on a list", {']', '(', 'K', 1, 0x90}, 5,
+       "ADDITEMS on a value that is not a set"},
+      {"out-of-band buffer", {0x97}, 1, "opcode NEXT_BUFFER"},
+      {"MEMOIZE of nothing", {'(', 0x94}, 2, "stack underflow"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+    p = dict_pickle(&spec, 1, bad[i].tail, bad[i].length, true);
+    expect_pickle_failure(bad[i].what, &p, SEGC_ERR_FORMAT, bad[i].needle);
+  }
   return 0;
 }
 
@@ -472,7 +554,8 @@ static int test_read_errors(void) {
 
 int main(void) {
   g_dir = test_temp_dir("checkpoint_pt_errors");
-  int failed = test_control() || test_bad_pickles() || test_pickle_limits() ||
+  int failed = test_control() || test_bad_pickles() ||
+               test_protocol4_pickles() || test_pickle_limits() ||
                test_bad_tensors() ||
                test_bad_records() || test_damaged_zip() || test_read_errors();
   rmdir(g_dir);

@@ -93,6 +93,28 @@ def wrapped():
             "epoch": 7, "best_metric": 0.8125, "note": "segc fixture"}
 
 
+def protocol4():
+    # torch.save(..., pickle_protocol=4): FRAME, MEMOIZE, STACK_GLOBAL and
+    # SHORT_BINUNICODE instead of protocol 2's opcodes; a key of 300
+    # characters is written with BINUNICODE.
+    sd = TinyNet().state_dict()
+    sd["half.weight"] = torch.randn(2, 3).half()
+    sd["k" * 300] = torch.randn(2)
+    return sd
+
+
+def protocol5_wrapped():
+    # Protocol 5 with the other values a wrapped checkpoint may carry beside
+    # the model: bytes (SHORT_BINBYTES), sets (EMPTY_SET, ADDITEMS), a
+    # frozenset, a long string and the optimizer's state.
+    obj = wrapped()
+    obj["raw"] = bytes(range(8))
+    obj["classes"] = {1, 2, 3}
+    obj["frozen"] = frozenset({"liver"})
+    obj["long_note"] = "n" * 300
+    return obj
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/data/checkpoints"
     os.makedirs(out_dir, exist_ok=True)
@@ -111,6 +133,10 @@ def main():
     save("views.pt", sd, sd)
     obj = wrapped()
     save("wrapped.pt", obj, obj["model"])
+    sd = protocol4()
+    save("protocol4.pt", sd, sd, pickle_protocol=4)
+    obj = protocol5_wrapped()
+    save("protocol5_wrapped.pt", obj, obj["model"], pickle_protocol=5)
 
     # The legacy format embeds storage ids, so its bytes change on every run.
     legacy = collections.OrderedDict(weight=torch.ones(2, 2))

@@ -1,8 +1,9 @@
 // PyTorch checkpoints (torch.save's zip format) read and written in C.
 //
 // The container is a zip archive of stored (uncompressed) entries:
-// <prefix>/data.pkl (a pickle, protocol 2, of an OrderedDict of tensors built
-// by torch._utils._rebuild_tensor_v2), <prefix>/data/<key> (raw little-endian
+// <prefix>/data.pkl (a pickle, protocol 2 by default, 3 to 5 with
+// torch.save's pickle_protocol, of an OrderedDict of tensors built by
+// torch._utils._rebuild_tensor_v2), <prefix>/data/<key> (raw little-endian
 // storages) and <prefix>/version. A state dict may also be wrapped as
 // {"model": state_dict}, as MONAI's CheckpointLoader accepts.
 #ifndef SEGC_TRAIN_CHECKPOINT_PT_H

@@ -25,6 +25,69 @@ static void format_shape(const int64_t *shape, int ndim, char *buf,
   if (used < bytes) snprintf(buf + used, bytes - used, ")");
 }
 
+// One pass over the raw bits: an all-ones exponent is NaN (mantissa set)
+// or infinity.
+void segc_count_non_finite(const void *data, segc_dtype dtype, size_t count,
+                           int64_t *nans, int64_t *infs) {
+  int64_t nan_count = 0, inf_count = 0;
+  if (dtype == SEGC_F32) {
+    const uint32_t *bits = data;
+    for (size_t i = 0; i < count; ++i)
+      if ((bits[i] & 0x7f800000u) == 0x7f800000u) {
+        if (bits[i] & 0x007fffffu) ++nan_count;
+        else ++inf_count;
+      }
+  } else if (dtype == SEGC_F16 || dtype == SEGC_BF16) {
+    const uint16_t exponent = dtype == SEGC_F16 ? 0x7c00u : 0x7f80u;
+    const uint16_t mantissa = dtype == SEGC_F16 ? 0x03ffu : 0x007fu;
+    const uint16_t *bits = data;
+    for (size_t i = 0; i < count; ++i)
+      if ((bits[i] & exponent) == exponent) {
+        if (bits[i] & mantissa) ++nan_count;
+        else ++inf_count;
+      }
+  }
+  *nans = nan_count;
+  *infs = inf_count;
+}
+
+// "3 NaN values", "1 infinite value", "2 NaN values and 1 infinite value".
+static void describe_non_finite(int64_t nans, int64_t infs, char *text,
+                                size_t size) {
+  size_t used = 0;
+  if (nans)
+    used = (size_t)snprintf(text, size, "%lld NaN value%s", (long long)nans,
+                            nans == 1 ? "" : "s");
+  if (infs && used < size)
+    snprintf(text + used, size - used, "%s%lld infinite value%s",
+             nans ? " and " : "", (long long)infs, infs == 1 ? "" : "s");
+}
+
+static segc_status refuse_non_finite(const char *source, const char *what,
+                                     const char *name, int64_t nans,
+                                     int64_t infs) {
+  char counts[96];
+  describe_non_finite(nans, infs, counts, sizeof counts);
+  return SEGC_FAIL(SEGC_ERR_INVALID,
+                   "%s: %s '%s' has %s; the network would compute garbage "
+                   "(did the training that wrote it diverge?)",
+                   source, what, name, counts);
+}
+
+segc_status segc_segresnet_check_finite(const segc_segresnet *net,
+                                        const float *values,
+                                        const char *source, const char *what) {
+  for (int i = 0; i < net->param_count; ++i) {
+    const segc_param *p = &net->params[i];
+    const size_t offset = (size_t)((const float *)p->value.data - net->weights);
+    int64_t nans, infs;
+    segc_count_non_finite(values + offset, SEGC_F32,
+                          (size_t)segc_tensor_numel(&p->value), &nans, &infs);
+    if (nans || infs) return refuse_non_finite(source, what, p->name, nans, infs);
+  }
+  return SEGC_OK;
+}
+
 static segc_status check_tensor(const segc_param *p, const segc_pt_tensor *t,
                                 const char *source) {
   int64_t want[5];
@@ -43,6 +106,10 @@ static segc_status check_tensor(const segc_param *p, const segc_pt_tensor *t,
   if (t->dtype != SEGC_F32 && t->dtype != SEGC_F16 && t->dtype != SEGC_BF16)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s: '%s' has dtype %s", source,
                      p->name, segc_dtype_name(t->dtype));
+  int64_t nans, infs;
+  segc_count_non_finite(t->data, t->dtype,
+                        (size_t)segc_tensor_numel(&p->value), &nans, &infs);
+  if (nans || infs) return refuse_non_finite(source, "tensor", p->name, nans, infs);
   return SEGC_OK;
 }
 

@@ -7,14 +7,27 @@
 #include "train/checkpoint_pt.h"
 
 // Copies every parameter from the state dict (f32, f16 or bf16, converted to
-// f32). Every key, shape and dtype is checked first: a missing key, an extra
-// key or a shape that differs is an error naming the key (nothing is
-// changed then). `source` names the checkpoint in messages.
+// f32). Every key, shape, dtype and value is checked first: a missing key,
+// an extra key, a shape that differs or a NaN or infinite value is an error
+// naming the key (nothing is changed then). `source` names the checkpoint in
+// messages.
 segc_status segc_segresnet_load_state_dict(segc_segresnet *net,
                                            const segc_pt_state_dict *dict,
                                            const char *source);
 segc_status segc_segresnet_load_checkpoint(segc_segresnet *net,
                                            const char *path);
+
+// Counts the NaN and the infinite values among `count` f32, f16 or bf16
+// elements in one pass (other dtypes count none).
+void segc_count_non_finite(const void *data, segc_dtype dtype, size_t count,
+                           int64_t *nans, int64_t *infs);
+// Refuses `values`, laid out as net->weights (the weights or an optimizer
+// moment), when a parameter's slice holds a NaN or an infinity: the error
+// names `source`, `what` ("tensor", "adamw.m of") and the first such
+// parameter with its counts.
+segc_status segc_segresnet_check_finite(const segc_segresnet *net,
+                                        const float *values,
+                                        const char *source, const char *what);
 
 // A state dict viewing the network's weights (no copy; valid while the
 // network lives). Free with segc_segresnet_state_dict_free.

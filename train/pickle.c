@@ -38,6 +38,7 @@ typedef struct {
   segc_pickle_value **memo;
   size_t memo_capacity;
   size_t memo_limit;
+  size_t memo_count;  // entries stored: MEMOIZE's next index, as len(memo)
 } unpickler;
 
 static segc_status fail_at(const unpickler *u, segc_status code,
@@ -171,10 +172,15 @@ static segc_status make_tuple(unpickler *u, segc_pickle_value **items,
   return SEGC_OK;
 }
 
+// APPEND(S) onto a list, ADDITEMS onto a set.
 static segc_status append_items(unpickler *u, segc_pickle_value *list,
+                                segc_pickle_kind kind,
                                 segc_pickle_value **items, size_t count) {
-  if (list->kind != SEGC_PICKLE_LIST)
-    return fail_at(u, SEGC_ERR_FORMAT, "APPEND(S) on a value that is not a list");
+  if (list->kind != kind)
+    return fail_at(u, SEGC_ERR_FORMAT,
+                   kind == SEGC_PICKLE_SET
+                       ? "ADDITEMS on a value that is not a set"
+                       : "APPEND(S) on a value that is not a list");
   if (count == 0) return SEGC_OK;
   SEGC_TRY(grow(u, &list->as.sequence.items, list->as.sequence.count,
                 &list->as.sequence.capacity, list->as.sequence.count + count));
@@ -220,6 +226,7 @@ static segc_status memo_put(unpickler *u, uint64_t id) {
     u->memo = grown;
     u->memo_capacity = capacity;
   }
+  if (!u->memo[id]) ++u->memo_count;
   u->memo[id] = value;
   return SEGC_OK;
 }
@@ -249,6 +256,45 @@ static segc_status read_line(unpickler *u, segc_pickle_text *text) {
   if (text->length == 0)
     return fail_at(u, SEGC_ERR_FORMAT, "GLOBAL with an empty name");
   return SEGC_OK;
+}
+
+// The operand of BINUNICODE and its 1- and 8-byte-length forms (str, UTF-8
+// checked) and of the BINBYTES family (bytes).
+static segc_status push_text(unpickler *u, segc_pickle_kind kind,
+                             uint64_t length) {
+  if (length > u->size - u->at)
+    return fail_at(u, SEGC_ERR_FORMAT, "pickle data ends inside an opcode");
+  const uint8_t *p = NULL;
+  SEGC_TRY(need(u, (size_t)length, &p));
+  if (kind == SEGC_PICKLE_STRING && !segc_utf8_valid(p, (size_t)length))
+    return fail_at(u, SEGC_ERR_FORMAT, "string is not valid UTF-8");
+  segc_pickle_value *v;
+  SEGC_TRY(new_value(u, kind, &v));
+  v->as.string.bytes = (const char *)p;
+  v->as.string.length = (size_t)length;
+  return push(u, v);
+}
+
+// STACK_GLOBAL (protocol 4): GLOBAL with module and name taken from the
+// stack as two strings.
+static segc_status stack_global(unpickler *u) {
+  segc_pickle_value *module = NULL, *name = NULL, *v = NULL;
+  SEGC_TRY(pop(u, &name));
+  SEGC_TRY(pop(u, &module));
+  if (module->kind != SEGC_PICKLE_STRING || name->kind != SEGC_PICKLE_STRING)
+    return fail_at(u, SEGC_ERR_FORMAT,
+                   "STACK_GLOBAL of values that are not two strings");
+  const segc_pickle_text texts[2] = {module->as.string, name->as.string};
+  for (int i = 0; i < 2; ++i) {
+    if (texts[i].length == 0)
+      return fail_at(u, SEGC_ERR_FORMAT, "GLOBAL with an empty name");
+    if (texts[i].length > kMaxGlobalLine)
+      return fail_at(u, SEGC_ERR_FORMAT, "GLOBAL name too long");
+  }
+  SEGC_TRY(new_value(u, SEGC_PICKLE_GLOBAL, &v));
+  v->as.global.module = texts[0];
+  v->as.global.name = texts[1];
+  return push(u, v);
 }
 
 static segc_status push_int(unpickler *u, int64_t value) {
@@ -327,49 +373,6 @@ static segc_status tuple_of_top(unpickler *u, size_t count) {
   return push(u, tuple);
 }
 
-// Names of the opcodes this reader refuses, for a clear message.
-static const char *refused_opcode_name(uint8_t op) {
-  switch (op) {
-    case 'I': return "INT";
-    case 'L': return "LONG";
-    case 'F': return "FLOAT";
-    case 'S': return "STRING";
-    case 'T': return "BINSTRING";
-    case 'U': return "SHORT_BINSTRING";
-    case 'V': return "UNICODE";
-    case 'P': return "PERSID";
-    case 'g': return "GET";
-    case 'p': return "PUT";
-    case 'd': return "DICT";
-    case 'l': return "LIST";
-    case 'i': return "INST";
-    case 'o': return "OBJ";
-    case '0': return "POP";
-    case '1': return "POP_MARK";
-    case '2': return "DUP";
-    case 0x81: return "NEWOBJ";
-    case 0x82: return "EXT1";
-    case 0x83: return "EXT2";
-    case 0x84: return "EXT4";
-    case 0x8b: return "LONG4";
-    case 'B': return "BINBYTES";
-    case 'C': return "SHORT_BINBYTES";
-    case 0x8c: return "SHORT_BINUNICODE";
-    case 0x8d: return "BINUNICODE8";
-    case 0x8e: return "BINBYTES8";
-    case 0x8f: return "EMPTY_SET";
-    case 0x90: return "ADDITEMS";
-    case 0x91: return "FROZENSET";
-    case 0x92: return "NEWOBJ_EX";
-    case 0x93: return "STACK_GLOBAL";
-    case 0x94: return "MEMOIZE";
-    case 0x96: return "BYTEARRAY8";
-    case 0x97: return "NEXT_BUFFER";
-    case 0x98: return "READONLY_BUFFER";
-    default: return NULL;
-  }
-}
-
 // Runs one opcode. *stopped is set by STOP.
 static segc_status step(unpickler *u, const segc_pickle_value **root,
                         bool *stopped) {
@@ -380,13 +383,19 @@ static segc_status step(unpickler *u, const segc_pickle_value **root,
   SEGC_TRY(need(u, 1, &p));
   const uint8_t op = p[0];
   switch (op) {
-    case 0x80:  // PROTO
+    case 0x80: {  // PROTO
       SEGC_TRY(need(u, 1, &p));
-      if (p[0] > 5)
-        return fail_at(u, SEGC_ERR_UNSUPPORTED, "pickle protocol above 5");
-      return SEGC_OK;
+      if (p[0] <= 5) return SEGC_OK;
+      char message[96];
+      snprintf(message, sizeof message,
+               "pickle protocol %u (segc reads protocols 2 to 5)", p[0]);
+      return fail_at(u, SEGC_ERR_UNSUPPORTED, message);
+    }
     case 0x95:  // FRAME: a length prefix that only helps buffering
-      return need(u, 8, &p);
+      SEGC_TRY(need(u, 8, &p));
+      if (segc_le64(p) > u->size - u->at)
+        return fail_at(u, SEGC_ERR_FORMAT, "FRAME longer than the pickle");
+      return SEGC_OK;
     case '.':  // STOP
       if (u->mark_count != 0 || u->stack_size != 1)
         return fail_at(u, SEGC_ERR_FORMAT,
@@ -396,6 +405,8 @@ static segc_status step(unpickler *u, const segc_pickle_value **root,
       return SEGC_OK;
     case '(':  // MARK
       return push_mark(u);
+    case 0x93:  // STACK_GLOBAL
+      return stack_global(u);
     case 'c': {  // GLOBAL
       segc_pickle_value *v;
       SEGC_TRY(new_value(u, SEGC_PICKLE_GLOBAL, &v));
@@ -418,11 +429,22 @@ static segc_status step(unpickler *u, const segc_pickle_value **root,
     case 'a':  // APPEND
       SEGC_TRY(pop(u, &b));
       SEGC_TRY(top(u, &a));
-      return append_items(u, a, &b, 1);
+      return append_items(u, a, SEGC_PICKLE_LIST, &b, 1);
     case 'e':  // APPENDS
       SEGC_TRY(pop_mark(u, &items, &count));
       SEGC_TRY(top(u, &a));
-      return append_items(u, a, items, count);
+      return append_items(u, a, SEGC_PICKLE_LIST, items, count);
+    case 0x8f:  // EMPTY_SET
+      return push_kind(u, SEGC_PICKLE_SET);
+    case 0x90:  // ADDITEMS
+      SEGC_TRY(pop_mark(u, &items, &count));
+      SEGC_TRY(top(u, &a));
+      return append_items(u, a, SEGC_PICKLE_SET, items, count);
+    case 0x91:  // FROZENSET
+      SEGC_TRY(pop_mark(u, &items, &count));
+      SEGC_TRY(make_tuple(u, items, count, &a));
+      a->kind = SEGC_PICKLE_SET;
+      return push(u, a);
     case '}':  // EMPTY_DICT
       return push_kind(u, SEGC_PICKLE_DICT);
     case 's': {  // SETITEM
@@ -436,17 +458,24 @@ static segc_status step(unpickler *u, const segc_pickle_value **root,
       SEGC_TRY(pop_mark(u, &items, &count));
       SEGC_TRY(top(u, &a));
       return set_items(u, a, items, count);
-    case 'X': {  // BINUNICODE
+    case 0x8c:  // SHORT_BINUNICODE
+      SEGC_TRY(need(u, 1, &p));
+      return push_text(u, SEGC_PICKLE_STRING, p[0]);
+    case 'X':  // BINUNICODE
       SEGC_TRY(need(u, 4, &p));
-      const uint32_t length = segc_le32(p);
-      SEGC_TRY(need(u, length, &p));
-      if (!segc_utf8_valid(p, length))
-        return fail_at(u, SEGC_ERR_FORMAT, "string is not valid UTF-8");
-      SEGC_TRY(new_value(u, SEGC_PICKLE_STRING, &a));
-      a->as.string.bytes = (const char *)p;
-      a->as.string.length = length;
-      return push(u, a);
-    }
+      return push_text(u, SEGC_PICKLE_STRING, segc_le32(p));
+    case 0x8d:  // BINUNICODE8
+      SEGC_TRY(need(u, 8, &p));
+      return push_text(u, SEGC_PICKLE_STRING, segc_le64(p));
+    case 'C':  // SHORT_BINBYTES
+      SEGC_TRY(need(u, 1, &p));
+      return push_text(u, SEGC_PICKLE_BYTES, p[0]);
+    case 'B':  // BINBYTES
+      SEGC_TRY(need(u, 4, &p));
+      return push_text(u, SEGC_PICKLE_BYTES, segc_le32(p));
+    case 0x8e:  // BINBYTES8
+      SEGC_TRY(need(u, 8, &p));
+      return push_text(u, SEGC_PICKLE_BYTES, segc_le64(p));
     case 'q':  // BINPUT
       SEGC_TRY(need(u, 1, &p));
       return memo_put(u, p[0]);
@@ -456,6 +485,8 @@ static segc_status step(unpickler *u, const segc_pickle_value **root,
     case 'h':  // BINGET
       SEGC_TRY(need(u, 1, &p));
       return memo_get(u, p[0]);
+    case 0x94:  // MEMOIZE: BINPUT at the next free index
+      return memo_put(u, u->memo_count);
     case 'j':  // LONG_BINGET
       SEGC_TRY(need(u, 4, &p));
       return memo_get(u, segc_le32(p));
@@ -499,7 +530,7 @@ static segc_status step(unpickler *u, const segc_pickle_value **root,
     case 'b':  // BUILD
       return build(u);
     default: {
-      const char *name = refused_opcode_name(op);
+      const char *name = segc_pickle_opcode_name(op);
       char message[160];
       if (name)
         snprintf(message, sizeof message,
@@ -553,46 +584,4 @@ void segc_pickle_free(segc_pickle *pickle) {
     c = next;
   }
   free(pickle);
-}
-
-const char *segc_pickle_kind_name(segc_pickle_kind kind) {
-  switch (kind) {
-    case SEGC_PICKLE_NONE: return "None";
-    case SEGC_PICKLE_BOOL: return "bool";
-    case SEGC_PICKLE_INT: return "int";
-    case SEGC_PICKLE_FLOAT: return "float";
-    case SEGC_PICKLE_STRING: return "str";
-    case SEGC_PICKLE_TUPLE: return "tuple";
-    case SEGC_PICKLE_LIST: return "list";
-    case SEGC_PICKLE_DICT: return "dict";
-    case SEGC_PICKLE_GLOBAL: return "global";
-    case SEGC_PICKLE_PERSID: return "persistent id";
-    case SEGC_PICKLE_CALL: return "object";
-  }
-  return "unknown";
-}
-
-bool segc_pickle_text_equals(segc_pickle_text text, const char *literal) {
-  const size_t length = strlen(literal);
-  return text.length == length && memcmp(text.bytes, literal, length) == 0;
-}
-
-const segc_pickle_value *segc_pickle_dict_get(const segc_pickle_value *dict,
-                                              const char *key) {
-  if (!dict || dict->kind != SEGC_PICKLE_DICT) return NULL;
-  const segc_pickle_value *found = NULL;
-  for (size_t i = 0; i < dict->as.dict.count; ++i) {
-    const segc_pickle_value *k = dict->as.dict.keys[i];
-    if (k->kind == SEGC_PICKLE_STRING &&
-        segc_pickle_text_equals(k->as.string, key))
-      found = dict->as.dict.values[i];  // the last one wins, as in Python
-  }
-  return found;
-}
-
-bool segc_pickle_is_global(const segc_pickle_value *value, const char *module,
-                           const char *name) {
-  return value && value->kind == SEGC_PICKLE_GLOBAL &&
-         segc_pickle_text_equals(value->as.global.module, module) &&
-         segc_pickle_text_equals(value->as.global.name, name);
 }

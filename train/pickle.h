@@ -1,13 +1,16 @@
-// A small, bounded unpickler for the pickles torch.save writes (protocol 2).
+// A small, bounded unpickler for the pickles torch.save writes (protocols
+// 2 to 5: torch's default is 2, `pickle_protocol=4` or 5 adds FRAME, MEMOIZE,
+// STACK_GLOBAL, SHORT_BINUNICODE and the other protocol 3/4 opcodes).
 //
 // It knows the opcodes Python's pickler emits for dicts, OrderedDicts, lists,
-// tuples, strings, ints, floats, bools, None, globals, REDUCE/BUILD and
-// persistent ids, and refuses every other opcode by name. It runs no code: a
-// GLOBAL is only a name, and REDUCE of anything but collections.OrderedDict
-// becomes an inert "call" value (callable + arguments) that the caller may
-// interpret (torch._utils._rebuild_tensor_v2 for checkpoints). There is no
-// recursion, and the stack, the marks, the memo and the memory are capped, so
-// any input ends in a value or a one-line error.
+// tuples, sets, strings, bytes, ints, floats, bools, None, globals,
+// REDUCE/BUILD and persistent ids, and refuses every other opcode by name
+// (protocol 5's out-of-band buffers included: torch.save never uses them). It
+// runs no code: a GLOBAL is only a name, and REDUCE of anything but
+// collections.OrderedDict becomes an inert "call" value (callable +
+// arguments) that the caller may interpret (torch._utils._rebuild_tensor_v2
+// for checkpoints). There is no recursion, and the stack, the marks, the memo
+// and the memory are capped, so any input ends in a value or a one-line error.
 #ifndef SEGC_TRAIN_PICKLE_H
 #define SEGC_TRAIN_PICKLE_H
 
@@ -23,10 +26,12 @@ typedef enum {
   SEGC_PICKLE_INT,
   SEGC_PICKLE_FLOAT,
   SEGC_PICKLE_STRING,  // UTF-8, checked
+  SEGC_PICKLE_BYTES,   // held in as.string, not checked
   SEGC_PICKLE_TUPLE,
   SEGC_PICKLE_LIST,
+  SEGC_PICKLE_SET,     // set or frozenset, items in pickle order
   SEGC_PICKLE_DICT,    // dict or collections.OrderedDict, in insertion order
-  SEGC_PICKLE_GLOBAL,  // "module name" from GLOBAL
+  SEGC_PICKLE_GLOBAL,  // "module name" from GLOBAL or STACK_GLOBAL
   SEGC_PICKLE_PERSID,  // BINPERSID of a value (torch: the storage tuple)
   SEGC_PICKLE_CALL,    // REDUCE of a global on an argument tuple
 } segc_pickle_kind;
@@ -44,8 +49,8 @@ struct segc_pickle_value {
     bool boolean;
     int64_t integer;
     double real;
-    segc_pickle_text string;
-    struct {  // tuple, list
+    segc_pickle_text string;  // str or bytes
+    struct {  // tuple, list, set
       segc_pickle_value **items;
       size_t count, capacity;
     } sequence;
@@ -75,6 +80,8 @@ segc_status segc_pickle_load(const uint8_t *bytes, size_t size,
 void segc_pickle_free(segc_pickle *pickle);
 
 const char *segc_pickle_kind_name(segc_pickle_kind kind);
+// An opcode's name ("SHORT_BINUNICODE"), NULL for a byte that is none.
+const char *segc_pickle_opcode_name(uint8_t op);
 bool segc_pickle_text_equals(segc_pickle_text text, const char *literal);
 // The value stored under a string key, NULL if absent or not a dict.
 const segc_pickle_value *segc_pickle_dict_get(const segc_pickle_value *dict,

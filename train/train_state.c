@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/model_io.h"
 #include "train/state_file.h"
 
 segc_status segc_train_progress_init(segc_train_progress *p) {
@@ -160,6 +161,15 @@ segc_status segc_train_state_load(const char *path, segc_trainer *t,
                   "%s: saved with seed %lld, this run uses %llu: resuming would "
                   "not continue the same run",
                   path, (long long)seed, (unsigned long long)t->seed);
+  // A state saved after the training diverged would resume into NaN losses
+  // (or, for the moments, into NaN weights one step later): refuse it here,
+  // naming the parameter, before anything is changed.
+  if (s == SEGC_OK)
+    s = segc_segresnet_check_finite(t->net, weights, path, "parameter");
+  if (s == SEGC_OK)
+    s = segc_segresnet_check_finite(t->net, m, path, "adamw.m of parameter");
+  if (s == SEGC_OK)
+    s = segc_segresnet_check_finite(t->net, v, path, "adamw.v of parameter");
   if (s == SEGC_OK) {
     memcpy(t->net->weights, weights, sizeof(float) * (size_t)n);
     memcpy(t->optimizer.m, m, sizeof(float) * (size_t)n);
