@@ -13,6 +13,7 @@
 #include "infer/infer_report.h"
 #include "infer/output_check.h"
 #include "infer/structures.h"
+#include "train/run_folder.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -137,6 +138,26 @@ typedef struct {
   bool check_network;  // a config or network_def override was given
 } run_args;
 
+// A killed seginfer leaves its staged outputs (".segc-tmp.<pid>.*") beside
+// the final ones: those of dead processes are removed from the output's
+// folder (and from the -o folder itself with several inputs), and said.
+static segc_status remove_stale_outputs(const char *output, bool several) {
+  char path[4096], folder[4096];
+  snprintf(path, sizeof path, "%s", output);
+  for (size_t n = strlen(path); n > 1 && path[n - 1] == '/'; --n) path[n - 1] = '\0';
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(folder, sizeof folder, ".");
+  else snprintf(folder, sizeof folder, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  segc_stale_temp_report report = {0};
+  SEGC_TRY(segc_remove_stale_temp_files(folder, &report));
+  if (several) SEGC_TRY(segc_remove_stale_temp_files(output, &report));
+  if (report.count > 0)
+    fprintf(stderr, "seginfer: removed %d temporary files that killed runs left "
+            "(%.1f MB): %s\n", report.count, (double)report.bytes / 1e6,
+            report.names);
+  return SEGC_OK;
+}
+
 // Everything after the arguments; frees what it made on every path.
 static int run(segc_config *config, const run_args *args, const input_list *inputs) {
   const int classes = config->network_def.out_channels;
@@ -191,6 +212,7 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
                   (args->preprocessed &&
                    segc_data_make_dirs(args->preprocessed) != SEGC_OK)))
     goto failed;
+  if (remove_stale_outputs(args->output, several) != SEGC_OK) goto failed;
 
   segc_set_threads(config->threads);
   segc_infer_settings settings;

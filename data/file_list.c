@@ -106,7 +106,7 @@ segc_status segc_data_make_dirs(const char *path) {
 
 segc_status segc_data_copy_file(const char *from, const char *to) {
   char temp[4096];
-  if (snprintf(temp, sizeof temp, "%s.tmp%ld", to, (long)getpid()) >=
+  if (snprintf(temp, sizeof temp, "%s.tmp.%ld", to, (long)getpid()) >=
       (int)sizeof temp)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: path too long", to);
   FILE *in = fopen(from, "rb");

@@ -75,7 +75,7 @@ segc_status segc_data_json_save(const cJSON *root, const char *path) {
   char *text = cJSON_Print(root);
   if (!text) return SEGC_FAIL(SEGC_ERR_NOMEM, "%s: cannot format JSON", path);
   char temp[4096];
-  if (snprintf(temp, sizeof temp, "%s.tmp%ld", path, (long)getpid()) >=
+  if (snprintf(temp, sizeof temp, "%s.tmp.%ld", path, (long)getpid()) >=
       (int)sizeof temp) {
     free(text);
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: path too long", path);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -372,6 +373,43 @@ static int test_xforms(void) {
   return 0;
 }
 
+// The pid of a process that has ended (a child that exits at once).
+static long dead_pid(void) {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  int status;
+  if (child < 0 || waitpid(child, &status, 0) != child) return -1;
+  return (long)child;
+}
+
+static bool write_bytes(const char *path, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return false;
+  bool ok = true;
+  for (size_t i = 0; i < n && ok; ++i) ok = fputc('x', f) != EOF;
+  return fclose(f) == 0 && ok;
+}
+
+// Staged outputs a killed seginfer left are removed by the next run in that
+// folder; those of a live process stay.
+static int test_stale_staging(void) {
+  char dir[1100], dead[1400], live[1400], args[8192];
+  snprintf(dir, sizeof dir, "%s/stale", temp);
+  CHECK(mkdir(dir, 0755) == 0, "mkdir %s", dir);
+  const long pid = dead_pid();
+  CHECK(pid > 0, "fork a child to get a dead pid");
+  snprintf(dead, sizeof dead, "%s/.segc-tmp.%ld.seg.nii.gz", dir, pid);
+  snprintf(live, sizeof live, "%s/.segc-tmp.%ld.seg.nii.gz", dir, (long)getpid());
+  CHECK(write_bytes(dead, 1000) && write_bytes(live, 10), "write %s", dead);
+  snprintf(args, sizeof args, "-i %s/ct.nii -o %s/seg.nii.gz", temp, dir);
+  CHECK(run(args) == 0, "seginfer with stale staging: %s", support_err);
+  CHECK(!support_exists(dead), "a dead run's staged output is removed");
+  CHECK(support_exists(live), "a live process's staged output stays");
+  CHECK(test_contains(support_err, "removed 1 temporary file"),
+        "the removal is said: '%s'", support_err);
+  return 0;
+}
+
 int main(void) {
   snprintf(temp, sizeof temp, "%s", test_temp_dir("seginfer_outputs_guard"));
   const char *from_env = getenv("SEGC_BUILD_DIR");
@@ -388,6 +426,7 @@ int main(void) {
   if (test_labels()) return test_finish_failed();
   if (test_output_locations()) return test_finish_failed();
   if (test_xforms()) return test_finish_failed();
+  if (test_stale_staging()) return test_finish_failed();
   if (test_failures == 0) {
     char command[4096];
     snprintf(command, sizeof command, "rm -rf %s", temp);
