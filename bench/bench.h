@@ -15,8 +15,10 @@ extern const segc_bench_command segc_bench_commands[];
 
 // SegResNet convolution shapes (bench/bench_conv.c).
 int segc_bench_conv(int argc, char **argv);
-// segbench groupnorm: GroupNorm+ReLU, upsample2x and add (bench_groupnorm.c).
+// GroupNorm+ReLU (bench/bench_groupnorm.c); upsample2x and the residual add
+// (bench/bench_upsample_add.c).
 int segc_bench_groupnorm(int argc, char **argv);
+int segc_bench_upsample_add(int argc, char **argv);
 // The fused DiceCE loss, forward and backward (bench/bench_loss.c).
 int segc_bench_loss(int argc, char **argv);
 // seginfer end to end, beside MONAI when available (bench/bench_infer.c).

@@ -7,6 +7,7 @@ int segc_bench_nifti(int argc, char **argv);  // bench/nifti.c
 const segc_bench_command segc_bench_commands[] = {
     {"conv", segc_bench_conv},
     {"groupnorm", segc_bench_groupnorm},
+    {"upsample-add", segc_bench_upsample_add},
     {"infer", segc_bench_infer},
     {"loss", segc_bench_loss},
     {"nifti", segc_bench_nifti},

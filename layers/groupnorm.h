@@ -34,4 +34,15 @@ segc_status segc_groupnorm_forward(segc_graph *graph,
                                    const segc_groupnorm *layer, segc_value *x,
                                    segc_value **y);
 
+// The forward's two passes alone (for segbench), on a channels-last host
+// tensor x, f32 or bf16. The statistics pass writes per-chunk sums of x and
+// x^2 into `partial`, segc_groupnorm_partial_count(x's shape) doubles; the
+// normalize pass writes y = [relu](x * scale[n*C + c] + shift[n*C + c]) in
+// x's dtype (y may alias x's data).
+int64_t segc_groupnorm_partial_count(segc_shape s);
+void segc_groupnorm_statistics_pass(const segc_tensor *x, double *partial);
+void segc_groupnorm_normalize_pass(const segc_tensor *x, void *y,
+                                   const float *scale, const float *shift,
+                                   bool relu);
+
 #endif
