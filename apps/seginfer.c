@@ -13,7 +13,7 @@
 #include "infer/infer_report.h"
 #include "infer/output_check.h"
 #include "infer/structures.h"
-#include "train/run_folder.h"
+#include "io/run_folder.h"
 
 static void usage(FILE *out) {
   fprintf(out,

@@ -10,8 +10,8 @@
 #include "data/label_merge.h"
 #include "data/labels.h"
 #include "data/nifti_io.h"
-#include "data/phantom.h"
 #include "data/regrid.h"
+#include "phantom/phantom.h"
 
 static const char *const main_usage =
     "usage: segprep <command> [options]   (segprep <command> --help)\n"

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "core/parallel.h"
-#include "train/config.h"
 #include "train/train_loop.h"
 
 static void usage(FILE *out) {

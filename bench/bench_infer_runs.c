@@ -10,8 +10,8 @@
 #include "data/file_list.h"
 #include "data/json_file.h"
 #include "data/nifti_io.h"
+#include "io/model_io.h"
 #include "layers/segresnet.h"
-#include "train/model_io.h"
 
 segc_status bench_exe_dir(char *dir, size_t size) {
   const ssize_t n = readlink("/proc/self/exe", dir, size - 1);

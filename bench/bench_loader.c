@@ -9,8 +9,8 @@
 #include "core/parallel.h"
 #include "data/datalist.h"
 #include "data/loader.h"
-#include "data/phantom.h"
 #include "data/training_case.h"
+#include "phantom/phantom.h"
 
 typedef struct {
   const segc_datalist *list;

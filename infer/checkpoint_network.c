@@ -7,7 +7,7 @@
 
 #include "data/file_list.h"
 #include "data/labels.h"
-#include "train/model_io.h"
+#include "io/model_io.h"
 
 // segtrain writes a few kilobytes; anything far larger is not its file.
 enum { kMaxSavedConfigBytes = 1 << 20 };

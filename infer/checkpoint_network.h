@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "train/checkpoint_pt.h"
-#include "train/config.h"
+#include "config/config.h"
+#include "io/checkpoint_pt.h"
 
 typedef struct {
   const segc_config *config;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/atomic_file.h"
+#include "io/atomic_file.h"
 
 void segc_eval_table_init(segc_eval_table *t, int classes, bool with_nsd) {
   memset(t, 0, sizeof *t);

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "train/config.h"
+#include "config/config.h"
 
 typedef enum {
   SEGC_OPTION_NOT_MINE = 0,  // not a shared option; the program looks at it

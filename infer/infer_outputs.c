@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "data/json_file.h"
-#include "train/atomic_file.h"
+#include "io/atomic_file.h"
 
 segc_status segc_label_keep(segc_volume *label, const bool *selected,
                             int classes) {

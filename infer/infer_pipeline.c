@@ -8,7 +8,7 @@
 #include "data/nifti_io.h"
 #include "data/transforms.h"
 #include "infer/checkpoint_network.h"
-#include "train/model_io.h"
+#include "io/model_io.h"
 
 segc_status segc_infer_settings_from_config(const segc_config *config,
                                             int64_t channels,

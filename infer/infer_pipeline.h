@@ -16,9 +16,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "config/config.h"
 #include "infer/segresnet_predictor.h"
 #include "infer/sliding_window.h"
-#include "train/config.h"
 
 typedef struct {
   double pixdim[3];      // network grid spacing (1.5 or 3.0 mm)

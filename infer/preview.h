@@ -32,8 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "data/image2d.h"
 #include "data/volume.h"
+#include "image2d/image2d.h"
 
 typedef struct {
   double window_level;     // HU at mid-grey (40)

@@ -26,8 +26,8 @@ mkdir -p "$out/corpus" "$out/crashes"
 
 sources=(
   tests/fuzz/fuzz_checkpoint_pt.c
-  train/checkpoint_pt.c train/pickle.c train/zip_archive.c train/zip_writer.c
-  train/byte_buffer.c train/atomic_file.c core/status.c core/dtype.c
+  io/checkpoint_pt.c io/pickle.c io/zip_archive.c io/zip_writer.c
+  io/byte_buffer.c io/atomic_file.c core/status.c core/dtype.c
 )
 # core/dtype.h uses _Float16, which clang before 15 accepts on x86-64 only
 # with AVX512-FP16 enabled; use that where the CPU has it.

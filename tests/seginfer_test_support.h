@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "data/volume.h"
+#include "io/model_io.h"
 #include "layers/segresnet.h"
-#include "train/model_io.h"
 
 static char support_out[1 << 16], support_err[1 << 16];
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "infer/infer_pipeline.h"
-#include "train/model_io.h"
+#include "io/model_io.h"
 #include "train/train_state.h"
 #include "util/test_util.h"
 

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "train/checkpoint_pt.h"
-#include "train/checkpoint_pt_internal.h"
-#include "train/zip_archive.h"
+#include "io/checkpoint_pt.h"
+#include "io/checkpoint_pt_internal.h"
+#include "io/zip_archive.h"
 #include "util/test_util.h"
 
 static const char *fixture_dir(void) {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "train/config.h"
+#include "config/config.h"
 #include "util/test_util.h"
 
 static const char *temp_dir;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/config.h"
+#include "config/config.h"
 #include "util/test_util.h"
 
 static const char *temp_dir;

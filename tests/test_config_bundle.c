@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "train/config.h"
+#include "config/config.h"
 #include "util/test_util.h"
 
 // CHECK_OK stops main; these checks live in void helpers and keep going.

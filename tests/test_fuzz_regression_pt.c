@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/checkpoint_pt.h"
-#include "train/checkpoint_pt_internal.h"
+#include "io/checkpoint_pt.h"
+#include "io/checkpoint_pt_internal.h"
 #include "util/test_util.h"
 
 static uint8_t *read_file(const char *path, size_t *size) {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/rng.h"
-#include "data/image2d.h"
+#include "image2d/image2d.h"
 #include "util/test_util.h"
 
 static const segc_rgb kBackground = {10, 20, 30};

@@ -12,7 +12,7 @@
 #include "data/labels.h"
 #include "data/nifti_io.h"
 #include "data/orientation.h"
-#include "data/phantom.h"
+#include "phantom/phantom.h"
 #include "util/test_util.h"
 
 static segc_phantom_options options_sized(int64_t x, int64_t y, int64_t z) {

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "train/run_folder.h"
+#include "io/run_folder.h"
 #include "util/test_util.h"
 
 static void write_file(const char *path, const char *text) {

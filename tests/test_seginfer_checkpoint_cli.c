@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/config.h"
 #include "data/nifti_io.h"
 #include "seginfer_test_support.h"
-#include "train/config.h"
 #include "util/test_util.h"
 
 static char temp[1024], seginfer[2048];

@@ -17,10 +17,10 @@
 
 #include "autograd/graph.h"
 #include "core/parallel.h"
+#include "io/model_io.h"
 #include "layers/segresnet.h"
 #include "losses/dice_ce.h"
 #include "train/adamw.h"
-#include "train/model_io.h"
 #include "train/trainer.h"
 #include "util/test_util.h"
 

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "data/phantom.h"
+#include "phantom/phantom.h"
 #include "segtrain_logs_support.h"
 #include "util/test_util.h"
 

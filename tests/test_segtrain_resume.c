@@ -16,13 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "core/parallel.h"
-#include "data/phantom.h"
-#include "train/config.h"
-#include "train/model_io.h"
-#include "train/state_file.h"
-#include "train/train_loop.h"
+#include "io/model_io.h"
+#include "io/state_file.h"
+#include "phantom/phantom.h"
 #include "segtrain_logs_support.h"
+#include "train/train_loop.h"
 #include "util/test_util.h"
 
 extern char **environ;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "train/state_file.h"
+#include "io/state_file.h"
 #include "util/test_util.h"
 
 static uint8_t *read_file(const char *path, size_t *size) {

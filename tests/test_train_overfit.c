@@ -12,11 +12,11 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "data/crop.h"
-#include "data/phantom.h"
 #include "data/training_case.h"
 #include "infer/metrics.h"
 #include "infer/segresnet_predictor.h"
 #include "infer/sliding_window.h"
+#include "phantom/phantom.h"
 #include "train/trainer.h"
 #include "util/test_util.h"
 

@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "data/image2d.h"
+#include "image2d/image2d.h"
 
 typedef struct {
   const double *x;  // (count) step of each value, or NULL for 0, 1, 2...

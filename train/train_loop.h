@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "train/config.h"
+#include "config/config.h"
 
 typedef struct {
   bool resume;          // continue from the state file (config.resume or

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "train/run_folder.h"
+#include "io/run_folder.h"
 #include "train/train_loop.h"
 
 typedef struct {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/model_io.h"
-#include "train/state_file.h"
+#include "io/model_io.h"
+#include "io/state_file.h"
 
 segc_status segc_train_progress_init(segc_train_progress *p) {
   memset(p, 0, sizeof *p);

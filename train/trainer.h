@@ -15,15 +15,15 @@
 #include <stdint.h>
 
 #include "autograd/graph.h"
+#include "config/config.h"
 #include "core/arena.h"
 #include "layers/segresnet.h"
 #include "losses/dice_ce.h"
 #include "train/adamw.h"
-#include "train/config.h"
 
 typedef struct {
   segc_segresnet *net;          // with a gradient arena
-  segc_amp_mode amp;            // see train/config.h
+  segc_amp_mode amp;            // see config/config.h
   segc_dtype compute;           // activations: f32 or bf16
   segc_dice_ce_config loss;
   segc_adamw optimizer;

@@ -7,9 +7,9 @@
 #ifndef SEGC_TRAIN_VALIDATE_H
 #define SEGC_TRAIN_VALIDATE_H
 
+#include "config/config.h"
 #include "data/datalist.h"
 #include "layers/segresnet.h"
-#include "train/config.h"
 
 typedef struct {
   double mean_dice;     // NaN when no case had a foreground class

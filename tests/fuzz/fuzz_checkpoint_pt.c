@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/checkpoint_pt.h"
-#include "train/checkpoint_pt_internal.h"
+#include "io/checkpoint_pt.h"
+#include "io/checkpoint_pt_internal.h"
 
 static void check_dict(const segc_pt_state_dict *dict) {
   volatile uint8_t sink = 0;
