@@ -9,6 +9,7 @@
 
 #include "core/parallel.h"
 #include "infer/infer_pipeline.h"
+#include "io/atomic_file.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -73,25 +74,12 @@ static segc_status read_exact(const char *path, void *data, size_t bytes) {
 
 static segc_status write_atomic(const char *path, const void *data,
                                 size_t bytes) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return SEGC_FAIL(SEGC_ERR_IO, "%s: %s", path, strerror(errno));
-  size_t put = fwrite(data, 1, bytes, f);
-  int flush_failed = fflush(f) != 0 || fsync(fileno(f)) != 0;
-  int close_failed = fclose(f) != 0;
-  if (put != bytes || flush_failed || close_failed) {
-    int saved = errno;
-    remove(tmp);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: write failed: %s", path, strerror(saved));
-  }
-  if (rename(tmp, path) != 0) {
-    int saved = errno;
-    remove(tmp);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: rename failed: %s", path,
-                     strerror(saved));
-  }
-  return SEGC_OK;
+  segc_atomic_file file;
+  segc_status status = segc_atomic_file_open(&file, path);
+  if (status == SEGC_OK) status = segc_atomic_file_write(&file, data, bytes);
+  if (status == SEGC_OK) status = segc_atomic_file_commit(&file);
+  segc_atomic_file_abort(&file);
+  return status;
 }
 
 typedef struct {

@@ -1,4 +1,4 @@
-// Private to train/config_bundle*.c: a merged MONAI bundle config and the
+// Private to config/config_bundle*.c: a merged MONAI bundle config and the
 // bookkeeping of which of its ids segc used.
 //
 // Ids follow MONAI's config syntax: "train#dataloader#batch_size" ("::" is

@@ -1,4 +1,4 @@
-// Shared by train/config*.c: the schema table, the typed setter and the
+// Shared by config/config*.c: the schema table, the typed setter and the
 // MONAI-bundle reader's entry points. Not for programs.
 #ifndef SEGC_CONFIG_CONFIG_INTERNAL_H
 #define SEGC_CONFIG_CONFIG_INTERNAL_H

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "io/atomic_file.h"
 
 // Adds `value` under the dotted name, creating the nested object.
 static bool add_dotted(cJSON *root, const char *name, cJSON *value) {
@@ -71,38 +72,15 @@ segc_status segc_config_write_json(const segc_config *config,
                                    const char *path) {
   char *json;
   SEGC_TRY(segc_config_to_json(config, &json));
-  char temporary[SEGC_CONFIG_TEXT_MAX + 64];
-  int n = snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path,
-                   (long)getpid());
-  if (n < 0 || (size_t)n >= sizeof temporary) {
-    cJSON_free(json);
-    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: path too long", path);
-  }
-  FILE *f = fopen(temporary, "wb");
-  if (!f) {
-    int saved = errno;
-    cJSON_free(json);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: %s", temporary, strerror(saved));
-  }
-  size_t length = strlen(json);
-  bool failed = fwrite(json, 1, length, f) != length || fputc('\n', f) == EOF;
-  failed = fflush(f) != 0 || failed;
-  failed = fsync(fileno(f)) != 0 || failed;
-  int saved = errno;
-  failed = fclose(f) != 0 || failed;
+  segc_atomic_file file;
+  segc_status status = segc_atomic_file_open(&file, path);
+  if (status == SEGC_OK)
+    status = segc_atomic_file_write(&file, json, strlen(json));
+  if (status == SEGC_OK) status = segc_atomic_file_write(&file, "\n", 1);
+  if (status == SEGC_OK) status = segc_atomic_file_commit(&file);
+  segc_atomic_file_abort(&file);
   cJSON_free(json);
-  if (failed) {
-    remove(temporary);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: write failed: %s", path,
-                     strerror(saved ? saved : errno));
-  }
-  if (rename(temporary, path) != 0) {
-    saved = errno;
-    remove(temporary);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: rename failed: %s", path,
-                     strerror(saved));
-  }
-  return SEGC_OK;
+  return status;
 }
 
 static void print_type(FILE *out, const segc_config_key *key) {

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/atomic_file.h"
+
 static int compare_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -105,40 +107,19 @@ segc_status segc_data_make_dirs(const char *path) {
 }
 
 segc_status segc_data_copy_file(const char *from, const char *to) {
-  char temp[4096];
-  if (snprintf(temp, sizeof temp, "%s.tmp.%ld", to, (long)getpid()) >=
-      (int)sizeof temp)
-    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: path too long", to);
   FILE *in = fopen(from, "rb");
   if (!in)
     return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot open: %s", from, strerror(errno));
-  FILE *out = fopen(temp, "wb");
-  if (!out) {
-    const int saved = errno;
-    fclose(in);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot create: %s", temp,
-                     strerror(saved));
-  }
+  segc_atomic_file out;
+  segc_status status = segc_atomic_file_open(&out, to);
   char block[1 << 16];
-  bool ok = true;
-  for (size_t got; (got = fread(block, 1, sizeof block, in)) > 0;)
-    if (fwrite(block, 1, got, out) != got) {
-      ok = false;
-      break;
-    }
-  const bool read_failed = ferror(in) != 0;
-  fclose(in);
-  if (fclose(out) != 0) ok = false;
-  if (!ok || read_failed) {
-    remove(temp);
-    return SEGC_FAIL(SEGC_ERR_IO, "copying %s to %s: %s failed", from, to,
-                     read_failed ? "read" : "write");
-  }
-  if (rename(temp, to) != 0) {
-    const int saved = errno;
-    remove(temp);
-    return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot rename from %s: %s", to, temp,
-                     strerror(saved));
-  }
-  return SEGC_OK;
+  size_t got;
+  while (status == SEGC_OK && (got = fread(block, 1, sizeof block, in)) > 0)
+    status = segc_atomic_file_write(&out, block, got);
+  if (status == SEGC_OK && ferror(in))
+    status = SEGC_FAIL(SEGC_ERR_IO, "copying %s to %s: read failed", from, to);
+  fclose(in);  // read only: nothing to lose
+  if (status == SEGC_OK) status = segc_atomic_file_commit(&out);
+  segc_atomic_file_abort(&out);
+  return status;
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/atomic_file.h"
+
 static segc_status read_text_file(const char *path, char **text, size_t *size) {
   FILE *f = fopen(path, "rb");
   if (!f)
@@ -74,36 +76,14 @@ segc_status segc_data_json_load(const char *path, cJSON **root) {
 segc_status segc_data_json_save(const cJSON *root, const char *path) {
   char *text = cJSON_Print(root);
   if (!text) return SEGC_FAIL(SEGC_ERR_NOMEM, "%s: cannot format JSON", path);
-  char temp[4096];
-  if (snprintf(temp, sizeof temp, "%s.tmp.%ld", path, (long)getpid()) >=
-      (int)sizeof temp) {
-    free(text);
-    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: path too long", path);
-  }
   // Messages name `path`, the file the caller asked for, not the temporary.
-  FILE *f = fopen(temp, "wb");
-  if (!f) {
-    const int saved = errno;
-    free(text);
-    return SEGC_FAIL(SEGC_ERR_IO, "cannot write %s: %s", path, strerror(saved));
-  }
-  const size_t length = strlen(text);
-  bool written = fwrite(text, 1, length, f) == length && fputc('\n', f) != EOF;
-  int saved = written ? 0 : errno;
+  segc_atomic_file file;
+  segc_status status = segc_atomic_file_open(&file, path);
+  if (status == SEGC_OK)
+    status = segc_atomic_file_write(&file, text, strlen(text));
+  if (status == SEGC_OK) status = segc_atomic_file_write(&file, "\n", 1);
+  if (status == SEGC_OK) status = segc_atomic_file_commit(&file);
+  segc_atomic_file_abort(&file);
   free(text);
-  if (fclose(f) != 0 && written) {
-    written = false;
-    saved = errno;
-  }
-  if (!written) {
-    remove(temp);
-    return SEGC_FAIL(SEGC_ERR_IO, "cannot write %s: %s", path, strerror(saved));
-  }
-  if (rename(temp, path) != 0) {
-    const int saved_rename = errno;
-    remove(temp);
-    return SEGC_FAIL(SEGC_ERR_IO, "cannot write %s: %s", path,
-                     strerror(saved_rename));
-  }
-  return SEGC_OK;
+  return status;
 }

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 
 #include "data/nifti_internal.h"
 #include "data/nifti_io.h"
+#include "io/atomic_file.h"
 
 // Bytes per slab transposed at a time: large enough to amortise the
 // parallel transpose, small enough not to double a big volume's memory.
@@ -189,26 +189,6 @@ static segc_status check_volume(const char *path, const segc_volume *v) {
   return SEGC_OK;
 }
 
-// Opens a new file next to `path` (same folder, so rename is atomic) with the
-// usual permissions (0666 minus the umask).
-static segc_status open_temp(const char *path, char *temp, size_t temp_size,
-                             int *fd) {
-  static atomic_uint counter;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const unsigned n = atomic_fetch_add(&counter, 1u);
-    const int len = snprintf(temp, temp_size, "%s.%ld.%u.tmp", path,
-                             (long)getpid(), n);
-    if (len < 0 || (size_t)len >= temp_size)
-      return SEGC_FAIL(SEGC_ERR_INVALID, "%s: path too long", path);
-    *fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (*fd >= 0) return SEGC_OK;
-    if (errno != EEXIST)
-      return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot create %s: %s", path, temp,
-                       strerror(errno));
-  }
-  return SEGC_FAIL(SEGC_ERR_IO, "%s: cannot find a free temporary name", path);
-}
-
 static segc_status write_contents(segc_nifti_sink *sink, const segc_volume *v,
                                   const header_fields *f, const char *path) {
   const uint8_t no_extensions[4] = {0, 0, 0, 0};
@@ -270,14 +250,21 @@ segc_status segc_nifti_write(const char *path, const segc_volume *volume,
                        "float32", path, r, f.qform.qoffset[r]);
   }
 
-  char temp[4096];
-  int fd = -1;
-  SEGC_TRY(open_temp(path, temp, sizeof temp, &fd));
+  // The sink (a compressor) closes the descriptor it is given: it gets a
+  // copy, and the atomic file syncs and renames its own.
+  segc_atomic_file file;
+  SEGC_TRY(segc_atomic_file_open_fd(&file, path));
+  const int sink_fd = dup(file.fd);
+  if (sink_fd < 0) {
+    status = SEGC_FAIL(SEGC_ERR_IO, "%s: dup failed: %s", path, strerror(errno));
+    segc_atomic_file_abort(&file);
+    return status;
+  }
   segc_nifti_sink *sink;
-  status = segc_nifti_sink_open(fd, !is_plain_nii(path), path, &sink);
+  status = segc_nifti_sink_open(sink_fd, !is_plain_nii(path), path, &sink);
   if (status != SEGC_OK) {
-    close(fd);
-    unlink(temp);
+    close(sink_fd);
+    segc_atomic_file_abort(&file);
     return status;
   }
   status = write_contents(sink, volume, &f, path);
@@ -285,9 +272,7 @@ segc_status segc_nifti_write(const char *path, const segc_volume *volume,
     status = segc_nifti_sink_finish(sink);  // flushes, checks the close
   else
     segc_nifti_sink_abandon(sink);
-  if (status == SEGC_OK && rename(temp, path) != 0)
-    status = SEGC_FAIL(SEGC_ERR_IO, "%s: cannot rename %s to it: %s", path,
-                       temp, strerror(errno));
-  if (status != SEGC_OK) unlink(temp);
+  if (status == SEGC_OK) status = segc_atomic_file_commit(&file);
+  segc_atomic_file_abort(&file);  // after a failure: removes the temporary
   return status;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "image2d/image2d.h"
+#include "io/atomic_file.h"
 
 typedef struct {
   char message[256];
@@ -75,29 +76,19 @@ segc_status segc_canvas_write_png(const segc_canvas *canvas,
                      path ? path : "(null)");
   if (!path || !*path)
     return SEGC_FAIL(SEGC_ERR_INVALID, "png: no output path given");
-  char temp[4096];
-  const int n = snprintf(temp, sizeof temp, "%s.tmp.%ld", path, (long)getpid());
-  if (n < 0 || (size_t)n >= sizeof temp)
-    return SEGC_FAIL(SEGC_ERR_INVALID, "png: path too long: %.200s...", path);
-  FILE *file = fopen(temp, "wb");
-  if (!file) {
-    const int err = errno;
-    if (err == ENOENT)
+  segc_atomic_file file;
+  segc_status status = segc_atomic_file_open(&file, path);
+  if (status != SEGC_OK) {
+    if (errno == ENOENT)
       return SEGC_FAIL(SEGC_ERR_IO, "png %s: the folder does not exist", path);
-    return SEGC_FAIL(SEGC_ERR_IO, "png %s: cannot create %s: %s", path, temp,
-                     strerror(err));
+    return segc_fail_context(status, "png");
   }
   png_error_record record = {{0}};
-  segc_status status = encode_png(file, canvas, path, &record);
-  if (status == SEGC_OK && (fflush(file) != 0 || ferror(file)))
+  status = encode_png(file.file, canvas, path, &record);
+  if (status == SEGC_OK && (fflush(file.file) != 0 || ferror(file.file)))
     status = SEGC_FAIL(SEGC_ERR_IO, "png %s: write failed: %s", path,
                        strerror(errno));
-  if (fclose(file) != 0 && status == SEGC_OK)
-    status = SEGC_FAIL(SEGC_ERR_IO, "png %s: close failed: %s", path,
-                       strerror(errno));
-  if (status == SEGC_OK && rename(temp, path) != 0)
-    status = SEGC_FAIL(SEGC_ERR_IO, "png %s: cannot rename %s into place: %s",
-                       path, temp, strerror(errno));
-  if (status != SEGC_OK) remove(temp);  // best effort; the error is reported
+  if (status == SEGC_OK) status = segc_atomic_file_commit(&file);
+  segc_atomic_file_abort(&file);  // after a failure: removes the temporary
   return status;
 }

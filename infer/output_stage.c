@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/atomic_file.h"
+
 void segc_output_stage_init(segc_output_stage *stage) {
   memset(stage, 0, sizeof *stage);
 }
@@ -207,10 +209,15 @@ segc_status segc_output_stage_commit(segc_output_stage *stage) {
       else if (whole[i]) remove_flat_folder(stage->final_path[i]);
     }
   } else {
-    // Nothing is left to remove: forget the temporary names.
+    // Nothing is left to remove: forget the temporary names. The staged
+    // files were synced by their writers; the renames are made durable here.
     for (int i = 0; i < stage->count; ++i) {
       free(stage->temp_path[i]);
       stage->temp_path[i] = NULL;
+      segc_status synced = segc_sync_parent_folder(stage->final_path[i]);
+      if (synced == SEGC_OK && stage->is_folder[i] && !whole[i])
+        synced = segc_sync_folder(stage->final_path[i]);  // merged into it
+      if (status == SEGC_OK) status = synced;
     }
   }
   segc_output_stage_abort(stage);

@@ -7,9 +7,10 @@
 // so a lock file left by a dead run is simply taken over; where the file
 // system has no flock, the recorded pid is checked instead.
 //
-// Temporary files: segc's writers write "<name>.tmp.<pid>" (atomic_file,
-// config_output, image2d_png) or ".segc-tmp.<pid>.<name>" (seginfer's
-// output stage) and rename them into place; a writer that is killed leaves
+// Temporary files: segc's writers write "<name>.tmp.<pid>" or
+// "<name>.<n>.tmp.<pid>" (io/atomic_file, which every single-file writer
+// uses) or ".segc-tmp.<pid>.<name>" (seginfer's output stage) and rename
+// them into place; a writer that is killed leaves
 // its temporary file behind (the size of a training state: hundreds of MB).
 // Those whose pid is no longer a process are removed; a live process's are
 // never touched.

@@ -1,4 +1,4 @@
-// Shapes of the synthetic CT phantom (internal to data/phantom*.c).
+// Shapes of the synthetic CT phantom (internal to phantom/phantom*.c).
 //
 // Every shape lives in the patient frame: millimetres, x to the patient's
 // right, y anterior, z superior (RAS+), origin at the body's axis. A shape

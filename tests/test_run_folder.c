@@ -1,4 +1,4 @@
-// train/run_folder: the folder lock (a second taker is refused naming the
+// io/run_folder: the folder lock (a second taker is refused naming the
 // holder's pid; a lock file of a dead pid is taken over; released means the
 // file is gone) and the removal of temporary files of dead processes (both
 // name forms, files and flat folders; live and unparsable names kept).
