@@ -12,7 +12,7 @@ static int compare_doubles(const void *a, const void *b) {
 }
 
 static double median(const double *values, int n) {
-  double sorted[MAX_REPEAT];
+  double sorted[SEGC_BENCH_MAX_REPEAT];
   memcpy(sorted, values, sizeof(double) * (size_t)n);
   qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
   return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
@@ -48,7 +48,7 @@ segc_status bench_measure(const bench_options *o, bench_fn fn, void *context,
 
 void bench_report(const bench_options *o, const char *what, const timings *t,
                   double op_bytes, double copy_bytes) {
-  double ratio[MAX_REPEAT];
+  double ratio[SEGC_BENCH_MAX_REPEAT];
   for (int r = 0; r < o->repeat; ++r)
     ratio[r] = t->op[r] / t->copy[r];
   const double op = median(t->op, o->repeat);
@@ -116,11 +116,11 @@ int bench_parse_options(int argc, char **argv, const char *command,
       }
     } else if (!strcmp(argv[i], "--repeat") && has_value) {
       o->repeat = atoi(argv[++i]);
-      if (o->repeat <= 0 || o->repeat > MAX_REPEAT) {
+      if (o->repeat <= 0 || o->repeat > SEGC_BENCH_MAX_REPEAT) {
         fprintf(stderr,
                 "segbench %s: error: --repeat must be 1..%d, "
                 "got '%s'\n",
-                command, MAX_REPEAT, argv[i]);
+                command, SEGC_BENCH_MAX_REPEAT, argv[i]);
         return 2;
       }
     } else {

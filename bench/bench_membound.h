@@ -16,7 +16,7 @@
 #include "autograd/graph.h"
 #include "core/arena.h"
 
-enum { MAX_REPEAT = 101 };
+enum { SEGC_BENCH_MAX_REPEAT = 101 };
 
 typedef struct {
   const char *command; // the sub-command, for messages
@@ -33,7 +33,7 @@ typedef struct {
 } copy_job;
 
 typedef struct {
-  double op[MAX_REPEAT], copy[MAX_REPEAT];
+  double op[SEGC_BENCH_MAX_REPEAT], copy[SEGC_BENCH_MAX_REPEAT];
 } timings;
 
 // One warm-up run, then `repeat` pairs (memcpy, op).

@@ -1,6 +1,6 @@
 // Voxel order and type conversion between NIfTI files (i fastest, any stored
 // type, either byte order) and segc volumes (k fastest). Both directions work
-// on square tiles of TILE x TILE voxels in one (i, k) plane so reads and
+// on square tiles of kTile x kTile voxels in one (i, k) plane so reads and
 // writes stay within a few cache lines; tiles run in parallel. The results do
 // not depend on the number of threads (each voxel is computed once; the
 // non-finite count is an integer sum).
@@ -9,9 +9,9 @@
 
 #include "data/nifti_internal.h"
 
-enum { TILE = 64 };
+enum { kTile = 64 };
 // Below this many voxels the OpenMP start-up costs more than it saves.
-enum { PARALLEL_MIN_VOXELS = 1 << 16 };
+enum { kParallelMinVoxels = 1 << 16 };
 
 static inline uint16_t load16(const uint8_t *p, bool swap) {
   uint16_t v;
@@ -103,7 +103,7 @@ static int64_t convert_row(const uint8_t *src, int64_t n,
   return nonfinite;
 }
 
-// Copies a converted tile tile[kk][ii] (row length TILE) to
+// Copies a converted tile tile[kk][ii] (row length kTile) to
 // out[((i0 + ii) * ny + j) * nz + k0 + kk].
 #define SEGC_SCATTER_TILE(T)                                               \
   do {                                                                     \
@@ -111,7 +111,7 @@ static int64_t convert_row(const uint8_t *src, int64_t n,
     T *o = (T *)out;                                                       \
     for (int64_t ii = 0; ii < ti; ++ii) {                                  \
       T *row = o + ((i0 + ii) * ny + j) * nz + k0;                         \
-      for (int64_t kk = 0; kk < tk; ++kk) row[kk] = t[kk * TILE + ii];     \
+      for (int64_t kk = 0; kk < tk; ++kk) row[kk] = t[kk * kTile + ii];     \
     }                                                                      \
   } while (0)
 
@@ -120,26 +120,26 @@ int64_t segc_nifti_file_to_volume(const void *raw, const int64_t dim[3],
                                   const segc_nifti_conversion *c, void *out) {
   const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
   const int64_t depth = slab_k1 - slab_k0;
-  const int64_t tiles_i = (nx + TILE - 1) / TILE;
-  const int64_t tiles_k = (depth + TILE - 1) / TILE;
+  const int64_t tiles_i = (nx + kTile - 1) / kTile;
+  const int64_t tiles_k = (depth + kTile - 1) / kTile;
   const int64_t tasks = ny * tiles_i * tiles_k;
   const size_t out_bytes = segc_dtype_size(c->out_dtype);
   const uint8_t *bytes = raw;
   int64_t nonfinite = 0;
 #pragma omp parallel for schedule(dynamic, 4) reduction(+ : nonfinite) \
-    if (nx * ny * depth > PARALLEL_MIN_VOXELS)
+    if (nx * ny * depth > kParallelMinVoxels)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t j = task / (tiles_i * tiles_k);
-    const int64_t i0 = (task / tiles_k) % tiles_i * TILE;
-    const int64_t k0 = slab_k0 + task % tiles_k * TILE;
-    const int64_t ti = nx - i0 < TILE ? nx - i0 : TILE;
-    const int64_t tk = slab_k1 - k0 < TILE ? slab_k1 - k0 : TILE;
-    _Alignas(64) uint8_t tile[TILE * TILE * 4];  // (k, i) in out_dtype
+    const int64_t i0 = (task / tiles_k) % tiles_i * kTile;
+    const int64_t k0 = slab_k0 + task % tiles_k * kTile;
+    const int64_t ti = nx - i0 < kTile ? nx - i0 : kTile;
+    const int64_t tk = slab_k1 - k0 < kTile ? slab_k1 - k0 : kTile;
+    _Alignas(64) uint8_t tile[kTile * kTile * 4];  // (k, i) in out_dtype
     for (int64_t kk = 0; kk < tk; ++kk) {
       // Index within the slab, which starts at plane slab_k0.
       const int64_t src = ((k0 + kk - slab_k0) * ny + j) * nx + i0;
       nonfinite += convert_row(bytes + src * c->file_bytes, ti, c,
-                               tile + (size_t)kk * TILE * out_bytes);
+                               tile + (size_t)kk * kTile * out_bytes);
     }
     switch (out_bytes) {
       case 1: SEGC_SCATTER_TILE(uint8_t); break;
@@ -168,17 +168,17 @@ void segc_nifti_volume_to_file_slab(const void *volume, const int64_t dim[3],
                                     int64_t slab_k1, void *slab) {
   const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
   const int64_t depth = slab_k1 - slab_k0;
-  const int64_t tiles_i = (nx + TILE - 1) / TILE;
-  const int64_t tiles_k = (depth + TILE - 1) / TILE;
+  const int64_t tiles_i = (nx + kTile - 1) / kTile;
+  const int64_t tiles_k = (depth + kTile - 1) / kTile;
   const int64_t tasks = ny * tiles_i * tiles_k;
 #pragma omp parallel for schedule(dynamic, 4) \
-    if (nx * ny * depth > PARALLEL_MIN_VOXELS)
+    if (nx * ny * depth > kParallelMinVoxels)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t j = task / (tiles_i * tiles_k);
-    const int64_t i0 = (task / tiles_k) % tiles_i * TILE;
-    const int64_t k0 = slab_k0 + task % tiles_k * TILE;
-    const int64_t ti = nx - i0 < TILE ? nx - i0 : TILE;
-    const int64_t tk = slab_k1 - k0 < TILE ? slab_k1 - k0 : TILE;
+    const int64_t i0 = (task / tiles_k) % tiles_i * kTile;
+    const int64_t k0 = slab_k0 + task % tiles_k * kTile;
+    const int64_t ti = nx - i0 < kTile ? nx - i0 : kTile;
+    const int64_t tk = slab_k1 - k0 < kTile ? slab_k1 - k0 : kTile;
     switch (elem_bytes) {
       case 1: SEGC_GATHER_TILE(uint8_t); break;
       case 2: SEGC_GATHER_TILE(uint16_t); break;

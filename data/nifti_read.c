@@ -22,11 +22,11 @@
 // Deflate cannot expand data by more than 1032:1 (a 258-byte match per ~2
 // bits), so a header that needs more bytes than this from a gzip stream is
 // lying; refusing it up front keeps a tiny file from allocating gigabytes.
-enum { DEFLATE_MAX_RATIO = 1032 };
+enum { kDeflateMaxRatio = 1032 };
 // segc_volume_alloc's limit on voxels.
 static const int64_t kMaxVoxels = (int64_t)1 << 40;
 // Inflated bytes converted at a time.
-enum { SLAB_BYTES = 8 << 20 };
+enum { kSlabBytes = 8 << 20 };
 
 // Bytes of a NIfTI file held in memory, read front to back, inflated on the
 // way when they are gzip.
@@ -244,7 +244,7 @@ static segc_status check_size_bound(const byte_source *s, const read_plan *p,
                        (unsigned long long)(s->size - (size_t)p->vox_offset));
     return SEGC_OK;
   }
-  const double most = (double)s->size * DEFLATE_MAX_RATIO + 65536.0;
+  const double most = (double)s->size * kDeflateMaxRatio + 65536.0;
   if ((double)needed > most)
     return SEGC_FAIL(SEGC_ERR_FORMAT,
                      "%s: truncated or lying header: it needs %llu bytes "
@@ -328,7 +328,7 @@ static segc_status inflate_voxels(byte_source *s, const segc_nifti_header *h,
                      (long long)p->vox_offset,
                      (long long)(h->header_bytes + (int64_t)skipped));
   const size_t plane = (size_t)(p->dim[0] * p->dim[1] * p->conversion.file_bytes);
-  const int64_t planes = plane >= SLAB_BYTES ? 1 : (int64_t)(SLAB_BYTES / plane);
+  const int64_t planes = plane >= kSlabBytes ? 1 : (int64_t)(kSlabBytes / plane);
   const int64_t slab_planes = planes < p->dim[2] ? planes : p->dim[2];
   uint8_t *slab = malloc(plane * (size_t)slab_planes);
   if (!slab)

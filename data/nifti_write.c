@@ -22,8 +22,8 @@
 
 // Bytes per slab transposed at a time: large enough to amortise the
 // parallel transpose, small enough not to double a big volume's memory.
-enum { SLAB_TARGET_BYTES = 8 << 20 };
-enum { NIFTI1_MAX_DIM = 32767 };
+enum { kSlabTargetBytes = 8 << 20 };
+enum { kNifti1MaxDim = 32767 };
 
 static bool is_plain_nii(const char *path) {
   const size_t n = strlen(path);
@@ -205,7 +205,7 @@ static segc_status write_contents(segc_nifti_sink *sink, const segc_volume *v,
 
   const size_t elem = segc_dtype_size(v->dtype);
   const size_t plane = (size_t)v->dim[0] * (size_t)v->dim[1] * elem;
-  const int64_t planes = plane >= SLAB_TARGET_BYTES ? 1 : SLAB_TARGET_BYTES / (int64_t)plane;
+  const int64_t planes = plane >= kSlabTargetBytes ? 1 : kSlabTargetBytes / (int64_t)plane;
   const int64_t slab_planes = planes < v->dim[2] ? planes : v->dim[2];
   void *slab = malloc(plane * (size_t)slab_planes);
   if (!slab)
@@ -230,8 +230,8 @@ segc_status segc_nifti_write(const char *path, const segc_volume *volume,
   f.datatype = datatype_of(volume->dtype);
   f.bitpix = 8 * (int)segc_dtype_size(volume->dtype);
   for (int a = 0; a < 3; ++a) f.dim[a] = volume->dim[a];
-  f.nifti2 = f.dim[0] > NIFTI1_MAX_DIM || f.dim[1] > NIFTI1_MAX_DIM ||
-             f.dim[2] > NIFTI1_MAX_DIM;
+  f.nifti2 = f.dim[0] > kNifti1MaxDim || f.dim[1] > kNifti1MaxDim ||
+             f.dim[2] > kNifti1MaxDim;
   segc_status status = SEGC_OK;
   if (!copy_header_xforms(volume, like, &f)) {
     status = segc_nifti_qform_from_affine(volume->affine, &f.qform);
