@@ -1,5 +1,4 @@
-// Shared by the conv3d tests: a naive double-precision convolution (NCDHW),
-// layout conversions, a layer fixture over double weights, a test-only
+// Shared by the conv3d tests: layout conversions, a layer fixture over double weights, a test-only
 // weighted-sum op that seeds y's gradient, and the tolerance check.
 // Tolerances (scale = max |reference| of the tensor compared):
 // - f32: |got - ref| <= 1e-5 * scale. Each output sums at most a few hundred
@@ -21,13 +20,8 @@
 #include "core/dnnl_context.h"
 #include "core/parallel.h"
 #include "layers/conv3d.h"
+#include "util/op_reference.h"
 #include "util/test_util.h"
-
-typedef struct {
-  int64_t n, cin, cout, d, h, w;
-  int k, s, p;
-  bool bias;
-} conv_case;
 
 #define F32_TOL 1e-5
 #define BF16_OUT_TOL (1.0 / 256.0)
@@ -44,36 +38,6 @@ static inline segc_shape out_shape(const conv_case *c) {
 }
 static inline int64_t weight_count(const conv_case *c) {
   return c->cout * c->cin * c->k * c->k * c->k;
-}
-
-// The naive convolution, NCDHW in double. b may be NULL.
-static inline void reference_conv(const conv_case *c, const double *x,
-                           const double *w, const double *b, double *y) {
-  const segc_shape o = out_shape(c);
-  const int k = c->k;
-  for (int64_t n = 0; n < c->n; ++n)
-    for (int64_t co = 0; co < c->cout; ++co)
-      for (int64_t z = 0; z < o.d; ++z)
-        for (int64_t v = 0; v < o.h; ++v)
-          for (int64_t u = 0; u < o.w; ++u) {
-            double acc = b ? b[co] : 0.0;
-            for (int64_t ci = 0; ci < c->cin; ++ci)
-              for (int kz = 0; kz < k; ++kz) {
-                const int64_t iz = z * c->s - c->p + kz;
-                if (iz < 0 || iz >= c->d) continue;
-                for (int ky = 0; ky < k; ++ky) {
-                  const int64_t iy = v * c->s - c->p + ky;
-                  if (iy < 0 || iy >= c->h) continue;
-                  for (int kx = 0; kx < k; ++kx) {
-                    const int64_t ix = u * c->s - c->p + kx;
-                    if (ix < 0 || ix >= c->w) continue;
-                    acc += w[(((co * c->cin + ci) * k + kz) * k + ky) * k + kx] *
-                           x[(((n * c->cin + ci) * c->d + iz) * c->h + iy) * c->w + ix];
-                  }
-                }
-              }
-            y[(((n * c->cout + co) * o.d + z) * o.h + v) * o.w + u] = acc;
-          }
 }
 
 static inline double bf16_round(double v) {
@@ -222,7 +186,6 @@ static inline double worst_error(const double *got, const double *ref, int64_t n
 
 static segc_arena activations, scratch;
 static segc_graph graph;
-
 
 // Wraps host data as a graph input (no gradient buffer of its own).
 static inline segc_status wrap_input(void *data, segc_shape s, segc_dtype dtype,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "autograd/graph.h"
+#include "util/op_reference.h"
 #include "util/test_util.h"
 
 typedef struct {
@@ -92,13 +93,6 @@ static inline segc_status weighted_sum(segc_graph *graph, segc_value *y,
   s->r = r;
   return segc_graph_record(graph, "weighted_sum", weighted_sum_backward, s,
                            loss, 1, NULL, 0);
-}
-
-// Storage offset of logical element (n, c, d, h, w) for a layout.
-static inline int64_t op_offset(segc_shape s, segc_layout layout, int64_t n,
-                                int64_t c, int64_t d, int64_t h, int64_t w) {
-  segc_tensor t = segc_tensor_view(NULL, s, SEGC_F32, layout, SEGC_DEVICE_CPU);
-  return segc_tensor_offset(&t, n, c, d, h, w);
 }
 
 static inline float *op_alloc_f32(int64_t n) {
