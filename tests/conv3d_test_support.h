@@ -1,5 +1,7 @@
-// Shared by the conv3d tests: layout conversions, a layer fixture over double weights, a test-only
-// weighted-sum op that seeds y's gradient, and the tolerance check.
+// Shared by the conv3d tests: layout conversions, a layer fixture over double
+// weights and the tolerance check (the naive convolution is in
+// util/op_reference.c; util/op_harness.h's op_seed_losses seeds y's
+// gradient).
 // Tolerances (scale = max |reference| of the tensor compared):
 // - f32: |got - ref| <= 1e-5 * scale. Each output sums at most a few hundred
 //   f32 products; rounding stays near 1e-7 relative, 1e-5 leaves margin and
@@ -20,6 +22,7 @@
 #include "core/dnnl_context.h"
 #include "core/parallel.h"
 #include "layers/conv3d.h"
+#include "util/op_harness.h"
 #include "util/op_reference.h"
 #include "util/test_util.h"
 
@@ -123,51 +126,6 @@ static inline void fixture_destroy(fixture *f) {
   free(f->weight.grad.data);
   free(f->bias.value.data);
   free(f->bias.grad.data);
-}
-
-// Test-only op: loss = sum_k sum_i r_k[i] * y_k[i] (r_k in y_k's storage
-// order). Its backward seeds each y_k's gradient with loss_grad * r_k.
-enum { WSUM_MAX = 2 };
-typedef struct {
-  segc_value *loss, *y[WSUM_MAX];
-  const float *r[WSUM_MAX];
-  int count;
-} wsum_saved;
-
-static inline segc_status wsum_backward(segc_graph *g, void *p) {
-  wsum_saved *s = p;
-  const float seed = *(const float *)s->loss->grad.data;
-  for (int k = 0; k < s->count; ++k) {
-    segc_tensor gy;
-    bool acc;
-    SEGC_TRY(segc_value_grad_target(g, s->y[k], &gy, &acc));
-    for (int64_t i = 0; i < segc_tensor_numel(&gy); ++i)
-      segc_store_f32(gy.data, gy.dtype, (size_t)i,
-                     (acc ? segc_load_f32(gy.data, gy.dtype, (size_t)i) : 0.0f) +
-                         seed * s->r[k][i]);
-  }
-  return SEGC_OK;
-}
-
-static inline segc_status weighted_sum(segc_graph *g, int count, segc_value **y,
-                                const float **r, segc_value **loss) {
-  SEGC_TRY(segc_graph_new_value(g, segc_shape5(1, 1, 1, 1, 1), SEGC_F32,
-                                SEGC_LAYOUT_NCDHW, true, loss));
-  wsum_saved *s;
-  SEGC_TRY(segc_graph_alloc_saved(g, sizeof *s, (void **)&s));
-  double total = 0.0;
-  for (int k = 0; k < count; ++k) {
-    for (int64_t i = 0; i < segc_tensor_numel(&y[k]->data); ++i)
-      total += (double)r[k][i] *
-               segc_load_f32(y[k]->data.data, y[k]->data.dtype, (size_t)i);
-    s->y[k] = y[k];
-    s->r[k] = r[k];
-  }
-  s->count = count;
-  s->loss = *loss;
-  *(float *)(*loss)->data.data = (float)total;
-  return segc_graph_record(g, "weighted_sum", wsum_backward, s, loss, 1, NULL,
-                           0);
 }
 
 // Largest |got - ref| relative to the allowed error (<= 1 passes).

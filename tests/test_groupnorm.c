@@ -143,7 +143,7 @@ static int check_gradients(const gn_case *gc) {
     segc_value_release(&env.graph, yv);
     yv = sum;
   }
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, yv, r, &loss));
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   op_to_f32(&xv->grad, dx);
@@ -349,7 +349,7 @@ static int run_once(segc_dtype dtype, segc_layout layout, gn_run *out) {
   out->y = malloc(bytes);
   out->dx = malloc(bytes);
   memcpy(out->y, yv->data.data, bytes);
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, yv, r, &loss));
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   memcpy(out->dx, xv->grad.data, bytes);

@@ -78,7 +78,7 @@ static int check_case(segc_shape s, segc_layout layout, segc_dtype dtype) {
 
   CHECK_OK(segc_upsample2x_forward(&env.graph, xv, &y2));
   CHECK_OK(segc_add_forward(&env.graph, y1, y2, &sum));
-  CHECK_OK(weighted_sum(&env.graph, sum, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, sum, r, &loss));
   segc_value_release(&env.graph, y1);
   segc_value_release(&env.graph, y2);
   segc_value_release(&env.graph, sum);
@@ -121,7 +121,7 @@ static int run_once(segc_dtype dtype, void *y_out, void *dx_out) {
   CHECK_OK(op_input(&env.graph, x, s, dtype, SEGC_LAYOUT_NDHWC, &xv));
   CHECK_OK(segc_upsample2x_forward(&env.graph, xv, &yv));
   memcpy(y_out, yv->data.data, segc_tensor_bytes(&yv->data));
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, yv, r, &loss));
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   memcpy(dx_out, xv->grad.data, segc_tensor_bytes(&xv->grad));

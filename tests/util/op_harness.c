@@ -38,15 +38,14 @@ const op_backend *op_backend_named(const char *name) {
 }
 
 segc_status op_env_open(op_env *env, const op_backend *backend,
-                        size_t megabytes) {
+                        size_t activation_mb, size_t scratch_mb) {
   memset(env, 0, sizeof *env);
   env->backend = backend;
-  const size_t bytes = megabytes << 20;
-  SEGC_TRY(segc_arena_init(&env->activations, "harness activations", bytes,
+  SEGC_TRY(segc_arena_init(&env->activations, "test activations",
+                           activation_mb << 20, backend->device));
+  SEGC_TRY(segc_arena_init(&env->scratch, "test scratch", scratch_mb << 20,
                            backend->device));
-  SEGC_TRY(segc_arena_init(&env->scratch, "harness scratch", bytes,
-                           backend->device));
-  SEGC_TRY(segc_arena_init(&env->inputs, "harness inputs", bytes,
+  SEGC_TRY(segc_arena_init(&env->inputs, "test inputs", activation_mb << 20,
                            backend->device));
   return segc_graph_init(&env->graph, &env->activations, &env->scratch,
                          1 << 20);
@@ -59,44 +58,50 @@ void op_env_close(op_env *env) {
   segc_arena_destroy(&env->inputs);
 }
 
-segc_status op_to_device(const op_env *env, void *dst, const void *src,
-                         size_t bytes) {
-  if (env->backend->device == SEGC_DEVICE_CPU) {
+segc_status op_copy(void *dst, const void *src, size_t bytes,
+                    segc_device device) {
+  if (device == SEGC_DEVICE_CPU) {
     memcpy(dst, src, bytes);
     return SEGC_OK;
   }
-  return segc_cuda_copy(dst, src, bytes);
+  return segc_cuda_copy(dst, src, bytes);  // direction from the pointers
 }
 
-segc_status op_to_host(const op_env *env, void *dst, const void *src,
-                       size_t bytes) {
-  return op_to_device(env, dst, src, bytes);  // the copy works both ways
+static void *host_buffer(size_t bytes) {
+  void *p = malloc(bytes > 0 ? bytes : 1);
+  if (!p) {
+    fprintf(stderr, "op harness: out of memory\n");
+    exit(1);
+  }
+  return p;
 }
 
 // `values` (f32) converted to `dtype` on the host, then copied to `dst`.
-static segc_status upload_converted(const op_env *env, void *dst,
+static segc_status upload_converted(void *dst, segc_device device,
                                     const float *values, segc_dtype dtype,
                                     int64_t count) {
   const size_t bytes = (size_t)count * segc_dtype_size(dtype);
-  void *host = op_bytes(bytes);
+  void *host = host_buffer(bytes);
   segc_convert(values, SEGC_F32, host, dtype, (size_t)count);
-  return op_to_device(env, dst, host, bytes);
+  const segc_status status = op_copy(dst, host, bytes, device);
+  free(host);
+  return status;
 }
 
-segc_status op_env_value(op_env *env, const float *values, segc_shape shape,
-                         segc_dtype dtype, segc_layout layout,
-                         bool requires_grad, segc_value **out) {
-  SEGC_TRY(segc_graph_new_value(&env->graph, shape, dtype, layout,
-                                requires_grad, out));
-  return upload_converted(env, (*out)->data.data, values, dtype,
-                          segc_shape_numel(shape));
+segc_status op_value(segc_graph *graph, const float *values, segc_shape shape,
+                     segc_dtype dtype, segc_layout layout, bool requires_grad,
+                     segc_value **out) {
+  SEGC_TRY(segc_graph_new_value(graph, shape, dtype, layout, requires_grad,
+                                out));
+  return upload_converted((*out)->data.data, (*out)->data.device, values,
+                          dtype, segc_shape_numel(shape));
 }
 
 segc_status op_env_tensor(op_env *env, const void *data, segc_shape shape,
                           segc_dtype dtype, segc_layout layout,
                           segc_tensor *out) {
   SEGC_TRY(segc_arena_tensor(&env->inputs, shape, dtype, layout, out));
-  return op_to_device(env, out->data, data, segc_tensor_bytes(out));
+  return op_copy(out->data, data, segc_tensor_bytes(out), out->device);
 }
 
 segc_status op_env_param(op_env *env, const char *name, const float *values,
@@ -111,46 +116,86 @@ segc_status op_env_param(op_env *env, const char *name, const float *values,
                        &out->grad);
 }
 
-segc_status op_read_f32(const op_env *env, const segc_tensor *t, float *out) {
+segc_status op_read_f32(const segc_tensor *t, float *out) {
   const size_t bytes = segc_tensor_bytes(t);
-  void *host = op_bytes(bytes);
-  SEGC_TRY(op_to_host(env, host, t->data, bytes));
-  segc_convert(host, t->dtype, out, SEGC_F32, (size_t)segc_tensor_numel(t));
-  return SEGC_OK;
+  void *host = host_buffer(bytes);
+  segc_status status = op_copy(host, t->data, bytes, t->device);
+  if (status == SEGC_OK)
+    segc_convert(host, t->dtype, out, SEGC_F32, (size_t)segc_tensor_numel(t));
+  free(host);
+  return status;
 }
 
 typedef struct {
-  op_env *env;
-  segc_value *y, *loss;
-  const float *r;
+  segc_value *loss, *y[OP_SEED_MAX];
+  const float *r[OP_SEED_MAX];
+  int count;
 } seed_saved;
+
+// gy (+)= dloss * r, through a host copy of gy.
+static segc_status seed_one(segc_graph *graph, segc_value *y, const float *r,
+                            float dloss) {
+  segc_tensor gy;
+  bool accumulate;
+  SEGC_TRY(segc_value_grad_target(graph, y, &gy, &accumulate));
+  const int64_t n = segc_tensor_numel(&gy);
+  float *g = host_buffer(sizeof(float) * (size_t)n);
+  segc_status status = accumulate ? op_read_f32(&gy, g) : SEGC_OK;
+  for (int64_t i = 0; i < n && status == SEGC_OK; ++i)
+    g[i] = (accumulate ? g[i] : 0.0f) + r[i] * dloss;
+  if (status == SEGC_OK)
+    status = upload_converted(gy.data, gy.device, g, gy.dtype, n);
+  free(g);
+  return status;
+}
 
 static segc_status seed_backward(segc_graph *graph, void *saved) {
   seed_saved *s = saved;
   float dloss;
-  SEGC_TRY(op_to_host(s->env, &dloss, s->loss->grad.data, sizeof dloss));
-  segc_tensor gy;
-  bool accumulate;
-  SEGC_TRY(segc_value_grad_target(graph, s->y, &gy, &accumulate));
-  const int64_t n = segc_tensor_numel(&gy);
-  float *g = op_f32(n);
-  if (accumulate) SEGC_TRY(op_read_f32(s->env, &gy, g));
-  for (int64_t i = 0; i < n; ++i)
-    g[i] = (accumulate ? g[i] : 0.0f) + s->r[i] * dloss;
-  return upload_converted(s->env, gy.data, g, gy.dtype, n);
+  SEGC_TRY(op_read_f32(&s->loss->grad, &dloss));
+  for (int k = 0; k < s->count; ++k)
+    SEGC_TRY(seed_one(graph, s->y[k], s->r[k], dloss));
+  return SEGC_OK;
 }
 
-segc_status op_seed_loss(op_env *env, segc_value *y, const float *r,
-                         segc_value **loss) {
-  segc_graph *graph = &env->graph;
+segc_status op_seed_losses(segc_graph *graph, int count, segc_value *const *y,
+                           const float *const *r, segc_value **loss) {
+  if (count < 1 || count > OP_SEED_MAX)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "op_seed_losses: %d outputs (1..%d)",
+                     count, OP_SEED_MAX);
+  bool requires_grad = false;
+  double total = 0.0;
+  for (int k = 0; k < count; ++k) {
+    requires_grad |= y[k]->requires_grad;
+    const int64_t n = segc_tensor_numel(&y[k]->data);
+    float *v = host_buffer(sizeof(float) * (size_t)n);
+    const segc_status status = op_read_f32(&y[k]->data, v);
+    for (int64_t i = 0; i < n && status == SEGC_OK; ++i)
+      total += (double)r[k][i] * v[i];
+    free(v);
+    SEGC_TRY(status);
+  }
   SEGC_TRY(segc_graph_new_value(graph, segc_shape5(1, 1, 1, 1, 1), SEGC_F32,
-                                SEGC_LAYOUT_NCDHW, true, loss));
-  const float zero = 0.0f;
-  SEGC_TRY(op_to_device(env, (*loss)->data.data, &zero, sizeof zero));
+                                SEGC_LAYOUT_NCDHW, requires_grad, loss));
+  const float value = (float)total;
+  SEGC_TRY(op_copy((*loss)->data.data, &value, sizeof value,
+                   (*loss)->data.device));
+  if (!segc_graph_needs_tape(graph, y, count)) return SEGC_OK;
   seed_saved *s;
   SEGC_TRY(segc_graph_alloc_saved(graph, sizeof *s, (void **)&s));
-  *s = (seed_saved){env, y, *loss, r};
+  memset(s, 0, sizeof *s);
+  s->loss = *loss;
+  s->count = count;
+  for (int k = 0; k < count; ++k) {
+    s->y[k] = y[k];
+    s->r[k] = r[k];
+  }
   return segc_graph_record(graph, "seed", seed_backward, s, loss, 1, NULL, 0);
+}
+
+segc_status op_seed_loss(segc_graph *graph, segc_value *y, const float *r,
+                         segc_value **loss) {
+  return op_seed_losses(graph, 1, &y, &r, loss);
 }
 
 enum { OP_MAX_BUFFERS = 256 };

@@ -1,8 +1,9 @@
 // The table-driven op harness's machinery (tests/test_ops.c holds the table):
 // the backends an op case runs on, a graph whose arenas live on a backend's
-// device with host <-> device copies, a seeding op that gives an output the
+// device with host <-> device copies, a seeding op that gives outputs the
 // gradient r, host buffers freed together after each case, and the
 // comparison against the double-precision references of op_reference.h.
+// The per-op tests use the same pieces on the CPU (op_test_util.h).
 //
 // Tolerances (why each is what it is):
 // - OP_F32_RTOL = 1e-5, relative to the largest |reference| of the tensor:
@@ -48,7 +49,7 @@ extern const int op_backend_count;
 const op_backend *op_backend_named(const char *name);
 
 // A graph over arenas on the backend's device, and an arena for the case's
-// parameters and labels.
+// parameters and labels (as large as the activations').
 typedef struct {
   const op_backend *backend;
   segc_arena activations, scratch, inputs;
@@ -56,19 +57,18 @@ typedef struct {
 } op_env;
 
 segc_status op_env_open(op_env *env, const op_backend *backend,
-                        size_t megabytes);
+                        size_t activation_mb, size_t scratch_mb);
 void op_env_close(op_env *env);
 
-// Copies between host memory and memory of the env's device.
-segc_status op_to_device(const op_env *env, void *dst, const void *src,
-                         size_t bytes);
-segc_status op_to_host(const op_env *env, void *dst, const void *src,
-                       size_t bytes);
+// Copies between host memory and memory of `device` (either direction).
+segc_status op_copy(void *dst, const void *src, size_t bytes,
+                    segc_device device);
 
-// A graph value holding `values` (f32, storage order) converted to `dtype`.
-segc_status op_env_value(op_env *env, const float *values, segc_shape shape,
-                         segc_dtype dtype, segc_layout layout,
-                         bool requires_grad, segc_value **out);
+// A graph value holding `values` (f32, storage order) converted to `dtype`,
+// on the device of the graph's activations.
+segc_status op_value(segc_graph *graph, const float *values, segc_shape shape,
+                     segc_dtype dtype, segc_layout layout, bool requires_grad,
+                     segc_value **out);
 // A tensor of the inputs arena holding `data` (already in `dtype`).
 segc_status op_env_tensor(op_env *env, const void *data, segc_shape shape,
                           segc_dtype dtype, segc_layout layout,
@@ -76,13 +76,18 @@ segc_status op_env_tensor(op_env *env, const void *data, segc_shape shape,
 // An f32 NCDHW parameter holding `values`, with a zeroed gradient.
 segc_status op_env_param(op_env *env, const char *name, const float *values,
                          segc_shape shape, segc_param *out);
-// Any tensor's values as f32, storage order.
-segc_status op_read_f32(const op_env *env, const segc_tensor *t, float *out);
+// Any tensor's values (on any device) as f32, storage order.
+segc_status op_read_f32(const segc_tensor *t, float *out);
 
-// Test-only op: loss = sum_i r[i] y[i] (r in y's storage order). Its value
-// is not computed (the harness compares gradients); its backward gives y the
-// gradient dloss * r (added when y already has one).
-segc_status op_seed_loss(op_env *env, segc_value *y, const float *r,
+// Test-only op that drives backward from any op's outputs:
+// loss = sum_k sum_i r_k[i] y_k[i] (r_k in y_k's storage order, at most
+// OP_SEED_MAX outputs). Its backward gives each y_k the gradient dloss * r_k
+// (added when y_k already has one). It records itself only when the graph
+// needs a tape for the y_k.
+enum { OP_SEED_MAX = 4 };
+segc_status op_seed_losses(segc_graph *graph, int count, segc_value *const *y,
+                           const float *const *r, segc_value **loss);
+segc_status op_seed_loss(segc_graph *graph, segc_value *y, const float *r,
                          segc_value **loss);
 
 // Host buffers of one case, freed together by op_free_all (exits when
