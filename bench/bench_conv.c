@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/bench_harness.h"
 #include "core/arena.h"
 #include "core/dnnl_context.h"
 #include "core/parallel.h"
@@ -41,11 +42,6 @@ typedef struct {
   const char *impl[3];
 } shape_result;
 
-static int compare_doubles(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 // Deterministic filler in [-0.5, 0.5) (cheap: the tensors are large).
 static void fill(void *data, segc_dtype dtype, int64_t n, uint32_t salt) {
 #pragma omp parallel for schedule(static)
@@ -60,10 +56,13 @@ typedef struct {
   segc_conv3d *layer;
   segc_tensor *x, *y, *dx, *dy;
   segc_arena *scratch;
+  int pass;
 } pass_args;
 
-static segc_status run_pass(int pass, const pass_args *a) {
-  switch (pass) {
+static segc_status run_pass(void *context, int run, double *seconds) {
+  (void)run, (void)seconds;
+  const pass_args *a = context;
+  switch (a->pass) {
     case PASS_FORWARD:
       return segc_conv3d_apply(a->layer, a->x, a->y, a->scratch);
     case PASS_DATA:
@@ -81,18 +80,13 @@ static segc_status run_pass(int pass, const pass_args *a) {
   }
 }
 
-static segc_status measure(int pass, const pass_args *a, int repeat,
+// One warm-up (primitives, weight copies), then the median of `repeat`.
+static segc_status measure(int pass, pass_args *a, int repeat,
                            double *median) {
   double times[64];
-  SEGC_TRY(run_pass(pass, a));  // warm-up: primitives, weight copies
-  for (int r = 0; r < repeat; ++r) {
-    const double start = segc_now();
-    SEGC_TRY(run_pass(pass, a));
-    times[r] = segc_now() - start;
-  }
-  qsort(times, (size_t)repeat, sizeof times[0], compare_doubles);
-  *median = repeat % 2 ? times[repeat / 2]
-                       : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+  a->pass = pass;
+  SEGC_TRY(bench_time((bench_timed_job){run_pass, a}, 1, repeat, times));
+  *median = bench_median(times, repeat);
   return SEGC_OK;
 }
 
@@ -131,7 +125,7 @@ static segc_status bench_shape(const conv_shape *s, segc_dtype dtype,
   SEGC_TRY(segc_tensor_zero(&bias.grad));
   segc_conv3d layer;
   SEGC_TRY(segc_conv3d_init(&layer, &config, &weight, s->bias ? &bias : NULL));
-  const pass_args args = {&layer, &x, &y, &dx, &dy, scratch};
+  pass_args args = {&layer, &x, &y, &dx, &dy, scratch, PASS_FORWARD};
   segc_status status = SEGC_OK;
   for (int pass = 0; pass < PASSES && status == SEGC_OK; ++pass)
     status = measure(pass, &args, repeat, &out->seconds[pass]);

@@ -6,6 +6,7 @@
 
 #include "autograd/graph.h"
 #include "bench/bench.h"
+#include "bench/bench_harness.h"
 #include "core/arena.h"
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -61,17 +62,6 @@ static int parse_options(int argc, char **argv, loss_options *o) {
     return -1;
   }
   return 0;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *values, int count) {
-  qsort(values, (size_t)count, sizeof *values, compare_doubles);
-  return count % 2 ? values[count / 2]
-                   : 0.5 * (values[count / 2 - 1] + values[count / 2]);
 }
 
 static int fail(const char *what) {
@@ -144,7 +134,8 @@ int segc_bench_loss(int argc, char **argv) {
       backward[r] = t2 - t1;
     }
   }
-  const double f = median(forward, o.repeat), b = median(backward, o.repeat);
+  const double f = bench_median(forward, o.repeat);
+  const double b = bench_median(backward, o.repeat);
   printf("DiceCE loss, %lld x %lld classes x %lld^3, %s %s, %d threads, "
          "median of %d (loss %.6f)\n",
          (long long)o.batch, (long long)o.classes, (long long)o.size,

@@ -4,19 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench_harness.h"
 #include "core/parallel.h"
-
-static int compare_doubles(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *values, int n) {
-  double sorted[SEGC_BENCH_MAX_REPEAT];
-  memcpy(sorted, values, sizeof(double) * (size_t)n);
-  qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
-  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-}
 
 // A memcpy split over the threads in 1 MiB pieces.
 static void parallel_copy(void *dst, const void *src, size_t bytes) {
@@ -30,33 +19,49 @@ static void parallel_copy(void *dst, const void *src, size_t bytes) {
   }
 }
 
+typedef struct {
+  bench_fn fn;
+  void *context;
+} op_call;
+
+static segc_status run_op(void *p, int run, double *seconds) {
+  (void)run, (void)seconds;
+  const op_call *c = p;
+  return c->fn(c->context);
+}
+
+static segc_status run_copy(void *p, int run, double *seconds) {
+  (void)run, (void)seconds;
+  const copy_job *c = p;
+  parallel_copy(c->copy_dst, c->copy_src, c->copy_bytes);
+  return SEGC_OK;
+}
+
+// One warm-up, then `repeat` pairs (memcpy, op), through the one harness.
 segc_status bench_measure(const bench_options *o, bench_fn fn, void *context,
                           const copy_job *copy, timings *t) {
-  for (int r = -1; r < o->repeat; ++r) {
-    double start = segc_now();
-    parallel_copy(copy->copy_dst, copy->copy_src, copy->copy_bytes);
-    const double copy_time = segc_now() - start;
-    start = segc_now();
-    SEGC_TRY(fn(context));
-    if (r >= 0) {
-      t->op[r] = segc_now() - start;
-      t->copy[r] = copy_time;
-    }
-  }
-  return SEGC_OK;
+  op_call call = {fn, context};
+  return bench_time_paired((bench_timed_job){run_op, &call},
+                           (bench_timed_job){run_copy, (void *)copy}, 1,
+                           o->repeat, t->op, t->copy);
 }
 
 void bench_report(const bench_options *o, const char *what, const timings *t,
                   double op_bytes, double copy_bytes) {
-  double ratio[SEGC_BENCH_MAX_REPEAT];
-  for (int r = 0; r < o->repeat; ++r)
+  double ratio[SEGC_BENCH_MAX_REPEAT], op_times[SEGC_BENCH_MAX_REPEAT],
+      copy_times[SEGC_BENCH_MAX_REPEAT];
+  for (int r = 0; r < o->repeat; ++r) {
     ratio[r] = t->op[r] / t->copy[r];
-  const double op = median(t->op, o->repeat);
-  const double copy = median(t->copy, o->repeat);
+    op_times[r] = t->op[r];
+    copy_times[r] = t->copy[r];
+  }
+  // bench_median sorts in place: it gets copies.
+  const double op = bench_median(op_times, o->repeat);
+  const double copy = bench_median(copy_times, o->repeat);
   printf("  %-36s %8.2f ms %6.1f GB/s | memcpy %6.2f ms %6.1f GB/s | "
          "ratio %5.2f (memory speed %4.2f)\n",
          what, 1e3 * op, op_bytes / op / 1e9, 1e3 * copy,
-         2.0 * copy_bytes / copy / 1e9, median(ratio, o->repeat),
+         2.0 * copy_bytes / copy / 1e9, bench_median(ratio, o->repeat),
          op_bytes / (2.0 * copy_bytes));
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/dnnl_context.h"
 #include "bench/bench.h"
+#include "bench/bench_harness.h"
 #include "core/parallel.h"
 #include "infer/segresnet_predictor.h"
 #include "layers/segresnet.h"
@@ -29,16 +30,6 @@ typedef struct {
   bool train;
 } net_options;
 
-static int compare_doubles(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, compare_doubles);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static segc_segresnet_config network_config(const net_options *o) {
   segc_segresnet_config c = segc_segresnet_bundle_config();
   c.init_filters = o->init_filters;
@@ -50,6 +41,26 @@ static void fill_input(float *x, int64_t n) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i)
     x[i] = sinf(0.001f * (float)(i % 100003)) * 0.8f;
+}
+
+// One convolution's forward, and in training its backward passes.
+typedef struct {
+  segc_conv3d *layer;
+  segc_tensor *x, *y, *dx, *dy;
+  segc_arena *scratch;
+  bool train, backward_data;
+} conv_job;
+
+static segc_status conv_passes(void *context, int run, double *seconds) {
+  (void)run, (void)seconds;
+  const conv_job *j = context;
+  SEGC_TRY(segc_conv3d_apply(j->layer, j->x, j->y, j->scratch));
+  if (j->backward_data)
+    SEGC_TRY(segc_conv3d_backward_data(j->layer, j->dy, j->dx, false,
+                                       j->scratch));
+  if (j->train)
+    SEGC_TRY(segc_conv3d_backward_weights(j->layer, j->x, j->dy, j->scratch));
+  return SEGC_OK;
 }
 
 // Times every convolution of one forward alone (forward, and with `train`
@@ -84,17 +95,11 @@ static segc_status convolutions_alone(segc_segresnet *net, segc_shape input,
     memset(dy.data, 0, segc_tensor_bytes(&dy));
     double t[16];
     const int runs = o->repeat < 16 ? o->repeat : 16;
-    for (int r = -1; r < runs && s == SEGC_OK; ++r) {  // r = -1: warm-up
-      const double t0 = segc_now();
-      s = segc_conv3d_apply(layer, &x, &y, &scratch);
-      // The first convolution's input never needs a gradient.
-      if (s == SEGC_OK && o->train && i > 0)
-        s = segc_conv3d_backward_data(layer, &dy, &dx, false, &scratch);
-      if (s == SEGC_OK && o->train)
-        s = segc_conv3d_backward_weights(layer, &x, &dy, &scratch);
-      if (r >= 0) t[r] = segc_now() - t0;
-    }
-    if (s == SEGC_OK) *seconds += median(t, runs);
+    // The first convolution's input never needs a gradient.
+    conv_job job = {layer, &x, &y, &dx, &dy, &scratch, o->train,
+                    o->train && i > 0};
+    s = bench_time((bench_timed_job){conv_passes, &job}, 1, runs, t);
+    if (s == SEGC_OK) *seconds += bench_median(t, runs);
     segc_arena_reset(&arena);
   }
   segc_arena_destroy(&arena);
@@ -113,6 +118,21 @@ static void print_profile(const segc_profile *p, int runs) {
   segc_profile_print(&scaled, stdout);
 }
 
+// One prediction; timed runs (not the warm-up) add to the per-op profile.
+typedef struct {
+  segc_segresnet_predictor *predictor;
+  const segc_tensor *x;
+  segc_profile *profile;
+} forward_job;
+
+static segc_status predict_once(void *context, int run, double *seconds) {
+  (void)seconds;
+  forward_job *j = context;
+  segc_tensor logits;
+  j->predictor->graph.profile = run >= 0 ? j->profile : NULL;
+  return segc_segresnet_predict(j->predictor, j->x, &logits);
+}
+
 static int run_forward(const net_options *o) {
   const segc_segresnet_config config = network_config(o);
   segc_segresnet net;
@@ -128,14 +148,11 @@ static int run_forward(const net_options *o) {
   segc_profile profile = {0};
   double t[32];
   const int runs = o->repeat < 32 ? o->repeat : 32;
-  for (int r = -1; r < runs; ++r) {
-    segc_tensor logits;
-    p.graph.profile = r >= 0 ? &profile : NULL;
-    const double t0 = segc_now();
-    if (segc_segresnet_predict(&p, &xt, &logits) != SEGC_OK) goto fail;
-    if (r >= 0) t[r] = segc_now() - t0;
-  }
-  const double forward = median(t, runs);
+  forward_job job = {&p, &xt, &profile};
+  if (bench_time((bench_timed_job){predict_once, &job}, 1, runs, t) !=
+      SEGC_OK)
+    goto fail;
+  const double forward = bench_median(t, runs);
   double convs;
   if (convolutions_alone(&net, input, o, &convs) != SEGC_OK) goto fail;
   const double gflop = segc_segresnet_forward_flops(&net, input) / 1e9;
@@ -155,6 +172,24 @@ static int run_forward(const net_options *o) {
 fail:
   fprintf(stderr, "segbench forward: error: %s\n", segc_error_message());
   return 1;
+}
+
+// One training step, timed by the trainer itself (its step time).
+typedef struct {
+  segc_trainer *trainer;
+  const float *x;
+  const uint8_t *y;
+  int batch;
+  segc_profile *profile;
+} step_job;
+
+static segc_status train_step_once(void *context, int run, double *seconds) {
+  step_job *j = context;
+  segc_step_result res;
+  j->trainer->graph.profile = run >= 0 ? j->profile : NULL;
+  SEGC_TRY(segc_trainer_step(j->trainer, j->x, j->y, j->batch, 1e-4, &res));
+  *seconds = res.seconds;
+  return SEGC_OK;
 }
 
 static int run_train_step(const net_options *o) {
@@ -179,13 +214,11 @@ static int run_train_step(const net_options *o) {
   segc_profile profile = {0};
   double t[32];
   const int runs = o->repeat < 32 ? o->repeat : 32;
-  for (int r = -1; r < runs; ++r) {
-    segc_step_result res;
-    trainer.graph.profile = r >= 0 ? &profile : NULL;
-    if (segc_trainer_step(&trainer, x, y, o->batch, 1e-4, &res) != SEGC_OK) goto fail;
-    if (r >= 0) t[r] = res.seconds;
-  }
-  const double step = median(t, runs);
+  step_job job = {&trainer, x, y, o->batch, &profile};
+  if (bench_time((bench_timed_job){train_step_once, &job}, 1, runs, t) !=
+      SEGC_OK)
+    goto fail;
+  const double step = bench_median(t, runs);
   const segc_shape input = segc_shape5(o->batch, 1, o->size, o->size, o->size);
   double convs;
   if (convolutions_alone(&net, input, o, &convs) != SEGC_OK) goto fail;

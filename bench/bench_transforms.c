@@ -10,15 +10,11 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/bench_harness.h"
 #include "core/parallel.h"
 #include "data/intensity.h"
 #include "data/nifti_io.h"
 #include "data/transforms.h"
-
-static int compare_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static segc_status make_input(const char *shared, segc_volume *ct, segc_volume *label) {
   const int64_t dim[3] = {512, 512, 400};
@@ -122,7 +118,7 @@ int segc_bench_transforms(int argc, char **argv) {
   printf("%-52s %10s %10s\n", "step", "median s", "min s");
   for (int b = 0; b < bench_count; ++b) {
     double *t = times + b * repeat;
-    qsort(t, (size_t)repeat, sizeof(double), compare_double);
+    bench_sort(t, repeat);
     printf("%-52s %10.3f %10.3f\n", names[b], t[repeat / 2], t[0]);
   }
   free(times);

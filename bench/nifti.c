@@ -7,18 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/bench_harness.h"
 #include "core/parallel.h"
 #include "data/nifti_io.h"
-
-static int compare_doubles(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-  qsort(t, (size_t)n, sizeof *t, compare_doubles);
-  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static long file_bytes(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -42,7 +33,7 @@ static int time_read(const char *label, const char *path, int repeat,
     t[r] = 1e3 * (segc_now() - start);
     segc_volume_free(&v);
   }
-  *ms = median(t, repeat);
+  *ms = bench_median(t, repeat);
   printf("  %-34s read  %9.1f ms  (%ld bytes on disk)\n", label, *ms,
          file_bytes(path));
   return 0;
@@ -59,7 +50,7 @@ static int time_write(const char *label, const char *path, const segc_volume *v,
     }
     t[r] = 1e3 * (segc_now() - start);
   }
-  printf("  %-34s write %9.1f ms\n", label, median(t, repeat));
+  printf("  %-34s write %9.1f ms\n", label, bench_median(t, repeat));
   return 0;
 }
 

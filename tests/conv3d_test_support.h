@@ -1,6 +1,7 @@
-// Shared by the conv3d tests: a naive double-precision convolution (NCDHW),
-// layout conversions, a layer fixture over double weights, a test-only
-// weighted-sum op that seeds y's gradient, and the tolerance check.
+// Shared by the conv3d tests: layout conversions, a layer fixture over double
+// weights and the tolerance check (the naive convolution is in
+// util/op_reference.c; util/op_harness.h's op_seed_losses seeds y's
+// gradient).
 // Tolerances (scale = max |reference| of the tensor compared):
 // - f32: |got - ref| <= 1e-5 * scale. Each output sums at most a few hundred
 //   f32 products; rounding stays near 1e-7 relative, 1e-5 leaves margin and
@@ -21,13 +22,9 @@
 #include "core/dnnl_context.h"
 #include "core/parallel.h"
 #include "layers/conv3d.h"
+#include "util/op_harness.h"
+#include "util/op_reference.h"
 #include "util/test_util.h"
-
-typedef struct {
-  int64_t n, cin, cout, d, h, w;
-  int k, s, p;
-  bool bias;
-} conv_case;
 
 #define F32_TOL 1e-5
 #define BF16_OUT_TOL (1.0 / 256.0)
@@ -44,36 +41,6 @@ static inline segc_shape out_shape(const conv_case *c) {
 }
 static inline int64_t weight_count(const conv_case *c) {
   return c->cout * c->cin * c->k * c->k * c->k;
-}
-
-// The naive convolution, NCDHW in double. b may be NULL.
-static inline void reference_conv(const conv_case *c, const double *x,
-                           const double *w, const double *b, double *y) {
-  const segc_shape o = out_shape(c);
-  const int k = c->k;
-  for (int64_t n = 0; n < c->n; ++n)
-    for (int64_t co = 0; co < c->cout; ++co)
-      for (int64_t z = 0; z < o.d; ++z)
-        for (int64_t v = 0; v < o.h; ++v)
-          for (int64_t u = 0; u < o.w; ++u) {
-            double acc = b ? b[co] : 0.0;
-            for (int64_t ci = 0; ci < c->cin; ++ci)
-              for (int kz = 0; kz < k; ++kz) {
-                const int64_t iz = z * c->s - c->p + kz;
-                if (iz < 0 || iz >= c->d) continue;
-                for (int ky = 0; ky < k; ++ky) {
-                  const int64_t iy = v * c->s - c->p + ky;
-                  if (iy < 0 || iy >= c->h) continue;
-                  for (int kx = 0; kx < k; ++kx) {
-                    const int64_t ix = u * c->s - c->p + kx;
-                    if (ix < 0 || ix >= c->w) continue;
-                    acc += w[(((co * c->cin + ci) * k + kz) * k + ky) * k + kx] *
-                           x[(((n * c->cin + ci) * c->d + iz) * c->h + iy) * c->w + ix];
-                  }
-                }
-              }
-            y[(((n * c->cout + co) * o.d + z) * o.h + v) * o.w + u] = acc;
-          }
 }
 
 static inline double bf16_round(double v) {
@@ -161,51 +128,6 @@ static inline void fixture_destroy(fixture *f) {
   free(f->bias.grad.data);
 }
 
-// Test-only op: loss = sum_k sum_i r_k[i] * y_k[i] (r_k in y_k's storage
-// order). Its backward seeds each y_k's gradient with loss_grad * r_k.
-enum { WSUM_MAX = 2 };
-typedef struct {
-  segc_value *loss, *y[WSUM_MAX];
-  const float *r[WSUM_MAX];
-  int count;
-} wsum_saved;
-
-static inline segc_status wsum_backward(segc_graph *g, void *p) {
-  wsum_saved *s = p;
-  const float seed = *(const float *)s->loss->grad.data;
-  for (int k = 0; k < s->count; ++k) {
-    segc_tensor gy;
-    bool acc;
-    SEGC_TRY(segc_value_grad_target(g, s->y[k], &gy, &acc));
-    for (int64_t i = 0; i < segc_tensor_numel(&gy); ++i)
-      segc_store_f32(gy.data, gy.dtype, (size_t)i,
-                     (acc ? segc_load_f32(gy.data, gy.dtype, (size_t)i) : 0.0f) +
-                         seed * s->r[k][i]);
-  }
-  return SEGC_OK;
-}
-
-static inline segc_status weighted_sum(segc_graph *g, int count, segc_value **y,
-                                const float **r, segc_value **loss) {
-  SEGC_TRY(segc_graph_new_value(g, segc_shape5(1, 1, 1, 1, 1), SEGC_F32,
-                                SEGC_LAYOUT_NCDHW, true, loss));
-  wsum_saved *s;
-  SEGC_TRY(segc_graph_alloc_saved(g, sizeof *s, (void **)&s));
-  double total = 0.0;
-  for (int k = 0; k < count; ++k) {
-    for (int64_t i = 0; i < segc_tensor_numel(&y[k]->data); ++i)
-      total += (double)r[k][i] *
-               segc_load_f32(y[k]->data.data, y[k]->data.dtype, (size_t)i);
-    s->y[k] = y[k];
-    s->r[k] = r[k];
-  }
-  s->count = count;
-  s->loss = *loss;
-  *(float *)(*loss)->data.data = (float)total;
-  return segc_graph_record(g, "weighted_sum", wsum_backward, s, loss, 1, NULL,
-                           0);
-}
-
 // Largest |got - ref| relative to the allowed error (<= 1 passes).
 static inline double worst_error(const double *got, const double *ref, int64_t n,
                           bool bf16_out) {
@@ -222,7 +144,6 @@ static inline double worst_error(const double *got, const double *ref, int64_t n
 
 static segc_arena activations, scratch;
 static segc_graph graph;
-
 
 // Wraps host data as a graph input (no gradient buffer of its own).
 static inline segc_status wrap_input(void *data, segc_shape s, segc_dtype dtype,

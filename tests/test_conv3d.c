@@ -87,7 +87,7 @@ static int check_gradients(const conv_case *c, segc_dtype dtype,
   CHECK_OK(wrap_input(xs, is, dtype, true, &xv));
   CHECK_OK(segc_conv3d_forward(&graph, &f.layer, xv, out_dtype, &yv));
   const float *rp = rs;
-  CHECK_OK(weighted_sum(&graph, 1, &yv, &rp, &loss));
+  CHECK_OK(op_seed_losses(&graph, 1, &yv, &rp, &loss));
   segc_value_release(&graph, yv);  // the tape does not need y
   CHECK_OK(segc_graph_backward(&graph, loss));
   float *analytic = malloc(sizeof(float) * (size_t)nv);

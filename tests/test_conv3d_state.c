@@ -43,7 +43,7 @@ static segc_status train_pass(fixture **layers, const float **r, int use,
     rs[count++] = r[k];
   }
   if (y0) *y0 = storage_floats(&ys[0]->data);
-  SEGC_TRY(weighted_sum(&graph, count, ys, rs, &loss));
+  SEGC_TRY(op_seed_losses(&graph, count, ys, rs, &loss));
   for (int k = 0; k < count; ++k) segc_value_release(&graph, ys[k]);
   SEGC_TRY(segc_graph_backward(&graph, loss));
   if (dx) *dx = storage_floats(&xv->grad);

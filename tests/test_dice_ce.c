@@ -1,7 +1,8 @@
-// The fused DiceCE loss against a naive double-precision restatement of
-// MONAI's DiceCELoss(to_onehot_y=True, softmax=True) written here (explicit
-// one-hot tensor, explicit softmax tensor, the Dice and CE formulas), and its
-// gradient against central finite differences of that reference.
+// The fused DiceCE loss against the naive double-precision restatement of
+// MONAI's DiceCELoss(to_onehot_y=True, softmax=True) in util/op_reference.c
+// (explicit one-hot tensor, explicit softmax tensor, the Dice and CE
+// formulas), and its gradient against central finite differences of that
+// reference.
 //
 // Tolerances:
 // - loss, dice and ce: 1e-6 relative. segc computes the softmax in f32
@@ -26,70 +27,12 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "losses/dice_ce.h"
+#include "util/op_reference.h"
 #include "util/test_util.h"
 
-typedef struct {
-  segc_shape shape;       // logits (N, K, D, H, W)
-  segc_layout layout;     // memory order of the logits and their gradient
-  const uint8_t *labels;  // (N, V)
-  segc_dice_ce_config config;
-} problem;
+typedef dice_ce_problem problem;
 
 static int64_t voxels_of(const problem *p) { return segc_shape_spatial(p->shape); }
-
-// Memory index of logit (n, class c, voxel v) in the problem's layout.
-static int64_t logit_index(const problem *p, int64_t n, int64_t c, int64_t v) {
-  const int64_t classes = p->shape.c, voxels = voxels_of(p);
-  if (p->layout == SEGC_LAYOUT_NCDHW) return (n * classes + c) * voxels + v;
-  return (n * voxels + v) * classes + c;
-}
-
-// MONAI's DiceCELoss, naively, in double. x is in the problem's memory order.
-static double reference_loss(const problem *p, const double *x,
-                             double *dice_out, double *ce_out) {
-  const int64_t samples = p->shape.n, classes = p->shape.c;
-  const int64_t voxels = voxels_of(p), total = samples * classes * voxels;
-  double *onehot = calloc((size_t)total, sizeof(double));  // (N, K, V)
-  double *prob = malloc(sizeof(double) * (size_t)total);   // (N, K, V)
-  if (!onehot || !prob) abort();
-  for (int64_t n = 0; n < samples; ++n)
-    for (int64_t v = 0; v < voxels; ++v) {
-      onehot[(n * classes + p->labels[n * voxels + v]) * voxels + v] = 1.0;
-      double max_logit = -INFINITY, sum = 0.0;
-      for (int64_t c = 0; c < classes; ++c)
-        max_logit = fmax(max_logit, x[logit_index(p, n, c, v)]);
-      for (int64_t c = 0; c < classes; ++c)
-        sum += exp(x[logit_index(p, n, c, v)] - max_logit);
-      for (int64_t c = 0; c < classes; ++c)
-        prob[(n * classes + c) * voxels + v] =
-            exp(x[logit_index(p, n, c, v)] - max_logit) / sum;
-    }
-  double ce = 0.0;
-  for (int64_t n = 0; n < samples; ++n)
-    for (int64_t v = 0; v < voxels; ++v)
-      ce -= log(prob[(n * classes + p->labels[n * voxels + v]) * voxels + v]);
-  ce /= (double)(samples * voxels);
-  const int64_t first = p->config.include_background ? 0 : 1;
-  double dice = 0.0;
-  for (int64_t n = 0; n < samples; ++n)
-    for (int64_t c = first; c < classes; ++c) {
-      double intersection = 0.0, ground = 0.0, predicted = 0.0;
-      for (int64_t v = 0; v < voxels; ++v) {
-        const int64_t i = (n * classes + c) * voxels + v;
-        intersection += prob[i] * onehot[i];
-        ground += onehot[i];
-        predicted += prob[i];
-      }
-      dice += 1.0 - (2.0 * intersection + p->config.smooth_nr) /
-                        (ground + predicted + p->config.smooth_dr);
-    }
-  dice /= (double)(samples * (classes - first));
-  free(onehot);
-  free(prob);
-  if (dice_out) *dice_out = dice;
-  if (ce_out) *ce_out = ce;
-  return p->config.lambda_dice * dice + p->config.lambda_ce * ce;
-}
 
 typedef struct {
   const problem *p;
@@ -98,7 +41,7 @@ typedef struct {
 
 static double reference_scalar(const double *x, void *context) {
   const reference_context *r = context;
-  return r->scale * reference_loss(r->p, x, NULL, NULL);
+  return r->scale * dice_ce_reference(r->p, x, NULL, NULL);
 }
 
 // A test op: y = a * loss (a scalar), so the loss's gradient is a.
@@ -237,7 +180,7 @@ static int check_case(const char *name, segc_shape shape, segc_layout layout,
   CHECK_OK(run_segc(&p, x, &o, grad, &r));
   for (int64_t i = 0; i < count; ++i) xd[i] = x[i];
   double dice, ce;
-  const double loss = reference_loss(&p, xd, &dice, &ce);
+  const double loss = dice_ce_reference(&p, xd, &dice, &ce);
   const double tolerance = 1e-6;
   CHECK(relative(r.loss, loss) <= tolerance, "%s: loss %.9g, reference %.9g",
         name, r.loss, loss);
@@ -293,7 +236,7 @@ static int check_threads(segc_layout layout, segc_dtype dtype) {
   CHECK(memcmp(grad1, grad2, sizeof(float) * (size_t)count) == 0,
         "gradient differs between 1 and 2 threads");
   for (int64_t i = 0; i < count; ++i) xd[i] = x[i];
-  const double loss = reference_loss(&p, xd, NULL, NULL);
+  const double loss = dice_ce_reference(&p, xd, NULL, NULL);
   CHECK(relative(r1.loss, loss) <= 1e-6, "multi-chunk loss %.9g, ref %.9g",
         r1.loss, loss);
   free(x);

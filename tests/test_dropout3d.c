@@ -52,7 +52,7 @@ static int check_layout(segc_layout layout, segc_dtype dtype) {
   CHECK(dropped > 2 && dropped < 46, "dropped %d of 120 channels", dropped);
 
   // Backward: dx = dy * mask * 1/(1-p), with the same mask.
-  CHECK_OK(weighted_sum(gph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(gph, yv, r, &loss));
   CHECK_OK(segc_graph_backward(gph, loss));
   op_to_f32(&xv->grad, g);
   wrong = 0;

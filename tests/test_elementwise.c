@@ -49,7 +49,7 @@ static int check_relu(segc_dtype dtype) {
   // from relu (accumulated), both exact in f32 and in bf16 (r and 2r are
   // bf16 values).
   CHECK_OK(segc_add_forward(&env.graph, yv, xv, &sum));
-  CHECK_OK(weighted_sum(&env.graph, sum, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, sum, r, &loss));
   segc_value_release(&env.graph, yv);
   segc_value_release(&env.graph, sum);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
@@ -116,7 +116,7 @@ static int check_add(segc_dtype dtype) {
         segc_dtype_name(dtype));
   // loss = sum(r * ((a + b) + a)): da = 2r (accumulated), db = r, exactly.
   CHECK_OK(segc_add_forward(&env.graph, yv, av, &twice));
-  CHECK_OK(weighted_sum(&env.graph, twice, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, twice, r, &loss));
   segc_value_release(&env.graph, yv);
   segc_value_release(&env.graph, twice);
   CHECK(env.graph.tape_count == 3, "add holds nothing but records (%d)",
@@ -173,7 +173,7 @@ static int run_dropout(segc_dtype dtype, uint64_t step, float p, const float *x,
   CHECK_OK(segc_dropout_forward(&env.graph, xv, p, &yv));
   CHECK(env.graph.op_index == 1, "dropout takes one op index");
   op_to_f32(&yv->data, y);
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, yv, r, &loss));
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   op_to_f32(&xv->grad, dx);
@@ -336,7 +336,7 @@ static int check_softmax(segc_shape s, segc_layout layout, segc_dtype dtype,
     CHECK_OK(segc_add_forward(&env.graph, yv, xv, &top));
     segc_value_release(&env.graph, yv);
   }
-  CHECK_OK(weighted_sum(&env.graph, top, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, top, r, &loss));
   segc_value_release(&env.graph, top);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   CHECK(xv->grad.dtype == dtype, "softmax dx has x's dtype");
@@ -368,7 +368,7 @@ static int softmax_run(const float *x, const float *r, segc_shape s,
   CHECK_OK(op_input(&env.graph, x, s, SEGC_F32, layout, &xv));
   CHECK_OK(segc_softmax_forward(&env.graph, xv, &yv));
   op_to_f32(&yv->data, y);
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, yv, r, &loss));
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   op_to_f32(&xv->grad, dx);

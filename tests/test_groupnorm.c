@@ -1,7 +1,8 @@
-// GroupNorm(+ReLU) against a naive double-precision reference written here:
-// forward in both layouts and both dtypes, gradients of x, gamma and beta by
-// central finite differences, the recompute of the output in backward, and
-// bitwise equality between 1 and 2 threads and between the two layouts.
+// GroupNorm(+ReLU) against the naive double-precision reference of
+// util/op_reference.c: forward in both layouts and both dtypes, gradients of
+// x, gamma and beta by central finite differences, the recompute of the
+// output in backward, and bitwise equality between 1 and 2 threads and
+// between the two layouts.
 #include <math.h>
 #include <omp.h>
 
@@ -9,52 +10,6 @@
 #include "layers/elementwise.h"
 #include "layers/groupnorm.h"
 #include "op_test_util.h"
-
-typedef struct {
-  segc_shape shape;
-  segc_layout layout;
-  int groups;
-  double eps;
-  bool relu;
-  bool residual;  // the tested function is gn(x) + x (accumulating dx)
-} gn_case;
-
-// The reference: y = [relu](gamma (x - mean) / sqrt(var + eps) + beta), mean
-// and population variance (two passes) per (sample, group). All arrays in
-// the case's storage order; `slope` (optional) gets gamma / sqrt(var + eps)
-// and `z` (optional) the value before the ReLU.
-static void gn_reference(const gn_case *gc, const double *x,
-                         const double *gamma, const double *beta, double *y,
-                         double *z, double *slope) {
-  const segc_shape s = gc->shape;
-  const int64_t per_group = s.c / gc->groups;
-  const double count = (double)(per_group * segc_shape_spatial(s));
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t g = 0; g < gc->groups; ++g) {
-      double sum = 0.0, dev = 0.0;
-      for (int pass = 0; pass < 3; ++pass) {
-        const double mean = sum / count;
-        for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c)
-          for (int64_t d = 0; d < s.d; ++d)
-            for (int64_t h = 0; h < s.h; ++h)
-              for (int64_t w = 0; w < s.w; ++w) {
-                const int64_t i = op_offset(s, gc->layout, n, c, d, h, w);
-                if (pass == 0) {
-                  sum += x[i];
-                } else if (pass == 1) {
-                  dev += (x[i] - mean) * (x[i] - mean);
-                } else {
-                  const double k = gamma[c] / sqrt(dev / count + gc->eps);
-                  const double zi = k * (x[i] - mean) + beta[c];
-                  y[i] = gc->relu && zi < 0.0 ? 0.0 : zi;
-                  if (gc->residual) y[i] += x[i];
-                  if (z) z[i] = zi;
-                  if (slope) slope[i] = k;
-                }
-              }
-      }
-    }
-}
 
 // What the finite differences perturb: x, gamma or beta.
 typedef struct {
@@ -86,30 +41,9 @@ static void make_inputs(const gn_case *gc, uint64_t stream, float *x,
   test_fill_uniform(gamma, c, 0.5f, 1.5f, stream + 1);
   test_fill_uniform(beta, c, -0.5f, 0.5f, stream + 2);
   if (!gc->relu) return;
-  double *xd = op_alloc_f64(n), *y = op_alloc_f64(n), *z = op_alloc_f64(n);
-  double *slope = op_alloc_f64(n), gd[64], bd[64];
-  for (int64_t k = 0; k < c; ++k) {
-    gd[k] = gamma[k];
-    bd[k] = beta[k];
-  }
-  for (int round = 0; round < 8; ++round) {
-    for (int64_t i = 0; i < n; ++i) xd[i] = x[i];
-    gn_reference(gc, xd, gd, bd, y, z, slope);
-    for (int64_t i = 0; i < n; ++i)
-      if (fabs(z[i]) < 0.15)
-        x[i] += (float)((z[i] >= 0.0 ? 0.3 : -0.3) / slope[i]);
-  }
-  for (int64_t i = 0; i < n; ++i) xd[i] = x[i];
-  gn_reference(gc, xd, gd, bd, y, z, slope);
-  double closest = INFINITY;
-  for (int64_t i = 0; i < n; ++i)
-    if (fabs(z[i]) < closest) closest = fabs(z[i]);
+  const double closest = gn_move_from_kink(gc, x, gamma, beta);
   CHECK(closest >= 0.1, "pre-activations kept away from 0: closest %g",
         closest);
-  free(xd);
-  free(y);
-  free(z);
-  free(slope);
 }
 
 static segc_param make_param(const char *name, float *value, float *grad,
@@ -209,7 +143,7 @@ static int check_gradients(const gn_case *gc) {
     segc_value_release(&env.graph, yv);
     yv = sum;
   }
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, yv, r, &loss));
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   op_to_f32(&xv->grad, dx);
@@ -415,7 +349,7 @@ static int run_once(segc_dtype dtype, segc_layout layout, gn_run *out) {
   out->y = malloc(bytes);
   out->dx = malloc(bytes);
   memcpy(out->y, yv->data.data, bytes);
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, yv, r, &loss));
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   memcpy(out->dx, xv->grad.data, bytes);

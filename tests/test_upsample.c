@@ -1,5 +1,5 @@
-// Trilinear x2 upsampling (align_corners=False) against a naive reference
-// written here straight from PyTorch's definition (source coordinate
+// Trilinear x2 upsampling (align_corners=False) against the naive reference
+// of util/op_reference.c (PyTorch's definition: source coordinate
 // (o + 0.5)/2 - 0.5 clamped at 0, upper neighbour clamped to the border),
 // in both layouts and dtypes, including size-1 axes where every neighbour is
 // clamped; gradients by finite differences, accumulation, and 1 vs 2
@@ -19,43 +19,13 @@ typedef struct {
   double factor;  // the tested function is factor * upsample(x)
 } up_context;
 
-// Source index pair and weights of output o on an axis of length len.
-static void source(int64_t o, int64_t len, int64_t *i0, int64_t *i1, double *w0,
-                   double *w1) {
-  double src = (o + 0.5) * 0.5 - 0.5;
-  if (src < 0.0) src = 0.0;
-  *i0 = (int64_t)floor(src);
-  *i1 = *i0 < len - 1 ? *i0 + 1 : *i0;
-  *w1 = src - (double)*i0;
-  *w0 = 1.0 - *w1;
-}
-
-static void upsample_reference(const up_context *uc, const double *x) {
-  const segc_shape s = uc->shape;
-  const segc_shape o = segc_shape5(s.n, s.c, 2 * s.d, 2 * s.h, 2 * s.w);
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t c = 0; c < s.c; ++c)
-      for (int64_t od = 0; od < o.d; ++od)
-        for (int64_t oh = 0; oh < o.h; ++oh)
-          for (int64_t ow = 0; ow < o.w; ++ow) {
-            int64_t d[2], h[2], w[2];
-            double wd[2], wh[2], ww[2];
-            source(od, s.d, &d[0], &d[1], &wd[0], &wd[1]);
-            source(oh, s.h, &h[0], &h[1], &wh[0], &wh[1]);
-            source(ow, s.w, &w[0], &w[1], &ww[0], &ww[1]);
-            double v = 0.0;
-            for (int a = 0; a < 2; ++a)
-              for (int b = 0; b < 2; ++b)
-                for (int e = 0; e < 2; ++e)
-                  v += wd[a] * wh[b] * ww[e] *
-                       x[op_offset(s, uc->layout, n, c, d[a], h[b], w[e])];
-            uc->y[op_offset(o, uc->layout, n, c, od, oh, ow)] = uc->factor * v;
-          }
+static void up_reference(const up_context *uc, const double *x) {
+  upsample_reference(uc->shape, uc->layout, uc->factor, x, uc->y);
 }
 
 static double upsample_loss(const double *x, void *p) {
   up_context *uc = p;
-  upsample_reference(uc, x);
+  up_reference(uc, x);
   double loss = 0.0;
   for (int64_t i = 0; i < 8 * segc_shape_numel(uc->shape); ++i)
     loss += uc->r[i] * uc->y[i];
@@ -82,7 +52,7 @@ static int check_case(segc_shape s, segc_layout layout, segc_dtype dtype) {
   if (dtype == SEGC_BF16) op_round_bf16(x, n);
   for (int64_t i = 0; i < n; ++i) xd[i] = x[i];
   up_context uc = {s, layout, r, ref, 1.0};
-  upsample_reference(&uc, xd);
+  up_reference(&uc, xd);
 
   op_test_env env;
   CHECK_OK(op_env_init(&env, 16, 16));
@@ -108,7 +78,7 @@ static int check_case(segc_shape s, segc_layout layout, segc_dtype dtype) {
 
   CHECK_OK(segc_upsample2x_forward(&env.graph, xv, &y2));
   CHECK_OK(segc_add_forward(&env.graph, y1, y2, &sum));
-  CHECK_OK(weighted_sum(&env.graph, sum, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, sum, r, &loss));
   segc_value_release(&env.graph, y1);
   segc_value_release(&env.graph, y2);
   segc_value_release(&env.graph, sum);
@@ -151,7 +121,7 @@ static int run_once(segc_dtype dtype, void *y_out, void *dx_out) {
   CHECK_OK(op_input(&env.graph, x, s, dtype, SEGC_LAYOUT_NDHWC, &xv));
   CHECK_OK(segc_upsample2x_forward(&env.graph, xv, &yv));
   memcpy(y_out, yv->data.data, segc_tensor_bytes(&yv->data));
-  CHECK_OK(weighted_sum(&env.graph, yv, r, &loss));
+  CHECK_OK(op_seed_loss(&env.graph, yv, r, &loss));
   segc_value_release(&env.graph, yv);
   CHECK_OK(segc_graph_backward(&env.graph, loss));
   memcpy(dx_out, xv->grad.data, segc_tensor_bytes(&xv->grad));

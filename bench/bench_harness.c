@@ -1,0 +1,50 @@
+#include "bench/bench_harness.h"
+
+#include <stdlib.h>
+
+#include "core/parallel.h"
+
+static segc_status timed_call(bench_timed_job job, int run,
+                              double *seconds) {
+  double own = -1.0;
+  const double start = segc_now();
+  SEGC_TRY(job.fn(job.context, run, &own));
+  const double wall = segc_now() - start;
+  *seconds = own >= 0.0 ? own : wall;
+  return SEGC_OK;
+}
+
+segc_status bench_time_paired(bench_timed_job job, bench_timed_job baseline,
+                              int warmups, int repeat, double *seconds,
+                              double *baseline_seconds) {
+  for (int r = -warmups; r < repeat; ++r) {
+    double base = 0.0, t;
+    if (baseline.fn) SEGC_TRY(timed_call(baseline, r, &base));
+    SEGC_TRY(timed_call(job, r, &t));
+    if (r < 0) continue;
+    seconds[r] = t;
+    if (baseline_seconds) baseline_seconds[r] = base;
+  }
+  return SEGC_OK;
+}
+
+segc_status bench_time(bench_timed_job job, int warmups, int repeat,
+                       double *seconds) {
+  return bench_time_paired(job, (bench_timed_job){NULL, NULL}, warmups,
+                           repeat, seconds, NULL);
+}
+
+static int compare_doubles(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+void bench_sort(double *values, int count) {
+  qsort(values, (size_t)count, sizeof *values, compare_doubles);
+}
+
+double bench_median(double *values, int count) {
+  bench_sort(values, count);
+  return count % 2 ? values[count / 2]
+                   : 0.5 * (values[count / 2 - 1] + values[count / 2]);
+}

@@ -1,0 +1,50 @@
+// The op cases of the table-driven harness (tests/test_ops.c): what a case
+// is, and for each op the function that runs a case on a backend's op_env
+// and checks it against util/op_reference.c (forward) and central finite
+// differences (gradients), with the tolerances of util/op_harness.h.
+#ifndef SEGC_TESTS_OP_CASES_H
+#define SEGC_TESTS_OP_CASES_H
+
+#include "util/op_harness.h"
+#include "util/op_reference.h"
+
+typedef enum {
+  OP_CONV3D,     // forward, backward data, backward weights (and bias)
+  OP_GROUPNORM,  // GroupNorm [+ReLU] [+ residual add]
+  OP_RELU_ADD,   // relu(x) + x
+  OP_UPSAMPLE,   // trilinear x2
+  OP_DROPOUT3D,  // eval: identity; train: channel mask statistics
+  OP_DICE_CE     // MONAI's DiceCE loss
+} op_kind;
+
+typedef struct {
+  op_kind op;
+  segc_dtype dtype;      // of the input (conv3d: input and weights compute)
+  segc_dtype out_dtype;  // conv3d's output
+  segc_layout layout;
+  segc_shape shape;      // input (conv3d: from `conv`)
+  conv_case conv;
+  int groups;            // groupnorm
+  bool relu, residual;   // groupnorm
+  float p;               // dropout3d
+  bool training;         // dropout3d
+  int classes_present;   // dice_ce: labels drawn from the first ones
+  bool include_background;
+} op_case;
+
+// What one case reports, for its summary line: each figure is an error as a
+// fraction of its tolerance (<= 1 passes), or a statistic.
+typedef struct {
+  char text[512];
+  int length;
+} op_report;
+
+// Runs one case on `env` (its backend); checks with CHECK and returns the
+// status of the first call that failed (SEGC_ERR_UNSUPPORTED on a backend
+// that does not have the op yet).
+typedef segc_status (*op_runner)(op_env *env, const op_case *c,
+                                 const char *label, op_report *report);
+// Indexed by op_kind.
+extern const op_runner op_runners[];
+
+#endif
