@@ -1,0 +1,17 @@
+#!/bin/sh
+# Example 2: train on the phantom (about a minute on 2 cores).
+#   examples/train_phantom.sh WORK [segtrain options...]
+# Makes WORK/phantom and trains examples/phantom.json's small SegResNet on
+# it: the best model by validation Dice goes to WORK/models/model_lowres.pt,
+# the logs (train.csv, validation.csv, TensorBoard events, the curves as
+# PNG) to WORK/logs. Options are passed on ("--set max_epochs=2",
+# "--resume", "--overwrite").
+set -eu
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
+work=${1:?usage: train_phantom.sh WORK [segtrain options...]}
+shift
+make_phantom "$work"
+"${bin}segtrain" "$here/phantom.json" --quiet \
+  --set "dataset_dir=$work/phantom" --set "ckpt_dir=$work/models" \
+  --set "output_dir=$work/logs" "$@"
+echo "train_phantom.sh: wrote $work/models/model_lowres.pt"
