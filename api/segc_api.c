@@ -130,7 +130,7 @@ static segc_status check_affine(const double affine[4][4]) {
 // seginfer for such a file, so that both run the same arithmetic.
 static segc_status volume_from_caller(const void *voxels, segc_voxel_type type,
                                       const int64_t dim[3],
-                                      const double affine[4][4],
+                                      const double *affine,
                                       segc_volume *ct) {
   if (type != SEGC_VOXELS_INT16 && type != SEGC_VOXELS_FLOAT32)
     return SEGC_FAIL(SEGC_ERR_INVALID,
@@ -141,10 +141,13 @@ static segc_status volume_from_caller(const void *voxels, segc_voxel_type type,
       return SEGC_FAIL(SEGC_ERR_INVALID,
                        "segc_segment: dim[%d] = %lld is out of range (1 .. 2^20)",
                        a, (long long)dim[a]);
-  SEGC_TRY(check_affine(affine));
+  double matrix[4][4];
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) matrix[r][c] = affine[4 * r + c];
+  SEGC_TRY(check_affine(matrix));
   const segc_dtype dtype = type == SEGC_VOXELS_INT16 ? SEGC_I16 : SEGC_F32;
   SEGC_TRY(segc_volume_alloc(ct, dtype, dim));
-  memcpy(ct->affine, affine, sizeof ct->affine);
+  memcpy(ct->affine, matrix, sizeof ct->affine);
   int64_t nonfinite = 0;
   for (int64_t k = 0; k < dim[2]; ++k)
     for (int64_t j = 0; j < dim[1]; ++j)
@@ -169,7 +172,7 @@ static segc_status volume_from_caller(const void *voxels, segc_voxel_type type,
 }
 
 int segc_segment(segc_model *model, const void *voxels, segc_voxel_type type,
-                 const int64_t dim[3], const double affine[4][4],
+                 const int64_t dim[3], const double *affine,
                  uint8_t *labels) {
   segc_clear_error();
   if (!model || !voxels || !dim || !affine || !labels)

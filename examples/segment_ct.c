@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
   uint8_t *label = malloc((size_t)nim->nvox);
   if (!model || !label ||
       segc_segment(model, nim->data, nim->datatype == DT_INT16 ? SEGC_VOXELS_INT16 : SEGC_VOXELS_FLOAT32,
-                   dim, (const double (*)[4])xyz->m, label) != 0) {
+                   dim, &xyz->m[0][0], label) != 0) {
     fprintf(stderr, "segment_ct: %s\n", label ? segc_last_error() : "out of memory");
     return 1;
   }

@@ -102,9 +102,10 @@ typedef enum {
  *   NIfTI's order, i fastest: voxel (i, j, k), 0 <= i < dim[0],
  *   0 <= j < dim[1], 0 <= k < dim[2], is element i + dim[0] * (j + dim[1] * k).
  *   This is the order a .nii file stores and niftilib's nifti_image.data
- *   holds (dim[a] = nim->dim[a + 1]), and the memory order of nibabel's
- *   img.dataobj (a Fortran-ordered array indexed [i, j, k]).
- * affine: row-major 4x4 (affine[row][column]) mapping voxel (i, j, k, 1) to
+ *   holds (dim[a] = nim->dim[a + 1]); from numpy, nibabel's array indexed
+ *   [i, j, k] flattened with ravel(order='F').
+ * affine: 16 doubles, a 4x4 matrix row by row (element 4 * row + column:
+ *   a C double[4][4], passed as &a[0][0]) mapping voxel (i, j, k, 1) to
  *   world millimetres (x, y, z, 1) in NIfTI's RAS+ frame: x grows towards
  *   the patient's right, y towards anterior, z towards superior. This is
  *   nibabel's img.affine and niftilib's sto_xyz (or qto_xyz when the file
@@ -121,7 +122,7 @@ typedef enum {
  * scratch and a few copies of the volume, freed before returning. */
 SEGC_API int segc_segment(segc_model *model, const void *voxels,
                           segc_voxel_type type, const int64_t dim[3],
-                          const double affine[4][4], uint8_t *labels);
+                          const double *affine, uint8_t *labels);
 
 /* ---- Training ----------------------------------------------------------- */
 
@@ -136,7 +137,7 @@ SEGC_API int segc_segment(segc_model *model, const void *voxels,
  * many steps in this run (0: none). Writes ckpt_dir/model.pt (or
  * model_lowres.pt: the best validation Dice), the resumable state, the
  * config and the logs into ckpt_dir and output_dir; progress goes to
- * stderr. Returns 0 when training ran to its end. */
+ * stderr. Returns 0 when the run finished (its epochs, or max_steps). */
 SEGC_API int segc_train(const char *config_path, const char *const *overrides,
                         int override_count, unsigned flags, int64_t max_steps);
 

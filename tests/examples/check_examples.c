@@ -8,7 +8,8 @@
 //                    built there through pkg-config (and through
 //                    find_package(segc)), its label compared voxel by voxel
 //                    with the installed seginfer's for the same input
-//   api_errors       include/segc.h's calls on bad input
+//   api              include/segc.h's calls: bad input refused, a model
+//                    loaded and run, two training steps
 // Weights are random SegResNets of the examples' size (examples/
 // phantom.json), so the labels are arbitrary but deterministic.
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "../seginfer_test_support.h"
 #include "data/nifti_io.h"
+#include "data/phantom.h"
 #include "include/segc.h"
 #include "train/config.h"
 #include "util/test_util.h"
@@ -153,7 +155,7 @@ static int segment_ct_c(void) {
   const bool sanitized = sanitize && strcmp(sanitize, "1") == 0;
   const char *program = test_path(temp, "segment_ct");
   snprintf(command, sizeof command,
-           "PKG_CONFIG_PATH=%s/lib/pkgconfig %s -std=c11 -Wall -Wextra -Werror %s "
+           "PKG_CONFIG_PATH=%s/lib/pkgconfig %s -std=c11 -pedantic -Wall -Wextra -Werror %s "
            "%s/examples/segment_ct.c $(PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config "
            "--cflags --libs segc) -I/usr/include/nifti -lnifti2 -lznz -o %s",
            prefix, compiler && *compiler ? compiler : "cc",
@@ -165,6 +167,25 @@ static int segment_ct_c(void) {
   snprintf(command, sizeof command, "LD_LIBRARY_PATH=%s/lib ldd %s", prefix, program);
   CHECK(support_run(temp, command) == 0 && strstr(support_out, prefix),
         "segment_ct does not load the installed libsegc.so:\n%s", support_out);
+  // Linked with libsegc.a and segc.pc's Libs.private.
+  char static_program[1200];
+  snprintf(static_program, sizeof static_program, "%s_static", program);
+  snprintf(command, sizeof command,
+           "%s -std=c11 -Wall -Wextra -Werror %s %s/examples/segment_ct.c "
+           "$(PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --static --cflags --libs "
+           "segc | sed 's/-lsegc /-l:libsegc.a /') -I/usr/include/nifti -lnifti2 "
+           "-lznz -o %s", compiler && *compiler ? compiler : "cc",
+           sanitized ? "-fsanitize=address,undefined" : "", source, prefix,
+           static_program);
+  if (support_run(temp, command) != 0) {
+    CHECK(false, "linking segment_ct.c statically failed:\n%s\n%s", command,
+          support_err);
+    return test_finish_failed();
+  }
+  snprintf(command, sizeof command, "ldd %s", static_program);
+  CHECK(support_run(temp, command) == 0 && !strstr(support_out, "libsegc"),
+        "the static segment_ct loads libsegc.so:\n%s", support_out);
+  const char *const programs[2] = {program, static_program};
   // One phantom CT (int16) and a permuted, flipped copy of it as float32.
   const char *phantom = test_path(temp, "phantom");
   snprintf(command, sizeof command,
@@ -184,38 +205,42 @@ static int segment_ct_c(void) {
   segc_volume_free(&ct);
   segc_volume_free(&lps);
   segc_volume_free(&lps_f32);
-  for (int n = 0; n < 2; ++n) {
+  // Each input through each build of the example (n: input * 2 + build).
+  for (int n = 0; n < 4; ++n) {
     char mine[1200], theirs[1200];
     snprintf(mine, sizeof mine, "%s/example_%d.nii.gz", temp, n);
-    snprintf(theirs, sizeof theirs, "%s/seginfer_%d.nii.gz", temp, n);
+    snprintf(theirs, sizeof theirs, "%s/seginfer_%d.nii.gz", temp, n / 2);
     snprintf(command, sizeof command,
              "LD_LIBRARY_PATH=%s/lib %s %s %s %s %s/examples/phantom.json", prefix,
-             program, weights, inputs[n], mine, source);
+             programs[n % 2], weights, inputs[n / 2], mine, source);
     CHECK(support_run(temp, command) == 0 && strstr(support_out, "voxels labelled"),
           "segment_ct: %s%s", support_out, support_err);
     snprintf(command, sizeof command,
              "%s/bin/seginfer --quiet --config %s/examples/phantom.json --weights %s "
-             "-i %s -o %s", prefix, source, weights, inputs[n], theirs);
-    CHECK(support_run(temp, command) == 0, "seginfer: %s", support_err);
+             "-i %s -o %s", prefix, source, weights, inputs[n / 2], theirs);
+    if (n % 2 == 0)
+      CHECK(support_run(temp, command) == 0, "seginfer: %s", support_err);
+    const char *what = programs[n % 2], *input = inputs[n / 2];
     segc_volume a = {0}, b = {0};
     CHECK_OK(segc_nifti_read(mine, &a, NULL));
     CHECK_OK(segc_nifti_read(theirs, &b, NULL));
     const bool same_shape = a.dtype == SEGC_U8 && b.dtype == SEGC_U8 &&
                             !memcmp(a.dim, b.dim, sizeof a.dim);
-    CHECK(same_shape, "%s: the example's label is not seginfer's shape", inputs[n]);
+    CHECK(same_shape, "%s %s: the example's label is not seginfer's shape", what,
+          input);
     int64_t differ = 0, labelled = 0;
     for (int64_t v = 0; same_shape && v < segc_volume_numel(&a); ++v) {
       differ += ((uint8_t *)a.data)[v] != ((uint8_t *)b.data)[v];
       labelled += ((uint8_t *)b.data)[v] != 0;
     }
-    CHECK(differ == 0, "%s: %lld voxels differ from seginfer's label", inputs[n],
-          (long long)differ);
-    CHECK(labelled > 0, "%s: seginfer labelled nothing (a useless comparison)",
-          inputs[n]);
+    CHECK(differ == 0, "%s %s: %lld voxels differ from seginfer's label", what,
+          input, (long long)differ);
+    CHECK(labelled > 0, "%s %s: seginfer labelled nothing (a useless comparison)",
+          what, input);
     for (int r = 0; r < 4; ++r)
       for (int c = 0; c < 4; ++c)
-        CHECK(a.affine[r][c] == b.affine[r][c], "%s: affine[%d][%d] %g vs %g",
-              inputs[n], r, c, a.affine[r][c], b.affine[r][c]);
+        CHECK(a.affine[r][c] == b.affine[r][c], "%s %s: affine[%d][%d] %g vs %g",
+              what, input, r, c, a.affine[r][c], b.affine[r][c]);
     segc_volume_free(&a);
     segc_volume_free(&b);
   }
@@ -226,16 +251,20 @@ static int segment_ct_c(void) {
            "'project(use_segc C)' 'find_package(segc 0.10 REQUIRED)' "
            "'add_executable(segment_ct %s/examples/segment_ct.c)' "
            "'target_include_directories(segment_ct PRIVATE /usr/include/nifti)' "
-           "'target_link_libraries(segment_ct segc::segc nifti2 znz)' > %s/CMakeLists.txt && "
+           "'target_link_libraries(segment_ct segc::segc nifti2 znz)' "
+           "'add_executable(segment_ct_static %s/examples/segment_ct.c)' "
+           "'target_include_directories(segment_ct_static PRIVATE /usr/include/nifti)' "
+           "'target_link_libraries(segment_ct_static segc::segc_static nifti2 znz)' "
+           "> %s/CMakeLists.txt && "
            "cmake -S %s -B %s/build -DCMAKE_PREFIX_PATH=%s %s && cmake --build %s/build",
-           project, source, project, project, project, prefix,
+           project, source, source, project, project, project, prefix,
            sanitized ? "-DCMAKE_C_FLAGS=-fsanitize=address,undefined" : "", project);
   CHECK(support_run(temp, command) == 0, "find_package(segc) project:\n%s\n%s",
         support_out, support_err);
   return 0;
 }
 
-static int api_errors(void) {
+static int api(void) {
   CHECK(strcmp(segc_version(), SEGC_VERSION_STRING) == 0, "version %s vs %s",
         segc_version(), SEGC_VERSION_STRING);
   CHECK(segc_model_load(NULL, NULL, NULL, 0) == NULL &&
@@ -270,7 +299,7 @@ static int api_errors(void) {
   static uint8_t labels[kCount];
   for (int v = 0; v < kCount; ++v) voxels[v] = (float)(v % 97) * 10.0f - 300.0f;
   const int64_t dim[3] = {kSide, kSide, kSide}, flat[3] = {kSide, kSide, 1};
-  double affine[4][4] = {{6, 0, 0, 0}, {0, 6, 0, 0}, {0, 0, 6, 0}, {0, 0, 0, 1}};
+  double affine[16] = {6, 0, 0, 0, 0, 6, 0, 0, 0, 0, 6, 0, 0, 0, 0, 1};
   CHECK(segc_segment(model, voxels, SEGC_VOXELS_FLOAT32, dim, affine, labels) == 0,
         "segment: %s", segc_last_error());
   CHECK(strcmp(segc_last_error(), "no error recorded") == 0,
@@ -285,16 +314,16 @@ static int api_errors(void) {
   CHECK(segc_segment(model, NULL, SEGC_VOXELS_FLOAT32, dim, affine, labels) != 0 &&
             test_contains(segc_last_error(), "NULL"),
         "NULL voxels: %s", segc_last_error());
-  affine[2][2] = 0.0;
+  affine[10] = 0.0;
   CHECK(segc_segment(model, voxels, SEGC_VOXELS_FLOAT32, dim, affine, labels) != 0 &&
             test_contains(segc_last_error(), "singular"),
         "singular affine: %s", segc_last_error());
-  affine[2][2] = 6.0;
-  affine[3][0] = 1.0;
+  affine[10] = 6.0;
+  affine[12] = 1.0;
   CHECK(segc_segment(model, voxels, SEGC_VOXELS_FLOAT32, dim, affine, labels) != 0 &&
             test_contains(segc_last_error(), "bottom row"),
         "bad bottom row: %s", segc_last_error());
-  affine[3][0] = 0.0;
+  affine[12] = 0.0;
   voxels[5] = NAN;
   CHECK(segc_segment(model, voxels, SEGC_VOXELS_FLOAT32, dim, affine, labels) != 0 &&
             test_contains(segc_last_error(), "1 voxels are NaN"),
@@ -313,6 +342,26 @@ static int api_errors(void) {
   CHECK(segc_train(config, NULL, 0, 64, 0) != 0 &&
             test_contains(segc_last_error(), "flags"),
         "train with bad flags: %s", segc_last_error());
+  // Two steps of the examples' training on a small phantom.
+  segc_phantom_options po;
+  segc_phantom_default_options(&po);
+  po.dim[0] = po.dim[1] = po.dim[2] = 32;
+  po.spacing[0] = po.spacing[1] = po.spacing[2] = 6.0;
+  const char *data = test_path(temp, "phantom");
+  CHECK_OK(segc_phantom_write_dataset(data, &po, 3, 1));
+  char sets[3][1200];
+  snprintf(sets[0], sizeof sets[0], "dataset_dir=%s", data);
+  snprintf(sets[1], sizeof sets[1], "ckpt_dir=%s/models", temp);
+  snprintf(sets[2], sizeof sets[2], "output_dir=%s/logs", temp);
+  const char *train_sets[] = {sets[0], sets[1], sets[2], "max_epochs=1"};
+  CHECK(segc_train(config, train_sets, 4, SEGC_TRAIN_QUIET, 2) == 0,
+        "segc_train: %s", segc_last_error());
+  CHECK(support_exists(test_path(temp, "models/training_state.segc")),
+        "segc_train saved no training state");
+  CHECK(support_exists(test_path(temp, "logs/train.csv")), "no train.csv");
+  // A second run in the same folders is refused without a flag, as segtrain.
+  CHECK(segc_train(config, train_sets, 4, SEGC_TRAIN_QUIET, 2) != 0,
+        "a second run over the first one's logs was not refused");
   return 0;
 }
 
@@ -324,7 +373,7 @@ int main(int argc, char **argv) {
                   {"train_phantom_sh", train_phantom_sh},
                   {"evaluate_sh", evaluate_sh},
                   {"segment_ct_c", segment_ct_c},
-                  {"api_errors", api_errors}};
+                  {"api", api}};
   const char *s = getenv("SEGC_SOURCE_DIR"), *b = getenv("SEGC_BUILD_DIR");
   snprintf(source, sizeof source, "%s", s && *s ? s : ".");
   snprintf(build, sizeof build, "%s", b && *b ? b : "build");
@@ -342,6 +391,6 @@ int main(int argc, char **argv) {
     return test_finish(name);
   }
   fprintf(stderr, "usage: check_examples segment_ct_sh|train_phantom_sh|"
-          "evaluate_sh|segment_ct_c|api_errors\n");
+          "evaluate_sh|segment_ct_c|api\n");
   return 2;
 }
