@@ -5,7 +5,7 @@
 # case_0000 with the weights train_phantom.sh wrote (WORK/models/
 # model_lowres.pt) or the ones named, writing WORK/case_0000_label.nii.gz,
 # a JSON sidecar naming the labels, per-structure volumes
-# (WORK/case_0000_stats.csv) and a PNG preview.
+# (WORK/case_0000_label_stats.csv) and a PNG preview (WORK/case_0000.png).
 set -eu
 . "$(cd "$(dirname "$0")" && pwd)/common.sh"
 work=${1:?usage: segment_ct.sh WORK [WEIGHTS.pt]}

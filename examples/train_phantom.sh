@@ -1,5 +1,6 @@
 #!/bin/sh
-# Example 2: train on the phantom (about a minute on 2 cores).
+# Example 2: train on the phantom (1 to 2 minutes on 2 cores; the small
+# network only starts to find the large organs: see examples/phantom.json).
 #   examples/train_phantom.sh WORK [segtrain options...]
 # Makes WORK/phantom and trains examples/phantom.json's small SegResNet on
 # it: the best model by validation Dice goes to WORK/models/model_lowres.pt,

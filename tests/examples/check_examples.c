@@ -132,6 +132,12 @@ static void check_exported_symbols(const char *library) {
 }
 
 static int segment_ct_c(void) {
+  if (support_run(temp, "pkg-config --version") != 0) {
+    fprintf(stderr, "examples_segment_ct_c: skipped: pkg-config is not installed\n");
+    return TEST_SKIP;
+  }
+  const char *nifti_env = getenv("SEGC_NIFTI_INCLUDE");
+  const char *nifti = nifti_env && *nifti_env ? nifti_env : "/usr/include/nifti";
   const char *prefix = test_path(temp, "prefix");
   snprintf(command, sizeof command, "cmake --install %s --prefix %s", build, prefix);
   if (support_run(temp, command) != 0) {
@@ -157,9 +163,10 @@ static int segment_ct_c(void) {
   snprintf(command, sizeof command,
            "PKG_CONFIG_PATH=%s/lib/pkgconfig %s -std=c11 -pedantic -Wall -Wextra -Werror %s "
            "%s/examples/segment_ct.c $(PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config "
-           "--cflags --libs segc) -I/usr/include/nifti -lnifti2 -lznz -o %s",
+           "--cflags --libs segc) -I%s -lnifti2 -lznz -o %s",
            prefix, compiler && *compiler ? compiler : "cc",
-           sanitized ? "-fsanitize=address,undefined" : "", source, prefix, program);
+           sanitized ? "-fsanitize=address,undefined" : "", source, prefix, nifti,
+           program);
   if (support_run(temp, command) != 0) {
     CHECK(false, "building segment_ct.c failed:\n%s\n%s", command, support_err);
     return test_finish_failed();
@@ -173,9 +180,9 @@ static int segment_ct_c(void) {
   snprintf(command, sizeof command,
            "%s -std=c11 -Wall -Wextra -Werror %s %s/examples/segment_ct.c "
            "$(PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --static --cflags --libs "
-           "segc | sed 's/-lsegc /-l:libsegc.a /') -I/usr/include/nifti -lnifti2 "
+           "segc | sed 's/-lsegc /-l:libsegc.a /') -I%s -lnifti2 "
            "-lznz -o %s", compiler && *compiler ? compiler : "cc",
-           sanitized ? "-fsanitize=address,undefined" : "", source, prefix,
+           sanitized ? "-fsanitize=address,undefined" : "", source, prefix, nifti,
            static_program);
   if (support_run(temp, command) != 0) {
     CHECK(false, "linking segment_ct.c statically failed:\n%s\n%s", command,
@@ -250,14 +257,14 @@ static int segment_ct_c(void) {
            "mkdir -p %s && printf '%%s\\n' 'cmake_minimum_required(VERSION 3.20)' "
            "'project(use_segc C)' 'find_package(segc 0.10 REQUIRED)' "
            "'add_executable(segment_ct %s/examples/segment_ct.c)' "
-           "'target_include_directories(segment_ct PRIVATE /usr/include/nifti)' "
+           "'target_include_directories(segment_ct PRIVATE %s)' "
            "'target_link_libraries(segment_ct segc::segc nifti2 znz)' "
            "'add_executable(segment_ct_static %s/examples/segment_ct.c)' "
-           "'target_include_directories(segment_ct_static PRIVATE /usr/include/nifti)' "
+           "'target_include_directories(segment_ct_static PRIVATE %s)' "
            "'target_link_libraries(segment_ct_static segc::segc_static nifti2 znz)' "
            "> %s/CMakeLists.txt && "
            "cmake -S %s -B %s/build -DCMAKE_PREFIX_PATH=%s %s && cmake --build %s/build",
-           project, source, source, project, project, project, prefix,
+           project, source, nifti, source, nifti, project, project, project, prefix,
            sanitized ? "-DCMAKE_C_FLAGS=-fsanitize=address,undefined" : "", project);
   CHECK(support_run(temp, command) == 0, "find_package(segc) project:\n%s\n%s",
         support_out, support_err);
