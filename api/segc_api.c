@@ -11,7 +11,7 @@
 
 #include "core/parallel.h"
 #include "infer/infer_pipeline.h"
-#include "train/config.h"
+#include "config/config.h"
 #include "train/train_loop.h"
 
 struct segc_model {

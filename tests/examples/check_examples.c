@@ -18,9 +18,9 @@
 
 #include "../seginfer_test_support.h"
 #include "data/nifti_io.h"
-#include "data/phantom.h"
+#include "phantom/phantom.h"
 #include "include/segc.h"
-#include "train/config.h"
+#include "config/config.h"
 #include "util/test_util.h"
 
 static char temp[1024], source[1024], build[1024];
