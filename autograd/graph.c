@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/parallel.h"
 
 segc_status segc_graph_init(segc_graph *graph, segc_arena *activations,
@@ -225,9 +226,11 @@ segc_status segc_value_grad_add(segc_graph *graph, segc_value *value,
   SEGC_TRY(segc_tensor_expect_shape(contribution, target.shape,
                                     "gradient contribution"));
   if (contribution->layout != target.layout ||
-      contribution->device != SEGC_DEVICE_CPU)
+      contribution->device != target.device)
     return SEGC_FAIL(SEGC_ERR_INTERNAL,
                      "gradient contribution in another layout/device");
+  SEGC_TRY(segc_backend_require("gradient accumulation", target.device,
+                                target.dtype));
   const size_t n = (size_t)segc_tensor_numel(&target);
   if (!accumulate) {
     segc_convert(contribution->data, contribution->dtype, target.data,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/parallel.h"
 #include "layers/conv3d_internal.h"
 
@@ -47,11 +48,11 @@ static segc_status check_param(const segc_param *p, segc_shape want,
   if (!p->value.data)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s '%s' has no data", layer_name,
                      role, p->name);
-  if (p->value.dtype != SEGC_F32 || p->value.layout != SEGC_LAYOUT_NCDHW ||
-      p->value.device != SEGC_DEVICE_CPU)
+  if (p->value.dtype != SEGC_F32 || p->value.layout != SEGC_LAYOUT_NCDHW)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "%s: %s '%s' must be an f32 NCDHW (OIDHW) host tensor",
+                     "%s: %s '%s' must be an f32 NCDHW (OIDHW) tensor",
                      layer_name, role, p->name);
+  SEGC_TRY(segc_backend_require("conv3d", p->value.device, p->value.dtype));
   if (!segc_shape_equal(p->value.shape, want))
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s '%s' has shape %s, expected %s",
                      layer_name, role, p->name,
@@ -60,9 +61,10 @@ static segc_status check_param(const segc_param *p, segc_shape want,
   if (p->grad.data &&
       (!segc_shape_equal(p->grad.shape, want) || p->grad.dtype != SEGC_F32 ||
        p->grad.layout != SEGC_LAYOUT_NCDHW ||
-       p->grad.device != SEGC_DEVICE_CPU))
+       p->grad.device != p->value.device))
     return SEGC_FAIL(SEGC_ERR_INVALID,
-                     "%s: gradient of %s '%s' must be f32 NCDHW %s",
+                     "%s: gradient of %s '%s' must be f32 NCDHW %s on the "
+                     "weight's device",
                      layer_name, role, p->name,
                      segc_shape_str(want, wanted, sizeof wanted));
   return SEGC_OK;

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "core/backend.h"
 #include "core/rng.h"
 
 typedef struct {
@@ -97,8 +98,7 @@ segc_status segc_dropout3d_forward(segc_graph *graph, segc_value *x, float p,
   if (!(p >= 0.0f && p < 1.0f))
     return SEGC_FAIL(SEGC_ERR_INVALID, "dropout3d: p must be in [0, 1), got %g",
                      (double)p);
-  if (x->data.device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "dropout3d: CPU tensors only");
+  SEGC_TRY(segc_backend_require("dropout3d", x->data.device, x->data.dtype));
   if (!graph->training || p == 0.0f) {
     segc_value_retain(x);
     *y = x;

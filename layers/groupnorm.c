@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include "core/backend.h"
 #include "layers/groupnorm_kernels.h"
 #include "layers/op_common.h"
 
@@ -24,11 +25,10 @@ typedef struct {
 static segc_status check_param(const segc_param *p, const char *what,
                                int64_t channels) {
   if (!p) return SEGC_OK;
-  if (!p->value.data || p->value.dtype != SEGC_F32 ||
-      p->value.device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_INVALID,
-                     "%s: %s must be an f32 host tensor with data", op_name,
-                     what);
+  if (!p->value.data || p->value.dtype != SEGC_F32)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s must be an f32 tensor with data",
+                     op_name, what);
+  SEGC_TRY(segc_backend_require(op_name, p->value.device, p->value.dtype));
   char got[96];
   if (segc_tensor_numel(&p->value) != channels)
     return SEGC_FAIL(SEGC_ERR_INVALID,

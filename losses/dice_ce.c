@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/parallel.h"
 #include "losses/dice_ce_tile.h"
 
@@ -201,9 +202,6 @@ static segc_status check_inputs(const segc_dice_ce_config *config,
   const segc_tensor *x = &logits->data;
   if (!x->data)
     return SEGC_FAIL(SEGC_ERR_INVALID, "dice_ce: the logits have no data");
-  if (x->device != SEGC_DEVICE_CPU || labels->device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "dice_ce: logits and labels must be in host memory");
   if (x->dtype != SEGC_F32 && x->dtype != SEGC_BF16)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "dice_ce: logits must be f32 or bf16, not %s",
@@ -212,6 +210,8 @@ static segc_status check_inputs(const segc_dice_ce_config *config,
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "dice_ce: labels must be u8 class indices, not %s",
                      segc_dtype_name(labels->dtype));
+  SEGC_TRY(segc_backend_require("dice_ce", x->device, x->dtype));
+  SEGC_TRY(segc_backend_require("dice_ce", labels->device, labels->dtype));
   char have[64], logits_shape[64], want[64];
   if (x->shape.c < 2)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
@@ -328,9 +328,7 @@ static segc_status dice_ce_backward(segc_graph *graph, void *context) {
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "dice_ce: logits gradient must be f32 or bf16, not %s",
                      segc_dtype_name(target.dtype));
-  if (target.device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "dice_ce: the logits gradient must be in host memory");
+  SEGC_TRY(segc_backend_require("dice_ce", target.device, target.dtype));
   loss_pass pass;
   SEGC_TRY(pass_init(graph, logits, &s->labels, &pass));
   const int64_t samples = pass.samples, classes = pass.classes;
