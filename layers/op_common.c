@@ -42,6 +42,10 @@ segc_status segc_op_check_same(const char *op, const segc_value *a,
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: dtypes differ: %s vs %s", op,
                      segc_dtype_name(a->data.dtype),
                      segc_dtype_name(b->data.dtype));
+  if (a->data.device != b->data.device)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: devices differ: %s vs %s", op,
+                     segc_device_name(a->data.device),
+                     segc_device_name(b->data.device));
   if (a->data.layout != b->data.layout)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: layouts differ: %s vs %s", op,
                      layout_name(a->data.layout), layout_name(b->data.layout));

@@ -20,7 +20,8 @@
 segc_status segc_op_check_input(const char *op, const char *what,
                                 const segc_value *x);
 
-// b has a's shape, dtype and layout (both already checked as inputs).
+// b has a's shape, dtype, device and layout (both already checked as
+// inputs).
 segc_status segc_op_check_same(const char *op, const segc_value *a,
                                const segc_value *b);
 
