@@ -68,7 +68,8 @@ bool segc_backend_supports(const char *op, segc_device device,
 segc_status segc_backend_require(const char *op, segc_device device,
                                  segc_dtype dtype) {
   if (segc_backend_supports(op, device, dtype)) return SEGC_OK;
-  return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s: no %s kernel for %s in this build",
+  return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                   "%s: no %s kernel for %s in this build",
                    op ? op : "(unnamed op)", segc_device_name(device),
                    segc_dtype_name(dtype));
 }

@@ -7,8 +7,9 @@
 #include "core/rng.h"
 #include "layers/dropout3d_kernels.h"
 
-static const segc_dropout3d_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
-    SEGC_BACKEND_KERNELS(&segc_dropout3d_cpu_kernels, NULL);
+static const segc_dropout3d_kernels
+    *const kernels_by_device[SEGC_DEVICE_COUNT] =
+        SEGC_BACKEND_KERNELS(&segc_dropout3d_cpu_kernels, NULL);
 
 typedef struct {
   segc_value *x, *y;

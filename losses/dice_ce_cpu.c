@@ -258,7 +258,7 @@ static segc_status dice_ce_cpu_sums(segc_arena *scratch,
 
 // The logits gradient from the forward's sums, stored or added into target.
 static segc_status dice_ce_cpu_grad(segc_arena *scratch,
-                                    const segc_dice_ce_config *config,
+                                    const segc_dice_ce_config *cfg,
                                     float loss_grad, const segc_tensor *logits,
                                     const segc_tensor *labels,
                                     segc_dice_ce_sums sums,
@@ -276,17 +276,18 @@ static segc_status dice_ce_cpu_grad(segc_arena *scratch,
   }
   float *coef = memory, *dice_b = coef + samples * classes;
   float *dice_a = dice_b + samples * classes;
-  const segc_dice_ce_config *cfg = config;
   const int64_t first_class = segc_dice_ce_first_class(cfg);
   // d dice_mean / d p_c at a voxel = -w [2 y_c / D - (2 I + s_nr) / D^2],
   // w = lambda_dice / (N * classes used), D = G + P + s_dr.
-  const double w = cfg->lambda_dice / (double)(samples * (classes - first_class));
+  const double w =
+      cfg->lambda_dice / (double)(samples * (classes - first_class));
   const double ce_scale =
       (double)loss_grad * cfg->lambda_ce / (double)(samples * pass.voxels);
   for (int64_t i = 0; i < samples * classes; ++i) {
     double a = 0.0, b = 0.0;
     if (i % classes >= first_class) {
-      const double denom = sums.label_count[i] + sums.pred_sum[i] + cfg->smooth_dr;
+      const double denom =
+          sums.label_count[i] + sums.pred_sum[i] + cfg->smooth_dr;
       a = -w * 2.0 / denom;
       b = w * (2.0 * sums.intersection[i] + cfg->smooth_nr) / (denom * denom);
     }
@@ -304,7 +305,6 @@ static segc_status dice_ce_cpu_grad(segc_arena *scratch,
   pass_free(scratch, &pass);
   return SEGC_OK;
 }
-
 
 const segc_dice_ce_kernels segc_dice_ce_cpu_kernels = {
     dice_ce_cpu_check_labels, dice_ce_cpu_sums, dice_ce_cpu_grad};
