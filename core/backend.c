@@ -30,7 +30,8 @@ static const backend_row backend_table[] = {
     // Core primitives.
     {"tensor copy", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     {"tensor zero", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"gradient accumulation", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"tensor fill", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"tensor add", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     // The sliding window blends f32 logits.
     {"sliding window", {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32)}},
 };

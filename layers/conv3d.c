@@ -8,6 +8,7 @@
 
 #include "core/backend.h"
 #include "core/parallel.h"
+#include "core/tensor_ops.h"
 #include "layers/conv3d_internal.h"
 
 // Weight copies in oneDNN's formats: forward and backward-data may each want
@@ -241,23 +242,6 @@ segc_status segc_conv3d_apply(segc_conv3d *layer, const segc_tensor *x,
                              : "(no input)");
 }
 
-// dst += src elementwise (same shape and dtype).
-static void add_into(segc_tensor *dst, const segc_tensor *src) {
-  const int64_t n = segc_tensor_numel(dst);
-  if (dst->dtype == SEGC_F32) {
-    float *d = dst->data;
-    const float *s = src->data;
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) d[i] += s[i];
-    return;
-  }
-  segc_bf16 *d = dst->data;
-  const segc_bf16 *s = src->data;
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i)
-    d[i] = segc_f32_to_bf16(segc_bf16_to_f32(d[i]) + segc_bf16_to_f32(s[i]));
-}
-
 static segc_status backward_data(segc_conv3d *layer, const segc_tensor *dy,
                                  segc_tensor *dx, bool accumulate,
                                  segc_arena *scratch) {
@@ -288,7 +272,7 @@ static segc_status backward_data(segc_conv3d *layer, const segc_tensor *dy,
                                 {DNNL_ARG_DIFF_SRC, target.data}};
     status = conv3d_run(conv, args, 3, scratch);
     if (accumulate) {
-      if (status == SEGC_OK) add_into(dx, &target);
+      if (status == SEGC_OK) status = segc_tensor_accumulate(dx, &target);
       segc_arena_free_tensor(scratch, &target);
     }
   }

@@ -4,6 +4,7 @@
 #include "losses/dice_ce.h"
 
 #include "core/backend.h"
+#include "core/tensor_ops.h"
 #include "losses/dice_ce_kernels.h"
 
 static const segc_dice_ce_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
@@ -137,8 +138,14 @@ segc_status segc_dice_ce_forward(segc_graph *graph,
   SEGC_TRY(segc_graph_new_value(graph, segc_shape5(1, 1, 1, 1, 1), SEGC_F32,
                                 SEGC_LAYOUT_NCDHW, logits->requires_grad,
                                 loss));
-  *(float *)(*loss)->data.data =
-      (float)(config->lambda_dice * dice + config->lambda_ce * ce);
+  status = segc_tensor_fill(
+      &(*loss)->data,
+      (float)(config->lambda_dice * dice + config->lambda_ce * ce));
+  if (status != SEGC_OK) {
+    segc_value_release(graph, *loss);
+    *loss = NULL;
+    return status;
+  }
   if (parts) {
     parts->dice = dice;
     parts->ce = ce;
