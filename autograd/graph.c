@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/parallel.h"
+#include "core/tensor_ops.h"
 
 segc_status segc_graph_init(segc_graph *graph, segc_arena *activations,
                             segc_arena *scratch, size_t meta_bytes) {
@@ -167,8 +168,8 @@ segc_status segc_graph_backward_seeded(segc_graph *graph, segc_value *loss,
   segc_tensor seed;
   bool accumulate;
   SEGC_TRY(segc_value_grad_target(graph, loss, &seed, &accumulate));
-  float *g = seed.data;
-  *g = accumulate ? *g + seed_value : seed_value;
+  SEGC_TRY(accumulate ? segc_tensor_add_scalar(&seed, seed_value)
+                      : segc_tensor_fill(&seed, seed_value));
 
   for (int i = graph->tape_count - 1; i >= 0; --i) {
     segc_tape_entry *e = &graph->tape[i];
@@ -225,29 +226,11 @@ segc_status segc_value_grad_add(segc_graph *graph, segc_value *value,
   SEGC_TRY(segc_tensor_expect_shape(contribution, target.shape,
                                     "gradient contribution"));
   if (contribution->layout != target.layout ||
-      contribution->device != SEGC_DEVICE_CPU)
+      contribution->device != target.device)
     return SEGC_FAIL(SEGC_ERR_INTERNAL,
                      "gradient contribution in another layout/device");
-  const size_t n = (size_t)segc_tensor_numel(&target);
-  if (!accumulate) {
-    segc_convert(contribution->data, contribution->dtype, target.data,
-                 target.dtype, n);
-    return SEGC_OK;
-  }
-  if (target.dtype == SEGC_F32 && contribution->dtype == SEGC_F32) {
-    float *t = target.data;
-    const float *c = contribution->data;
-#pragma omp parallel for schedule(static) if (n > (1u << 16))
-    for (size_t i = 0; i < n; ++i) t[i] += c[i];
-    return SEGC_OK;
-  }
-#pragma omp parallel for schedule(static) if (n > (1u << 16))
-  for (size_t i = 0; i < n; ++i)
-    segc_store_f32(target.data, target.dtype, i,
-                   segc_load_f32(target.data, target.dtype, i) +
-                       segc_load_f32(contribution->data, contribution->dtype,
-                                     i));
-  return SEGC_OK;
+  if (!accumulate) return segc_tensor_copy(contribution, &target);
+  return segc_tensor_accumulate(&target, contribution);
 }
 
 segc_status segc_value_grad_zeros(segc_graph *graph, segc_value *value) {

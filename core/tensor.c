@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/backend.h"
+
 bool segc_shape_equal(segc_shape a, segc_shape b) {
   return a.n == b.n && a.c == b.c && a.d == b.d && a.h == b.h && a.w == b.w;
 }
@@ -37,9 +39,13 @@ segc_status segc_tensor_expect_shape(const segc_tensor *t, segc_shape shape,
 
 segc_status segc_tensor_copy(const segc_tensor *src, segc_tensor *dst) {
   SEGC_TRY(segc_tensor_expect_shape(dst, src->shape, "tensor copy"));
-  if (src->device != SEGC_DEVICE_CPU || dst->device != SEGC_DEVICE_CPU)
+  SEGC_TRY(segc_backend_require("tensor copy", src->device, src->dtype));
+  SEGC_TRY(segc_backend_require("tensor copy", dst->device, dst->dtype));
+  if (src->device != dst->device)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "tensor copy: only host tensors are handled here");
+                     "tensor copy: from %s to %s is not in this build",
+                     segc_device_name(src->device),
+                     segc_device_name(dst->device));
   const size_t n = (size_t)segc_tensor_numel(src);
   if (src->layout == dst->layout) {
     segc_convert(src->data, src->dtype, dst->data, dst->dtype, n);
@@ -65,9 +71,7 @@ segc_status segc_tensor_copy(const segc_tensor *src, segc_tensor *dst) {
 }
 
 segc_status segc_tensor_zero(segc_tensor *t) {
-  if (t->device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "tensor zero: only host tensors are handled here");
+  SEGC_TRY(segc_backend_require("tensor zero", t->device, t->dtype));
   memset(t->data, 0, segc_tensor_bytes(t));
   return SEGC_OK;
 }

@@ -69,8 +69,8 @@ static inline int64_t segc_tensor_offset(const segc_tensor *t, int64_t n,
 // The view of sample n (a contiguous slice in both layouts).
 segc_tensor segc_tensor_sample(const segc_tensor *t, int64_t n);
 
-// Copies src into dst converting dtype and layout; shapes must match.
-// Host tensors only.
+// Copies src into dst converting dtype and layout; shapes must match. Both
+// on one device the backend table supports (core/backend.h).
 segc_status segc_tensor_copy(const segc_tensor *src, segc_tensor *dst);
 
 // Sets every element to zero.

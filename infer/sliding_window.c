@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/parallel.h"
 
 enum { kMaxStarts = 4096, kDefaultCell = 8 };
@@ -486,11 +487,10 @@ static segc_status run_windows(const segc_sw_config *config,
     const segc_shape want = segc_shape5(count, config->channels, plan->roi[0],
                                         plan->roi[1], plan->roi[2]);
     SEGC_TRY(segc_tensor_expect_shape(&out, want, "sliding window: network output"));
-    if (out.dtype != SEGC_F32 || out.layout != SEGC_LAYOUT_NDHWC ||
-        out.device != SEGC_DEVICE_CPU)
+    if (out.dtype != SEGC_F32 || out.layout != SEGC_LAYOUT_NDHWC)
       return SEGC_FAIL(SEGC_ERR_INTERNAL,
-                       "sliding window: the network output must be f32 NDHWC "
-                       "host memory");
+                       "sliding window: the network output must be f32 NDHWC");
+    SEGC_TRY(segc_backend_require("sliding window", out.device, out.dtype));
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
       SEGC_TRY(open_cells(&acc, start));

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/parallel.h"
+#include "core/tensor_ops.h"
 #include "layers/conv3d_internal.h"
 
 // Weight copies in oneDNN's formats: forward and backward-data may each want
@@ -47,11 +49,11 @@ static segc_status check_param(const segc_param *p, segc_shape want,
   if (!p->value.data)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s '%s' has no data", layer_name,
                      role, p->name);
-  if (p->value.dtype != SEGC_F32 || p->value.layout != SEGC_LAYOUT_NCDHW ||
-      p->value.device != SEGC_DEVICE_CPU)
+  if (p->value.dtype != SEGC_F32 || p->value.layout != SEGC_LAYOUT_NCDHW)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "%s: %s '%s' must be an f32 NCDHW (OIDHW) host tensor",
+                     "%s: %s '%s' must be an f32 NCDHW (OIDHW) tensor",
                      layer_name, role, p->name);
+  SEGC_TRY(segc_backend_require("conv3d", p->value.device, p->value.dtype));
   if (!segc_shape_equal(p->value.shape, want))
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s '%s' has shape %s, expected %s",
                      layer_name, role, p->name,
@@ -60,9 +62,10 @@ static segc_status check_param(const segc_param *p, segc_shape want,
   if (p->grad.data &&
       (!segc_shape_equal(p->grad.shape, want) || p->grad.dtype != SEGC_F32 ||
        p->grad.layout != SEGC_LAYOUT_NCDHW ||
-       p->grad.device != SEGC_DEVICE_CPU))
+       p->grad.device != p->value.device))
     return SEGC_FAIL(SEGC_ERR_INVALID,
-                     "%s: gradient of %s '%s' must be f32 NCDHW %s",
+                     "%s: gradient of %s '%s' must be f32 NCDHW %s on the "
+                     "weight's device",
                      layer_name, role, p->name,
                      segc_shape_str(want, wanted, sizeof wanted));
   return SEGC_OK;
@@ -239,23 +242,6 @@ segc_status segc_conv3d_apply(segc_conv3d *layer, const segc_tensor *x,
                              : "(no input)");
 }
 
-// dst += src elementwise (same shape and dtype).
-static void add_into(segc_tensor *dst, const segc_tensor *src) {
-  const int64_t n = segc_tensor_numel(dst);
-  if (dst->dtype == SEGC_F32) {
-    float *d = dst->data;
-    const float *s = src->data;
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) d[i] += s[i];
-    return;
-  }
-  segc_bf16 *d = dst->data;
-  const segc_bf16 *s = src->data;
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i)
-    d[i] = segc_f32_to_bf16(segc_bf16_to_f32(d[i]) + segc_bf16_to_f32(s[i]));
-}
-
 static segc_status backward_data(segc_conv3d *layer, const segc_tensor *dy,
                                  segc_tensor *dx, bool accumulate,
                                  segc_arena *scratch) {
@@ -286,7 +272,7 @@ static segc_status backward_data(segc_conv3d *layer, const segc_tensor *dy,
                                 {DNNL_ARG_DIFF_SRC, target.data}};
     status = conv3d_run(conv, args, 3, scratch);
     if (accumulate) {
-      if (status == SEGC_OK) add_into(dx, &target);
+      if (status == SEGC_OK) status = segc_tensor_accumulate(dx, &target);
       segc_arena_free_tensor(scratch, &target);
     }
   }

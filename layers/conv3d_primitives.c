@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/parallel.h"
 #include "layers/conv3d_internal.h"
 
@@ -271,16 +272,13 @@ segc_status conv3d_check_activation(const segc_tensor *t, segc_shape want,
   char got[64], wanted[64];
   if (!t || !t->data)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s has no data", what);
-  if (t->device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "%s is not in host memory (this op runs on oneDNN's CPU "
-                     "engine)", what);
   if (t->layout != SEGC_LAYOUT_NDHWC)
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "%s must be NDHWC (channels-last), got NCDHW", what);
   if (t->dtype != SEGC_F32 && t->dtype != SEGC_BF16)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s is %s, only f32 and bf16",
                      what, segc_dtype_name(t->dtype));
+  SEGC_TRY(segc_backend_require("conv3d", t->device, t->dtype));
   if (!segc_shape_equal(t->shape, want))
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s has shape %s, expected %s", what,
                      segc_shape_str(t->shape, got, sizeof got),

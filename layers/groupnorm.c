@@ -1,15 +1,20 @@
 // GroupNorm(+ReLU): argument checks, the statistics, the tape entry, the
-// recompute of the output and the backward. The loops are in
-// groupnorm_kernels.c (channels-last); NCDHW tensors go through a
-// channels-last copy in scratch, so both layouts give the same numbers.
+// recompute of the output and the backward. The loops are kernels chosen by
+// the input's device (groupnorm_kernels.h: groupnorm_cpu.c), channels-last;
+// NCDHW tensors go through a channels-last copy in scratch, so both layouts
+// give the same numbers.
 #include "layers/groupnorm.h"
 
 #include <math.h>
 
+#include "core/backend.h"
 #include "layers/groupnorm_kernels.h"
 #include "layers/op_common.h"
 
 static const char *const op_name = "groupnorm";
+
+static const segc_gn_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_gn_cpu_kernels, NULL);
 
 // What backward and recompute need; lives in the graph's metadata arena.
 typedef struct {
@@ -19,16 +24,16 @@ typedef struct {
   bool relu;
   double *mean, *rstd;   // (N, G)
   float *scale, *shift;  // (N, C): y = [relu](x * scale + shift)
+  const segc_gn_kernels *kernels;  // x's device
 } gn_saved;
 
 static segc_status check_param(const segc_param *p, const char *what,
                                int64_t channels) {
   if (!p) return SEGC_OK;
-  if (!p->value.data || p->value.dtype != SEGC_F32 ||
-      p->value.device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_INVALID,
-                     "%s: %s must be an f32 host tensor with data", op_name,
-                     what);
+  if (!p->value.data || p->value.dtype != SEGC_F32)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s must be an f32 tensor with data",
+                     op_name, what);
+  SEGC_TRY(segc_backend_require(op_name, p->value.device, p->value.dtype));
   char got[96];
   if (segc_tensor_numel(&p->value) != channels)
     return SEGC_FAIL(SEGC_ERR_INVALID,
@@ -123,12 +128,12 @@ static segc_status apply_affine(segc_op_scratch *scratch, const gn_saved *st,
                                 const segc_tensor *x, segc_tensor *y) {
   const bool bf16 = x->dtype == SEGC_BF16;
   if (x->layout == SEGC_LAYOUT_NDHWC) {
-    segc_gn_apply(x->data, y->data, bf16, x->shape, affine_of(st));
+    st->kernels->apply(x->data, y->data, bf16, x->shape, affine_of(st));
     return SEGC_OK;
   }
   segc_tensor xt;
   SEGC_TRY(channels_last(scratch, x, &xt));
-  segc_gn_apply(xt.data, xt.data, bf16, x->shape, affine_of(st));
+  st->kernels->apply(xt.data, xt.data, bf16, x->shape, affine_of(st));
   return segc_tensor_copy(&xt, y);
 }
 
@@ -237,7 +242,8 @@ static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
   for (int64_t i = 0; i < nc; ++i)  // each channel's group mean
     mean_c[i] = st->mean[(i / s.c) * st->groups + (i % s.c) / per_group];
 
-  segc_gn_grad_sums(xt.data, dyt.data, bf16, s, affine_of(st), mean_c, partial);
+  st->kernels->grad_sums(xt.data, dyt.data, bf16, s, affine_of(st), mean_c,
+                         partial);
   finish_gradient(partial, st, s, sums, sums + nc, coefs);
   const segc_gn_grad_map map = {coefs, coefs + nc, coefs + 2 * nc,
                                 coefs + 3 * nc};
@@ -248,14 +254,14 @@ static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
     segc_tensor dx;
     bool accumulate;
     SEGC_TRY(segc_value_grad_target(graph, st->x, &dx, &accumulate));
-    segc_gn_grad_input(xt.data, dyt.data, dx.data, bf16, s, affine_of(st), map,
-                       accumulate);
+    st->kernels->grad_input(xt.data, dyt.data, dx.data, bf16, s, affine_of(st),
+                            map, accumulate);
     return SEGC_OK;
   }
   // NCDHW: dx channels-last over the transposed copy of x (each element is
   // read before it is overwritten), then back to NCDHW and into the gradient.
-  segc_gn_grad_input(xt.data, dyt.data, xt.data, bf16, s, affine_of(st), map,
-                     false);
+  st->kernels->grad_input(xt.data, dyt.data, xt.data, bf16, s, affine_of(st),
+                          map, false);
   segc_tensor contribution;
   SEGC_TRY(segc_op_scratch_tensor(scratch, s, xt.dtype, SEGC_LAYOUT_NCDHW,
                                   &contribution));
@@ -296,6 +302,7 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
   st->beta = layer->beta;
   st->groups = layer->groups;
   st->relu = layer->relu;
+  st->kernels = kernels_by_device[x->data.device];
   st->mean = stats;
   st->rstd = st->mean + s.n * layer->groups;
   st->scale = (float *)(st->rstd + s.n * layer->groups);
@@ -308,7 +315,7 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
       scratch,
       sizeof(double) * (size_t)(s.n * s.c * segc_gn_chunk_count(s)) * 2,
       (void **)&partial));
-  segc_gn_sums(xt.data, x->data.dtype == SEGC_BF16, s, partial);
+  st->kernels->sums(xt.data, x->data.dtype == SEGC_BF16, s, partial);
   finish_statistics(partial, s, layer, st);
 
   SEGC_TRY(

@@ -1,5 +1,7 @@
-// GroupNorm loops over channels-last (NDHWC) host memory, f32 or bf16
-// (private to layers/; groupnorm.c routes NCDHW through a transposed copy).
+// GroupNorm kernels over channels-last (NDHWC) memory, f32 or bf16, one
+// table per backend (private to layers/): groupnorm_cpu.c now,
+// groupnorm_cuda.cu next. groupnorm.c (the glue) picks the table by the
+// input's device and routes NCDHW through a transposed copy.
 //
 // Reductions run over fixed chunks of voxels of one sample: each chunk's
 // per-channel sums are taken in double in voxel order and written to
@@ -52,5 +54,22 @@ void segc_gn_grad_sums(const void *x, const void *dy, bool bf16, segc_shape s,
 void segc_gn_grad_input(const void *x, const void *dy, void *dx, bool bf16,
                         segc_shape s, segc_gn_affine affine,
                         segc_gn_grad_map map, bool accumulate);
+
+// One backend's kernels, with the signatures above (the functions above are
+// the CPU ones). The (N, C) arrays of segc_gn_affine and segc_gn_grad_map,
+// `mean` and `partial` are host memory for the CPU table.
+typedef struct {
+  void (*sums)(const void *x, bool bf16, segc_shape s, double *partial);
+  void (*apply)(const void *x, void *y, bool bf16, segc_shape s,
+                segc_gn_affine affine);
+  void (*grad_sums)(const void *x, const void *dy, bool bf16, segc_shape s,
+                    segc_gn_affine affine, const double *mean,
+                    double *partial);
+  void (*grad_input)(const void *x, const void *dy, void *dx, bool bf16,
+                     segc_shape s, segc_gn_affine affine, segc_gn_grad_map map,
+                     bool accumulate);
+} segc_gn_kernels;
+
+extern const segc_gn_kernels segc_gn_cpu_kernels;
 
 #endif

@@ -1,14 +1,11 @@
 #include "layers/op_common.h"
 
+#include "core/backend.h"
+
 segc_status segc_op_check_input(const char *op, const char *what,
                                 const segc_value *x) {
   if (!x) return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s is NULL", op, what);
   const segc_tensor *t = &x->data;
-  if (t->device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "%s: %s is on a non-CPU device; only the CPU version "
-                     "exists",
-                     op, what);
   if (!t->data)
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "%s: %s has no data (released before this use?)", op,
@@ -17,6 +14,7 @@ segc_status segc_op_check_input(const char *op, const char *what,
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "%s: %s has dtype %s; f32 or bf16 expected", op, what,
                      segc_dtype_name(t->dtype));
+  SEGC_TRY(segc_backend_require(op, t->device, t->dtype));
   if (t->layout != SEGC_LAYOUT_NCDHW && t->layout != SEGC_LAYOUT_NDHWC)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s has an unknown layout (%d)", op,
                      what, (int)t->layout);
@@ -44,6 +42,10 @@ segc_status segc_op_check_same(const char *op, const segc_value *a,
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: dtypes differ: %s vs %s", op,
                      segc_dtype_name(a->data.dtype),
                      segc_dtype_name(b->data.dtype));
+  if (a->data.device != b->data.device)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: devices differ: %s vs %s", op,
+                     segc_device_name(a->data.device),
+                     segc_device_name(b->data.device));
   if (a->data.layout != b->data.layout)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: layouts differ: %s vs %s", op,
                      layout_name(a->data.layout), layout_name(b->data.layout));
@@ -54,13 +56,8 @@ segc_status segc_op_check_graph(const char *op, const segc_graph *graph) {
   if (!graph || !graph->activations || !graph->scratch)
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "%s: the graph has no activation or scratch arena", op);
-  if (graph->activations->device != SEGC_DEVICE_CPU ||
-      graph->scratch->device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "%s: the graph's arenas are on a non-CPU device; only "
-                     "the CPU version exists",
-                     op);
-  return SEGC_OK;
+  SEGC_TRY(segc_backend_require_device(op, graph->activations->device));
+  return segc_backend_require_device(op, graph->scratch->device);
 }
 
 void segc_op_scratch_init(segc_op_scratch *scratch, segc_arena *arena) {
@@ -83,7 +80,7 @@ segc_status segc_op_scratch_take(segc_op_scratch *scratch, size_t bytes,
 segc_status segc_op_scratch_tensor(segc_op_scratch *scratch, segc_shape shape,
                                    segc_dtype dtype, segc_layout layout,
                                    segc_tensor *out) {
-  *out = segc_tensor_view(NULL, shape, dtype, layout, SEGC_DEVICE_CPU);
+  *out = segc_tensor_view(NULL, shape, dtype, layout, scratch->arena->device);
   return segc_op_scratch_take(scratch, segc_tensor_bytes(out), &out->data);
 }
 

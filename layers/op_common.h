@@ -1,9 +1,10 @@
 // Argument checks and scratch bookkeeping shared by the non-convolution ops
 // (private to layers/).
 //
-// Each check fails with one line naming the op and what was wrong: the
-// device (SEGC_ERR_UNSUPPORTED: only the CPU is handled here), the dtype,
-// the layout, or two shapes that should match (SEGC_ERR_INVALID).
+// Each check fails with one line naming the op and what was wrong: a device
+// and dtype the build has no kernel for (SEGC_ERR_UNSUPPORTED, from the
+// backend table in core/backend.h), the dtype, the layout, or two shapes
+// that should match (SEGC_ERR_INVALID).
 #ifndef SEGC_LAYERS_OP_COMMON_H
 #define SEGC_LAYERS_OP_COMMON_H
 
@@ -14,15 +15,18 @@
 #include "autograd/graph.h"
 #include "core/dtype.h"
 
-// x is a live CPU activation, f32 or bf16, in NCDHW or NDHWC.
+// x is a live activation, f32 or bf16, in NCDHW or NDHWC, on a device the
+// backend table gives `op` a kernel for.
 segc_status segc_op_check_input(const char *op, const char *what,
                                 const segc_value *x);
 
-// b has a's shape, dtype and layout (both already checked as inputs).
+// b has a's shape, dtype, device and layout (both already checked as
+// inputs).
 segc_status segc_op_check_same(const char *op, const segc_value *a,
                                const segc_value *b);
 
-// The graph has its arenas (activations, scratch) and they are host memory.
+// The graph has its arenas (activations, scratch), on a device `op` has
+// kernels for.
 segc_status segc_op_check_graph(const char *op, const segc_graph *graph);
 
 // Temporaries an op takes from graph->scratch, all given back at once (in
@@ -38,7 +42,7 @@ typedef struct {
 void segc_op_scratch_init(segc_op_scratch *scratch, segc_arena *arena);
 segc_status segc_op_scratch_take(segc_op_scratch *scratch, size_t bytes,
                                  void **out);
-// A dense tensor (host) in the scratch arena.
+// A dense tensor in the scratch arena (on the arena's device).
 segc_status segc_op_scratch_tensor(segc_op_scratch *scratch, segc_shape shape,
                                    segc_dtype dtype, segc_layout layout,
                                    segc_tensor *out);

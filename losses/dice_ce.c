@@ -1,25 +1,19 @@
-// Fused DiceCE: forward and backward each make one pass over the logits,
-// TILE_VOXELS voxels at a time, with the softmax of those voxels computed in
-// an L1-sized tile and never stored. The forward keeps per-(sample, class) sums I, P, G and the CE
-// sum in double, one set per fixed chunk of SEGC_REDUCE_CHUNK voxels of a
-// sample, combined in chunk order, so the result does not depend on the
-// thread count. The backward recomputes the softmax from the logits and needs
-// only those sums.
+// Fused DiceCE: the argument checks, the loss from the per-(sample, class)
+// sums, and the tape entry. The passes over the logits are kernels chosen by
+// the logits' device (dice_ce_cpu.c; see dice_ce_kernels.h).
 #include "losses/dice_ce.h"
 
-#include <math.h>
-#include <omp.h>
-#include <stdint.h>
-#include <string.h>
+#include "core/backend.h"
+#include "core/tensor_ops.h"
+#include "losses/dice_ce_kernels.h"
 
-#include "core/parallel.h"
-#include "losses/dice_ce_tile.h"
+static const segc_dice_ce_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_dice_ce_cpu_kernels, NULL);
 
-// Double accumulators per class for P in a chunk (voxel v goes to lane
-// v % SUM_LANES), so that the accumulation vectorises.
-enum { SUM_LANES = 8 };
-_Static_assert(TILE_VOXELS % SUM_LANES == 0 && TILE_VOXELS % 8 == 0,
-               "tiles hold whole lane groups and 8x8 transpose blocks");
+// The kernels for a device the backend table has accepted.
+static const segc_dice_ce_kernels *kernels_on(segc_device device) {
+  return kernels_by_device[device];
+}
 
 segc_dice_ce_config segc_dice_ce_default(void) {
   segc_dice_ce_config config = {
@@ -32,167 +26,6 @@ segc_dice_ce_config segc_dice_ce_default(void) {
   return config;
 }
 
-// What both passes iterate over: chunks of a sample's voxels.
-typedef struct {
-  strided_logits logits;
-  const uint8_t *labels;  // (N, V)
-  int64_t samples, classes, voxels;
-  int64_t chunks_per_sample;
-  unsigned char *work;    // per thread: work_bytes (see thread_work)
-  size_t work_bytes;
-} loss_pass;
-
-// A thread's memory: the tile (K x TILE_VOXELS floats) and SUM_LANES
-// double accumulators per class.
-typedef struct {
-  float *tile;
-  double *lanes;  // (K, SUM_LANES)
-} thread_work;
-
-static size_t work_bytes_for(int64_t classes) {
-  const size_t tile = sizeof(float) * (size_t)(classes * TILE_VOXELS);
-  const size_t lanes = sizeof(double) * (size_t)(classes * SUM_LANES);
-  return (tile + lanes + 63) / 64 * 64;
-}
-
-static thread_work thread_work_of(const loss_pass *pass) {
-  unsigned char *base =
-      pass->work + (size_t)omp_get_thread_num() * pass->work_bytes;
-  thread_work w = {(float *)base,
-                   (double *)(base + sizeof(float) * (size_t)(pass->classes *
-                                                              TILE_VOXELS))};
-  return w;
-}
-
-static int64_t chunk_end(const loss_pass *pass, int64_t v0) {
-  const int64_t end = v0 + SEGC_REDUCE_CHUNK;
-  return end < pass->voxels ? end : pass->voxels;
-}
-
-// Per chunk: P[K], I[K], G[K] then the CE sum, all double.
-static int64_t partial_doubles(int64_t classes) { return 3 * classes + 1; }
-
-// Hot loops are built for AVX-512, AVX2 and the baseline; all three compute
-// the same operations in the same order (no FMA contraction in ISO C mode),
-// so the results are the same bits on every CPU.
-#define SEGC_LOSS_CLONES \
-  __attribute__((target_clones("avx512f", "avx2", "default")))
-
-SEGC_LOSS_CLONES
-static void forward_chunk(const loss_pass *pass, int64_t chunk,
-                          double *partial) {
-  const int64_t classes = pass->classes;
-  const int64_t n = chunk / pass->chunks_per_sample;
-  const int64_t first = (chunk % pass->chunks_per_sample) * SEGC_REDUCE_CHUNK;
-  const int64_t last = chunk_end(pass, first);
-  const thread_work w = thread_work_of(pass);
-  double *pred_sum = partial, *intersection = partial + classes;
-  double *label_count = partial + 2 * classes;
-  double ce = 0.0;
-  memset(partial, 0, sizeof(double) * (size_t)partial_doubles(classes));
-  memset(w.lanes, 0, sizeof(double) * (size_t)(classes * SUM_LANES));
-  const uint8_t *labels = pass->labels + n * pass->voxels;
-  float max_logit[TILE_VOXELS], sum[TILE_VOXELS], label_logit[TILE_VOXELS];
-  for (int64_t v0 = first; v0 < last; v0 += TILE_VOXELS) {
-    const int64_t count = last - v0 < TILE_VOXELS ? last - v0 : TILE_VOXELS;
-    load_tile(&pass->logits, n, v0, count, classes, w.tile);
-    for (int64_t v = 0; v < count; ++v)
-      label_logit[v] = w.tile[labels[v0 + v] * TILE_VOXELS + v];
-    softmax_tile(w.tile, classes, count, max_logit, sum);
-    // P: SUM_LANES double accumulators per class, voxel v into lane
-    // v % SUM_LANES (tail voxels add exact zeros).
-    for (int64_t c = 0; c < classes; ++c) {
-      const float *row = w.tile + c * TILE_VOXELS;
-      double *lane = w.lanes + c * SUM_LANES;
-      for (int v = 0; v < TILE_VOXELS; v += SUM_LANES)
-        for (int k = 0; k < SUM_LANES; ++k) lane[k] += (double)row[v + k];
-    }
-    for (int64_t v = 0; v < count; ++v) {
-      const int label = labels[v0 + v];
-      intersection[label] += (double)w.tile[label * TILE_VOXELS + v];
-      label_count[label] += 1.0;
-      // -log p[label] = log(sum) + (max - x[label])
-      ce += (double)logf(sum[v]) + (double)(max_logit[v] - label_logit[v]);
-    }
-  }
-  for (int64_t c = 0; c < classes; ++c) {
-    double p = 0.0;
-    for (int k = 0; k < SUM_LANES; ++k) p += w.lanes[c * SUM_LANES + k];
-    pred_sum[c] = p;
-  }
-  partial[3 * classes] = ce;
-}
-
-// Per sample n: coef[c] = g*b[n,c] + ce_scale, dice_b[c] = g*b[n,c],
-// dice_a[c] = g*a[n,c] (the Dice derivative w.r.t. p_c is b + a*y_c), all
-// already scaled by the loss gradient g.
-typedef struct {
-  const float *coef, *dice_b, *dice_a;  // (N, K) each
-  float ce_scale;                        // g * lambda_ce / (N V)
-  strided_logits grad;
-  bool accumulate;
-} backward_coefficients;
-
-SEGC_LOSS_CLONES
-static void backward_chunk(const loss_pass *pass,
-                           const backward_coefficients *k, int64_t chunk) {
-  const int64_t classes = pass->classes;
-  const int64_t n = chunk / pass->chunks_per_sample;
-  const int64_t first = (chunk % pass->chunks_per_sample) * SEGC_REDUCE_CHUNK;
-  const int64_t last = chunk_end(pass, first);
-  const thread_work w = thread_work_of(pass);
-  const float *coef = k->coef + n * classes, *dice_b = k->dice_b + n * classes;
-  const float *dice_a = k->dice_a + n * classes;
-  const uint8_t *labels = pass->labels + n * pass->voxels;
-  float max_logit[TILE_VOXELS], sum[TILE_VOXELS], dot[TILE_VOXELS];
-  float label_p[TILE_VOXELS];
-  for (int64_t v0 = first; v0 < last; v0 += TILE_VOXELS) {
-    const int64_t count = last - v0 < TILE_VOXELS ? last - v0 : TILE_VOXELS;
-    load_tile(&pass->logits, n, v0, count, classes, w.tile);
-    softmax_tile(w.tile, classes, count, max_logit, sum);
-    // Dice part through the softmax Jacobian: p_c (g_c - sum_k g_k p_k) with
-    // g_k = b_k + a_k y_k; CE part: ce_scale (p_c - y_c).
-    for (int v = 0; v < TILE_VOXELS; ++v) dot[v] = 0.0f;
-    for (int64_t c = 0; c < classes; ++c) {
-      const float *row = w.tile + c * TILE_VOXELS;
-      for (int v = 0; v < TILE_VOXELS; ++v) dot[v] += dice_b[c] * row[v];
-    }
-    for (int64_t v = 0; v < count; ++v) {
-      const int label = labels[v0 + v];
-      label_p[v] = w.tile[label * TILE_VOXELS + v];
-      dot[v] += dice_a[label] * label_p[v];
-    }
-    for (int64_t c = 0; c < classes; ++c) {
-      float *row = w.tile + c * TILE_VOXELS;
-      for (int v = 0; v < TILE_VOXELS; ++v) row[v] *= coef[c] - dot[v];
-    }
-    for (int64_t v = 0; v < count; ++v) {
-      const int label = labels[v0 + v];
-      w.tile[label * TILE_VOXELS + v] +=
-          label_p[v] * dice_a[label] - k->ce_scale;
-    }
-    store_tile(&k->grad, n, v0, count, classes, w.tile, k->accumulate);
-  }
-}
-
-// Fails on the first label >= K, naming it.
-static segc_status check_labels(const uint8_t *labels, int64_t samples,
-                                int64_t voxels, int64_t classes) {
-  if (classes > UINT8_MAX) return SEGC_OK;
-  const int64_t total = samples * voxels;
-  int64_t first_bad = total;
-#pragma omp parallel for schedule(static) reduction(min : first_bad)
-  for (int64_t i = 0; i < total; ++i)
-    if (labels[i] >= classes && i < first_bad) first_bad = i;
-  if (first_bad == total) return SEGC_OK;
-  return SEGC_FAIL(SEGC_ERR_INVALID,
-                   "dice_ce: label value %d (sample %lld, voxel %lld) is not a "
-                   "class index: the logits have K=%lld classes (0..%lld)",
-                   (int)labels[first_bad], (long long)(first_bad / voxels),
-                   (long long)(first_bad % voxels), (long long)classes,
-                   (long long)classes - 1);
-}
-
 static segc_status check_inputs(const segc_dice_ce_config *config,
                                 const segc_value *logits,
                                 const segc_tensor *labels) {
@@ -201,9 +34,6 @@ static segc_status check_inputs(const segc_dice_ce_config *config,
   const segc_tensor *x = &logits->data;
   if (!x->data)
     return SEGC_FAIL(SEGC_ERR_INVALID, "dice_ce: the logits have no data");
-  if (x->device != SEGC_DEVICE_CPU || labels->device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "dice_ce: logits and labels must be in host memory");
   if (x->dtype != SEGC_F32 && x->dtype != SEGC_BF16)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "dice_ce: logits must be f32 or bf16, not %s",
@@ -212,6 +42,8 @@ static segc_status check_inputs(const segc_dice_ce_config *config,
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "dice_ce: labels must be u8 class indices, not %s",
                      segc_dtype_name(labels->dtype));
+  SEGC_TRY(segc_backend_require("dice_ce", x->device, x->dtype));
+  SEGC_TRY(segc_backend_require("dice_ce", labels->device, labels->dtype));
   char have[64], logits_shape[64], want[64];
   if (x->shape.c < 2)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
@@ -235,32 +67,6 @@ static segc_status check_inputs(const segc_dice_ce_config *config,
   return SEGC_OK;
 }
 
-// The per-thread tiles come from the scratch arena.
-static segc_status pass_init(segc_graph *graph, const segc_tensor *logits,
-                             const segc_tensor *labels, loss_pass *pass) {
-  memset(pass, 0, sizeof *pass);
-  pass->logits = strided_from(logits);
-  pass->labels = labels->data;
-  pass->samples = logits->shape.n;
-  pass->classes = logits->shape.c;
-  pass->voxels = segc_shape_spatial(logits->shape);
-  pass->chunks_per_sample = segc_chunk_count(pass->voxels, SEGC_REDUCE_CHUNK);
-  pass->work_bytes = work_bytes_for(pass->classes);
-  if (!graph->scratch)
-    return SEGC_FAIL(SEGC_ERR_INVALID, "dice_ce: the graph has no scratch arena");
-  void *work;
-  SEGC_TRY(segc_arena_alloc(graph->scratch,
-                            pass->work_bytes * (size_t)segc_threads(), &work));
-  pass->work = work;
-  return SEGC_OK;
-}
-
-static void pass_free(segc_graph *graph, loss_pass *pass) {
-  segc_arena_free(graph->scratch, pass->work,
-                  pass->work_bytes * (size_t)segc_threads());
-  pass->work = NULL;
-}
-
 // What the backward needs: the configuration, the logits (held), the labels
 // (the caller keeps them alive until backward) and the (N, K) sums.
 typedef struct {
@@ -270,56 +76,8 @@ typedef struct {
   double *intersection, *pred_sum, *label_count;  // (N, K) each
 } dice_ce_saved;
 
-// Fills the (N, K) sums and returns the CE sum over all voxels.
-static segc_status run_forward(segc_graph *graph, const segc_tensor *logits,
-                               const segc_tensor *labels, double *intersection,
-                               double *pred_sum, double *label_count,
-                               double *ce_sum) {
-  loss_pass pass;
-  SEGC_TRY(pass_init(graph, logits, labels, &pass));
-  const int64_t classes = pass.classes, stride = partial_doubles(classes);
-  const int64_t chunks = pass.samples * pass.chunks_per_sample;
-  const size_t partial_bytes = sizeof(double) * (size_t)(chunks * stride);
-  void *memory;
-  segc_status status = segc_arena_alloc(graph->scratch, partial_bytes, &memory);
-  if (status != SEGC_OK) {
-    pass_free(graph, &pass);
-    return status;
-  }
-  double *partials = memory;
-  // Each chunk writes its own slot, so any schedule gives the same result;
-  // dynamic keeps both threads busy when the machine is shared.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t chunk = 0; chunk < chunks; ++chunk)
-    forward_chunk(&pass, chunk, partials + chunk * stride);
-  // Combine in chunk order.
-  memset(intersection, 0, sizeof(double) * (size_t)(pass.samples * classes));
-  memset(pred_sum, 0, sizeof(double) * (size_t)(pass.samples * classes));
-  memset(label_count, 0, sizeof(double) * (size_t)(pass.samples * classes));
-  double ce = 0.0;
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    const double *part = partials + chunk * stride;
-    const int64_t at = (chunk / pass.chunks_per_sample) * classes;
-    for (int64_t c = 0; c < classes; ++c) {
-      pred_sum[at + c] += part[c];
-      intersection[at + c] += part[classes + c];
-      label_count[at + c] += part[2 * classes + c];
-    }
-    ce += part[3 * classes];
-  }
-  *ce_sum = ce;
-  segc_arena_free(graph->scratch, memory, partial_bytes);
-  pass_free(graph, &pass);
-  return SEGC_OK;
-}
-
-static int64_t first_dice_class(const segc_dice_ce_config *config) {
-  return config->include_background ? 0 : 1;
-}
-
 static segc_status dice_ce_backward(segc_graph *graph, void *context) {
   dice_ce_saved *s = context;
-  const segc_tensor *logits = &s->logits->data;
   const float loss_grad = *(const float *)s->loss->grad.data;
   segc_tensor target;
   bool accumulate;
@@ -328,48 +86,12 @@ static segc_status dice_ce_backward(segc_graph *graph, void *context) {
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "dice_ce: logits gradient must be f32 or bf16, not %s",
                      segc_dtype_name(target.dtype));
-  if (target.device != SEGC_DEVICE_CPU)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "dice_ce: the logits gradient must be in host memory");
-  loss_pass pass;
-  SEGC_TRY(pass_init(graph, logits, &s->labels, &pass));
-  const int64_t samples = pass.samples, classes = pass.classes;
-  const size_t table_bytes = sizeof(float) * (size_t)(3 * samples * classes);
-  void *memory;
-  segc_status status = segc_arena_alloc(graph->scratch, table_bytes, &memory);
-  if (status != SEGC_OK) {
-    pass_free(graph, &pass);
-    return status;
-  }
-  float *coef = memory, *dice_b = coef + samples * classes;
-  float *dice_a = dice_b + samples * classes;
-  const segc_dice_ce_config *cfg = &s->config;
-  const int64_t first_class = first_dice_class(cfg);
-  // d dice_mean / d p_c at a voxel = -w [2 y_c / D - (2 I + s_nr) / D^2],
-  // w = lambda_dice / (N * classes used), D = G + P + s_dr.
-  const double w = cfg->lambda_dice / (double)(samples * (classes - first_class));
-  const double ce_scale =
-      (double)loss_grad * cfg->lambda_ce / (double)(samples * pass.voxels);
-  for (int64_t i = 0; i < samples * classes; ++i) {
-    double a = 0.0, b = 0.0;
-    if (i % classes >= first_class) {
-      const double denom = s->label_count[i] + s->pred_sum[i] + cfg->smooth_dr;
-      a = -w * 2.0 / denom;
-      b = w * (2.0 * s->intersection[i] + cfg->smooth_nr) / (denom * denom);
-    }
-    dice_a[i] = (float)((double)loss_grad * a);
-    dice_b[i] = (float)((double)loss_grad * b);
-    coef[i] = (float)((double)loss_grad * b + ce_scale);
-  }
-  backward_coefficients k = {coef, dice_b, dice_a, (float)ce_scale,
-                             strided_from(&target), accumulate};
-  const int64_t chunks = samples * pass.chunks_per_sample;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t chunk = 0; chunk < chunks; ++chunk)
-    backward_chunk(&pass, &k, chunk);
-  segc_arena_free(graph->scratch, memory, table_bytes);
-  pass_free(graph, &pass);
-  return SEGC_OK;
+  SEGC_TRY(segc_backend_require("dice_ce", target.device, target.dtype));
+  const segc_dice_ce_sums sums = {s->intersection, s->pred_sum,
+                                  s->label_count};
+  return kernels_on(target.device)
+      ->grad(graph->scratch, &s->config, loss_grad, &s->logits->data,
+             &s->labels, sums, &target, accumulate);
 }
 
 segc_status segc_dice_ce_forward(segc_graph *graph,
@@ -380,7 +102,8 @@ segc_status segc_dice_ce_forward(segc_graph *graph,
   const segc_tensor *x = &logits->data;
   const int64_t samples = x->shape.n, classes = x->shape.c;
   const int64_t voxels = segc_shape_spatial(x->shape);
-  SEGC_TRY(check_labels(labels->data, samples, voxels, classes));
+  const segc_dice_ce_kernels *kernels = kernels_on(x->device);
+  SEGC_TRY(kernels->check_labels(labels, classes));
 
   const bool record = segc_graph_needs_tape(graph, &logits, 1);
   dice_ce_saved *saved = NULL;
@@ -395,10 +118,11 @@ segc_status segc_dice_ce_forward(segc_graph *graph,
   double *intersection = sums, *pred_sum = sums + samples * classes;
   double *label_count = pred_sum + samples * classes;
   double ce_sum = 0.0;
-  segc_status status = run_forward(graph, x, labels, intersection, pred_sum,
-                                   label_count, &ce_sum);
+  segc_status status =
+      kernels->sums(graph->scratch, x, labels, intersection, pred_sum,
+                    label_count, &ce_sum);
 
-  const int64_t first_class = first_dice_class(config);
+  const int64_t first_class = segc_dice_ce_first_class(config);
   double dice_sum = 0.0;  // fixed order: sample-major, then class
   for (int64_t n = 0; n < samples; ++n)
     for (int64_t c = first_class; c < classes; ++c) {
@@ -414,8 +138,14 @@ segc_status segc_dice_ce_forward(segc_graph *graph,
   SEGC_TRY(segc_graph_new_value(graph, segc_shape5(1, 1, 1, 1, 1), SEGC_F32,
                                 SEGC_LAYOUT_NCDHW, logits->requires_grad,
                                 loss));
-  *(float *)(*loss)->data.data =
-      (float)(config->lambda_dice * dice + config->lambda_ce * ce);
+  status = segc_tensor_fill(
+      &(*loss)->data,
+      (float)(config->lambda_dice * dice + config->lambda_ce * ce));
+  if (status != SEGC_OK) {
+    segc_value_release(graph, *loss);
+    *loss = NULL;
+    return status;
+  }
   if (parts) {
     parts->dice = dice;
     parts->ce = ce;

@@ -9,6 +9,7 @@
 #include "layers/conv3d.h"
 #include "layers/dropout3d.h"
 #include "layers/elementwise.h"
+#include "util/reference_ops.h"
 #include "layers/groupnorm.h"
 #include "losses/dice_ce.h"
 #include "util/test_util.h"

@@ -157,7 +157,7 @@ static int check_errors(void) {
   x->data.layout = SEGC_LAYOUT_NDHWC;
   x->data.device = SEGC_DEVICE_CUDA;
   CHECK_FAILS(segc_conv3d_forward(&graph, &f.layer, x, SEGC_F32, &y),
-              SEGC_ERR_UNSUPPORTED, "input is not in host memory");
+              SEGC_ERR_UNSUPPORTED, "conv3d: no cuda kernel for");
   x->data.device = SEGC_DEVICE_CPU;
   // Tensor-level passes check the gradients too.
   segc_tensor dx = x->data, dy = x->data;  // dy should be 1x4x3x3x3

@@ -9,6 +9,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "core/tensor_ops.h"
 #include "util/test_util.h"
 
 static int test_dtypes(void) {
@@ -126,11 +127,65 @@ static int test_reduction_threads(void) {
   return 0;
 }
 
+// Fill, add-scalar and accumulate: f32 and bf16, mixed dtypes, a size
+// above the parallel threshold, and the refusals (device, shape).
+static int test_tensor_ops(void) {
+  enum { N = 70000 };
+  float *a = malloc(sizeof(float) * N), *b = malloc(sizeof(float) * N);
+  segc_bf16 *h = malloc(sizeof(segc_bf16) * N);
+  CHECK(a && b && h, "no memory");
+  if (!a || !b || !h) {
+    free(a);
+    free(b);
+    free(h);
+    return 1;
+  }
+  const segc_shape s = segc_shape5(1, 1, 1, 1, N);
+  segc_tensor ta = segc_tensor_view(a, s, SEGC_F32, SEGC_LAYOUT_NDHWC,
+                                    SEGC_DEVICE_CPU);
+  segc_tensor tb = segc_tensor_view(b, s, SEGC_F32, SEGC_LAYOUT_NDHWC,
+                                    SEGC_DEVICE_CPU);
+  segc_tensor th = segc_tensor_view(h, s, SEGC_BF16, SEGC_LAYOUT_NDHWC,
+                                    SEGC_DEVICE_CPU);
+  CHECK_OK(segc_tensor_fill(&ta, 1.5f));
+  CHECK_OK(segc_tensor_add_scalar(&ta, 0.25f));
+  for (int i = 0; i < N; ++i) b[i] = (float)i * 0.5f;
+  CHECK_OK(segc_tensor_accumulate(&ta, &tb));
+  int wrong = 0;
+  for (int i = 0; i < N; ++i) wrong += a[i] != 1.75f + (float)i * 0.5f;
+  CHECK(wrong == 0, "%d f32 elements wrong", wrong);
+  CHECK_OK(segc_tensor_fill(&th, 3.0f));
+  CHECK_OK(segc_tensor_accumulate(&th, &tb));  // bf16 += f32, rounded
+  wrong = 0;
+  for (int i = 0; i < N; ++i)
+    wrong += h[i] != segc_f32_to_bf16(3.0f + (float)i * 0.5f);
+  CHECK(wrong == 0, "%d bf16 elements wrong", wrong);
+  segc_tensor on_gpu = ta;
+  on_gpu.device = SEGC_DEVICE_CUDA;
+  CHECK_FAILS(segc_tensor_fill(&on_gpu, 0.0f), SEGC_ERR_UNSUPPORTED,
+              "tensor fill: no cuda kernel for f32 in this build");
+  CHECK_FAILS(segc_tensor_accumulate(&ta, &on_gpu), SEGC_ERR_UNSUPPORTED,
+              "tensor add: no cuda kernel for f32");
+  segc_tensor shorter = tb;
+  shorter.shape.w = N - 1;
+  CHECK_FAILS(segc_tensor_accumulate(&ta, &shorter), SEGC_ERR_INVALID,
+              "tensor accumulate");
+  segc_tensor other_layout = tb;
+  other_layout.layout = SEGC_LAYOUT_NCDHW;
+  CHECK_FAILS(segc_tensor_accumulate(&ta, &other_layout), SEGC_ERR_INVALID,
+              "differ in layout or device");
+  free(a);
+  free(b);
+  free(h);
+  return 0;
+}
+
 int main(void) {
   test_dtypes();
   test_layouts();
   test_arena();
   test_rng();
   test_reduction_threads();
+  test_tensor_ops();
   return test_finish("core");
 }

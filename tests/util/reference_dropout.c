@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "layers/elementwise.h"
+#include "util/reference_ops.h"
 #include "layers/op_common.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))

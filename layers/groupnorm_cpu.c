@@ -316,3 +316,7 @@ void segc_gn_grad_input(const void *x, const void *dy, void *dx, bool bf16,
       grad_input_task_f32(x, dy, dx, s, affine, map, accumulate, t);
   }
 }
+
+const segc_gn_kernels segc_gn_cpu_kernels = {segc_gn_sums, segc_gn_apply,
+                                             segc_gn_grad_sums,
+                                             segc_gn_grad_input};

@@ -1,0 +1,16 @@
+// The kernels of the residual add, one table per backend (private to
+// layers/): add_cpu.c now, add_cuda.cu next.
+#ifndef SEGC_LAYERS_ADD_KERNELS_H
+#define SEGC_LAYERS_ADD_KERNELS_H
+
+#include "core/tensor.h"
+
+typedef struct {
+  // y = a + b elementwise over the storage order; a, b and y have one
+  // shape, dtype (f32 or bf16) and layout.
+  void (*add)(const segc_tensor *a, const segc_tensor *b, segc_tensor *y);
+} segc_add_kernels;
+
+extern const segc_add_kernels segc_add_cpu_kernels;
+
+#endif
