@@ -3,14 +3,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/parallel.h"
 #include "core/tensor_ops.h"
 
-segc_status segc_graph_init(segc_graph *graph, segc_arena *activations,
-                            segc_arena *scratch, size_t meta_bytes) {
+segc_status segc_graph_init(segc_graph *graph, segc_backend_context *backend,
+                            segc_arena *activations, size_t meta_bytes) {
   memset(graph, 0, sizeof *graph);
+  if (!backend || !backend->scratch || !activations)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "graph: the backend context or activation arena is not "
+                     "set up");
+  if (activations->device != backend->device)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "graph: activation arena '%s' is on %s, the backend on %s",
+                     activations->name, segc_device_name(activations->device),
+                     segc_device_name(backend->device));
+  graph->backend = backend;
   graph->activations = activations;
-  graph->scratch = scratch;
+  graph->scratch = backend->scratch;
+  // Value structs and tape contexts are read by the host code that drives
+  // the kernels, whatever the device.
   SEGC_TRY(segc_arena_init(&graph->meta, "graph metadata", meta_bytes,
                            SEGC_DEVICE_CPU));
   graph->tape_capacity = 256;

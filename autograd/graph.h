@@ -22,6 +22,7 @@
 
 #include "autograd/profile.h"
 #include "core/arena.h"
+#include "core/backend_context.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -59,8 +60,10 @@ typedef struct {
 } segc_tape_entry;
 
 struct segc_graph {
+  segc_backend_context *backend;  // device, engine/stream, primitive cache
   segc_arena *activations;  // value data and activation gradients
-  segc_arena *scratch;      // op temporaries, freed before the op returns
+  segc_arena *scratch;      // = backend->scratch: op temporaries, freed
+                            // before the op returns
   segc_arena meta;          // value structs and tape contexts (small)
   bool training;            // record the tape, dropout active
   uint64_t seed;            // run seed (dropout streams)
@@ -71,10 +74,11 @@ struct segc_graph {
   segc_profile *profile;    // NULL: no timing (see autograd/profile.h)
 };
 
-// Sets up a graph over caller-owned arenas. `meta_bytes` sizes the small
-// metadata arena (a few MB is plenty for SegResNet).
-segc_status segc_graph_init(segc_graph *graph, segc_arena *activations,
-                            segc_arena *scratch, size_t meta_bytes);
+// Sets up a graph on a caller-owned backend context and activation arena
+// (on the context's device). `meta_bytes` sizes the small host metadata
+// arena (a few MB is plenty for SegResNet).
+segc_status segc_graph_init(segc_graph *graph, segc_backend_context *backend,
+                            segc_arena *activations, size_t meta_bytes);
 void segc_graph_destroy(segc_graph *graph);
 // Forgets the tape and every activation: call between steps.
 void segc_graph_reset(segc_graph *graph);

@@ -55,7 +55,7 @@ static void fill(void *data, segc_dtype dtype, int64_t n, uint32_t salt) {
 typedef struct {
   segc_conv3d *layer;
   segc_tensor *x, *y, *dx, *dy;
-  segc_arena *scratch;
+  segc_backend_context *backend;
   int pass;
 } pass_args;
 
@@ -64,16 +64,16 @@ static segc_status run_pass(void *context, int run, double *seconds) {
   const pass_args *a = context;
   switch (a->pass) {
     case PASS_FORWARD:
-      return segc_conv3d_apply(a->layer, a->x, a->y, a->scratch);
+      return segc_conv3d_apply(a->layer, a->x, a->y, a->backend);
     case PASS_DATA:
       return segc_conv3d_backward_data(a->layer, a->dy, a->dx, false,
-                                       a->scratch);
+                                       a->backend);
     case PASS_WEIGHTS:
-      return segc_conv3d_backward_weights(a->layer, a->x, a->dy, a->scratch);
+      return segc_conv3d_backward_weights(a->layer, a->x, a->dy, a->backend);
     default: {
       segc_conv3d_set_deterministic(false);
       segc_status s =
-          segc_conv3d_backward_weights(a->layer, a->x, a->dy, a->scratch);
+          segc_conv3d_backward_weights(a->layer, a->x, a->dy, a->backend);
       segc_conv3d_set_deterministic(true);
       return s;
     }
@@ -92,7 +92,8 @@ static segc_status measure(int pass, pass_args *a, int repeat,
 
 static segc_status bench_shape(const conv_shape *s, segc_dtype dtype,
                                int batch, int repeat, segc_arena *data,
-                               segc_arena *scratch, shape_result *out) {
+                               segc_backend_context *backend,
+                               shape_result *out) {
   const segc_conv3d_config config = {s->cin, s->cout, s->kernel, s->stride,
                                      s->kernel / 2, s->bias};
   const int64_t o = segc_conv3d_output_size(&config, s->size);
@@ -125,12 +126,12 @@ static segc_status bench_shape(const conv_shape *s, segc_dtype dtype,
   SEGC_TRY(segc_tensor_zero(&bias.grad));
   segc_conv3d layer;
   SEGC_TRY(segc_conv3d_init(&layer, &config, &weight, s->bias ? &bias : NULL));
-  pass_args args = {&layer, &x, &y, &dx, &dy, scratch, PASS_FORWARD};
+  pass_args args = {&layer, &x, &y, &dx, &dy, backend, PASS_FORWARD};
   segc_status status = SEGC_OK;
   for (int pass = 0; pass < PASSES && status == SEGC_OK; ++pass)
     status = measure(pass, &args, repeat, &out->seconds[pass]);
   for (int pass = 0; pass < 3 && status == SEGC_OK; ++pass)
-    status = segc_conv3d_impl_name(&config, xs, dtype, dtype,
+    status = segc_conv3d_impl_name(backend, &config, xs, dtype, dtype,
                                    (segc_conv3d_pass)pass, &out->impl[pass]);
   segc_conv3d_destroy(&layer);
   segc_arena_reset(data);
@@ -178,11 +179,14 @@ int segc_bench_conv(int argc, char **argv) {
   segc_set_threads(threads);
   // Virtual reservations: pages are touched only as far as a shape needs.
   segc_arena data, scratch;
+  segc_backend_context backend;
   const size_t gib = (size_t)1 << 30;
   if (segc_arena_init(&data, "bench tensors", (size_t)batch * 2 * gib,
                       SEGC_DEVICE_CPU) != SEGC_OK ||
       segc_arena_init(&scratch, "bench scratch", (size_t)batch * gib,
-                      SEGC_DEVICE_CPU) != SEGC_OK) {
+                      SEGC_DEVICE_CPU) != SEGC_OK ||
+      segc_backend_context_init(&backend, SEGC_DEVICE_CPU, &scratch) !=
+          SEGC_OK) {
     fprintf(stderr, "segbench conv: error: %s\n", segc_error_message());
     return 1;
   }
@@ -206,7 +210,7 @@ int segc_bench_conv(int argc, char **argv) {
     for (int i = 0; i < SHAPE_COUNT; ++i) {
       const conv_shape *s = &shapes[i];
       shape_result *r = &results[t][i];
-      if (bench_shape(s, dtype, batch, repeat, &data, &scratch, r) != SEGC_OK) {
+      if (bench_shape(s, dtype, batch, repeat, &data, &backend, r) != SEGC_OK) {
         fprintf(stderr, "segbench conv: error: %s\n", segc_error_message());
         exit_code = 1;
         break;
@@ -268,8 +272,8 @@ int segc_bench_conv(int argc, char **argv) {
              100.0 * (det / one_call - 1.0));
     }
   }
+  segc_backend_context_destroy(&backend);
   segc_arena_destroy(&data);
   segc_arena_destroy(&scratch);
-  segc_dnnl_shutdown();
   return exit_code;
 }

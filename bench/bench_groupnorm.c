@@ -117,6 +117,5 @@ int segc_bench_groupnorm(int argc, char **argv) {
   int rc = 0;
   rc |= bench_groupnorm_dtype(&o, SEGC_F32);
   rc |= bench_groupnorm_dtype(&o, SEGC_BF16);
-  segc_dnnl_shutdown();
   return rc;
 }

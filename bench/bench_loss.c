@@ -103,8 +103,11 @@ int segc_bench_loss(int argc, char **argv) {
     label_data[i] = (uint8_t)segc_rng_below(12, stream, (uint64_t)i,
                                             (uint64_t)o.classes);
 
+  segc_backend_context context;
   segc_graph graph;
-  if (segc_graph_init(&graph, &activations, &scratch, 1u << 20) != SEGC_OK)
+  if (segc_backend_context_init(&context, SEGC_DEVICE_CPU, &scratch) !=
+          SEGC_OK ||
+      segc_graph_init(&graph, &context, &activations, 1u << 20) != SEGC_OK)
     return fail("graph");
   graph.training = true;
   double *forward = malloc(sizeof(double) * (size_t)o.repeat);
@@ -152,6 +155,7 @@ int segc_bench_loss(int argc, char **argv) {
   free(forward);
   free(backward);
   segc_graph_destroy(&graph);
+  segc_backend_context_destroy(&context);
   segc_arena_destroy(&inputs);
   segc_arena_destroy(&activations);
   segc_arena_destroy(&scratch);

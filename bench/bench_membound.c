@@ -81,8 +81,10 @@ int bench_env_init(const bench_options *o, bench_env *env,
                       SEGC_DEVICE_CPU) != SEGC_OK ||
       segc_arena_init(&env->scratch, "bench scratch", 256u << 20,
                       SEGC_DEVICE_CPU) != SEGC_OK ||
-      segc_graph_init(&env->graph, &env->activations, &env->scratch, 1 << 20) !=
-          SEGC_OK) {
+      segc_backend_context_init(&env->context, SEGC_DEVICE_CPU, &env->scratch) !=
+          SEGC_OK ||
+      segc_graph_init(&env->graph, &env->context, &env->activations,
+                      1 << 20) != SEGC_OK) {
     fprintf(stderr, "segbench %s: error: %s\n", o->command,
             env->copy_buffer ? segc_error_message() : "out of memory");
     return 1;
@@ -92,6 +94,7 @@ int bench_env_init(const bench_options *o, bench_env *env,
 
 void bench_env_destroy(bench_env *env) {
   segc_graph_destroy(&env->graph);
+  segc_backend_context_destroy(&env->context);
   segc_arena_destroy(&env->activations);
   segc_arena_destroy(&env->scratch);
   free(env->copy_buffer);

@@ -60,6 +60,7 @@ void bench_fill(segc_tensor *t);
 
 typedef struct {
   segc_arena activations, scratch;
+  segc_backend_context context;
   segc_graph graph;
   void *copy_buffer; // memcpy destination, as large as the largest tensor
 } bench_env;

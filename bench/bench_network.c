@@ -47,19 +47,19 @@ static void fill_input(float *x, int64_t n) {
 typedef struct {
   segc_conv3d *layer;
   segc_tensor *x, *y, *dx, *dy;
-  segc_arena *scratch;
+  segc_backend_context *backend;
   bool train, backward_data;
 } conv_job;
 
 static segc_status conv_passes(void *context, int run, double *seconds) {
   (void)run, (void)seconds;
   const conv_job *j = context;
-  SEGC_TRY(segc_conv3d_apply(j->layer, j->x, j->y, j->scratch));
+  SEGC_TRY(segc_conv3d_apply(j->layer, j->x, j->y, j->backend));
   if (j->backward_data)
     SEGC_TRY(segc_conv3d_backward_data(j->layer, j->dy, j->dx, false,
-                                       j->scratch));
+                                       j->backend));
   if (j->train)
-    SEGC_TRY(segc_conv3d_backward_weights(j->layer, j->x, j->dy, j->scratch));
+    SEGC_TRY(segc_conv3d_backward_weights(j->layer, j->x, j->dy, j->backend));
   return SEGC_OK;
 }
 
@@ -73,6 +73,8 @@ static segc_status convolutions_alone(segc_segresnet *net, segc_shape input,
   SEGC_TRY(segc_arena_init(&arena, "conv bench", (size_t)4 << 30, SEGC_DEVICE_CPU));
   SEGC_TRY(segc_arena_init(&scratch, "conv bench scratch", (size_t)2 << 30,
                            SEGC_DEVICE_CPU));
+  segc_backend_context backend;
+  SEGC_TRY(segc_backend_context_init(&backend, SEGC_DEVICE_CPU, &scratch));
   *seconds = 0.0;
   segc_status s = SEGC_OK;
   for (int i = 0; i < n && s == SEGC_OK; ++i) {
@@ -96,12 +98,13 @@ static segc_status convolutions_alone(segc_segresnet *net, segc_shape input,
     double t[16];
     const int runs = o->repeat < 16 ? o->repeat : 16;
     // The first convolution's input never needs a gradient.
-    conv_job job = {layer, &x, &y, &dx, &dy, &scratch, o->train,
+    conv_job job = {layer, &x, &y, &dx, &dy, &backend, o->train,
                     o->train && i > 0};
     s = bench_time((bench_timed_job){conv_passes, &job}, 1, runs, t);
     if (s == SEGC_OK) *seconds += bench_median(t, runs);
     segc_arena_reset(&arena);
   }
+  segc_backend_context_destroy(&backend);
   segc_arena_destroy(&arena);
   segc_arena_destroy(&scratch);
   return s;

@@ -37,13 +37,12 @@ typedef struct {
 } resampling_pair;
 
 // oneDNN's linear resampling x2 between `small` and `big` buffers (NDHWC).
-static segc_status dnnl_resampling_create(segc_shape s, segc_dtype dtype,
+static segc_status dnnl_resampling_create(const segc_dnnl_state *dnnl,
+                                          segc_shape s, segc_dtype dtype,
                                           void *small, void *big,
                                           resampling_pair *r) {
-  dnnl_engine_t engine;
-  dnnl_stream_t stream;
-  SEGC_TRY(segc_dnnl_engine(&engine));
-  SEGC_TRY(segc_dnnl_stream(&stream));
+  dnnl_engine_t engine = dnnl->engine;
+  dnnl_stream_t stream = dnnl->stream;
   const dnnl_data_type_t dt = dtype == SEGC_BF16 ? dnnl_bf16 : dnnl_f32;
   const dnnl_dims_t small_dims = {s.n, s.c, s.d, s.h, s.w};
   const dnnl_dims_t big_dims = {s.n, s.c, 2 * s.d, 2 * s.h, 2 * s.w};
@@ -182,7 +181,7 @@ static int bench_upsample_dtype(const bench_options *o, segc_dtype dtype) {
     bench_env_destroy(&env);
     return 0;
   }
-  BENCH_TRY(o, dnnl_resampling_create(s, dtype, src, dst, &r));
+  BENCH_TRY(o, dnnl_resampling_create(&env.context.dnnl, s, dtype, src, dst, &r));
   BENCH_TRY(o, bench_measure(o, dnnl_execute, &r.forward, &copy, &t));
   bench_report(o, "oneDNN resampling_linear forward", &t, moved, big_bytes);
   BENCH_TRY(o, bench_measure(o, dnnl_execute, &r.backward, &copy, &t));
@@ -262,6 +261,5 @@ int segc_bench_upsample_add(int argc, char **argv) {
   rc |= bench_upsample_dtype(&o, SEGC_BF16);
   rc |= bench_add(&o, SEGC_F32);
   rc |= bench_add(&o, SEGC_BF16);
-  segc_dnnl_shutdown();
   return rc;
 }

@@ -32,6 +32,8 @@ static const backend_row backend_table[] = {
     {"tensor zero", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     {"tensor fill", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     {"tensor add", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    // Engines, streams and library handles (core/backend_context.h).
+    {"backend context", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     // The sliding window blends f32 logits.
     {"sliding window", {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32)}},
 };

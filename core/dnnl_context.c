@@ -17,39 +17,59 @@ const char *segc_dnnl_status_name(dnnl_status_t status) {
   return "unknown status";
 }
 
-static dnnl_engine_t shared_engine;
-static dnnl_stream_t shared_stream;
-static dnnl_status_t init_status = dnnl_success;
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t cache_mutex = PTHREAD_MUTEX_INITIALIZER;
+typedef struct {
+  void *key;
+  size_t key_bytes;
+  segc_dnnl_cached entry;
+} cache_slot;
 
-static void create_engine_and_stream(void) {
-  init_status = dnnl_engine_create(&shared_engine, dnnl_cpu, 0);
-  if (init_status == dnnl_success)
-    init_status = dnnl_stream_create(&shared_stream, shared_engine,
-                                     dnnl_stream_default_flags);
-}
+// Slots are allocated one by one so that pointers handed out stay valid
+// when the table grows.
+struct segc_dnnl_cache {
+  pthread_mutex_t mutex;
+  cache_slot **slots;
+  int slot_count, slot_capacity;
+};
 
-static segc_status ensure_init(void) {
-  int rc = pthread_once(&init_once, create_engine_and_stream);
-  if (rc != 0)
-    return SEGC_FAIL(SEGC_ERR_BACKEND, "oneDNN engine: pthread_once failed");
-  if (init_status != dnnl_success)
+segc_status segc_dnnl_state_init(segc_dnnl_state *state) {
+  memset(state, 0, sizeof *state);
+  state->primitives = calloc(1, sizeof *state->primitives);
+  if (!state->primitives)
+    return SEGC_FAIL(SEGC_ERR_NOMEM, "oneDNN primitive cache: out of memory");
+  if (pthread_mutex_init(&state->primitives->mutex, NULL) != 0) {
+    free(state->primitives);
+    state->primitives = NULL;
+    return SEGC_FAIL(SEGC_ERR_BACKEND,
+                     "oneDNN primitive cache: pthread_mutex_init failed");
+  }
+  dnnl_status_t status = dnnl_engine_create(&state->engine, dnnl_cpu, 0);
+  if (status == dnnl_success)
+    status = dnnl_stream_create(&state->stream, state->engine,
+                                dnnl_stream_default_flags);
+  if (status != dnnl_success) {
+    segc_dnnl_state_destroy(state);
     return SEGC_FAIL(SEGC_ERR_BACKEND, "oneDNN CPU engine/stream: %s",
-                     segc_dnnl_status_name(init_status));
+                     segc_dnnl_status_name(status));
+  }
   return SEGC_OK;
 }
 
-segc_status segc_dnnl_engine(dnnl_engine_t *engine) {
-  SEGC_TRY(ensure_init());
-  *engine = shared_engine;
-  return SEGC_OK;
-}
-
-segc_status segc_dnnl_stream(dnnl_stream_t *stream) {
-  SEGC_TRY(ensure_init());
-  *stream = shared_stream;
-  return SEGC_OK;
+void segc_dnnl_state_destroy(segc_dnnl_state *state) {
+  segc_dnnl_cache *cache = state->primitives;
+  if (cache) {
+    for (int i = 0; i < cache->slot_count; ++i) {
+      dnnl_primitive_destroy(cache->slots[i]->entry.primitive);
+      dnnl_primitive_desc_destroy(cache->slots[i]->entry.desc);
+      free(cache->slots[i]->key);
+      free(cache->slots[i]);
+    }
+    free(cache->slots);
+    pthread_mutex_destroy(&cache->mutex);
+    free(cache);
+  }
+  if (state->stream) dnnl_stream_destroy(state->stream);
+  if (state->engine) dnnl_engine_destroy(state->engine);
+  memset(state, 0, sizeof *state);
 }
 
 static bool bf16_supported;
@@ -57,7 +77,7 @@ static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
 
 static void probe_bf16(void) {
   dnnl_engine_t engine;
-  if (segc_dnnl_engine(&engine) != SEGC_OK) return;
+  if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
   const dnnl_dims_t src_dims = {1, 16, 8, 8, 8}, weight_dims = {16, 16, 3, 3, 3};
   const dnnl_dims_t strides = {1, 1, 1}, padding = {1, 1, 1};
   dnnl_memory_desc_t src, weights, dst;
@@ -70,12 +90,15 @@ static void probe_bf16(void) {
       dnnl_convolution_forward_desc_init(&conv, dnnl_forward_training,
                                          dnnl_convolution_direct, &src, &weights,
                                          NULL, &dst, strides, padding,
-                                         padding) != dnnl_success)
+                                         padding) != dnnl_success) {
+    dnnl_engine_destroy(engine);
     return;
-  if (dnnl_primitive_desc_create(&pd, &conv, NULL, engine, NULL) != dnnl_success)
-    return;
-  dnnl_primitive_desc_destroy(pd);
-  bf16_supported = true;
+  }
+  if (dnnl_primitive_desc_create(&pd, &conv, NULL, engine, NULL) == dnnl_success) {
+    dnnl_primitive_desc_destroy(pd);
+    bf16_supported = true;
+  }
+  dnnl_engine_destroy(engine);
 }
 
 bool segc_dnnl_has_bf16(void) {
@@ -93,81 +116,58 @@ segc_status segc_dnnl_require_compute(segc_dtype dtype) {
                    v->major, v->minor);
 }
 
-typedef struct {
-  void *key;
-  size_t key_bytes;
-  segc_dnnl_cached entry;
-} cache_slot;
-
-// Slots are allocated one by one so that pointers handed out stay valid
-// when the table grows.
-static cache_slot **slots;
-static int slot_count, slot_capacity;
-
-segc_dnnl_cached *segc_dnnl_cache_find(const void *key, size_t key_bytes) {
+segc_dnnl_cached *segc_dnnl_cache_find(segc_dnnl_cache *cache, const void *key,
+                                       size_t key_bytes) {
   segc_dnnl_cached *found = NULL;
-  pthread_mutex_lock(&cache_mutex);
-  for (int i = 0; i < slot_count; ++i) {
-    if (slots[i]->key_bytes == key_bytes &&
-        memcmp(slots[i]->key, key, key_bytes) == 0) {
-      found = &slots[i]->entry;
+  pthread_mutex_lock(&cache->mutex);
+  for (int i = 0; i < cache->slot_count; ++i) {
+    const cache_slot *slot = cache->slots[i];
+    if (slot->key_bytes == key_bytes &&
+        memcmp(slot->key, key, key_bytes) == 0) {
+      found = &cache->slots[i]->entry;
       break;
     }
   }
-  pthread_mutex_unlock(&cache_mutex);
+  pthread_mutex_unlock(&cache->mutex);
   return found;
 }
 
-segc_status segc_dnnl_cache_insert(const void *key, size_t key_bytes,
+segc_status segc_dnnl_cache_insert(segc_dnnl_cache *cache, const void *key,
+                                   size_t key_bytes,
                                    dnnl_primitive_desc_t desc,
                                    dnnl_primitive_t primitive,
                                    segc_dnnl_cached **out) {
-  pthread_mutex_lock(&cache_mutex);
-  if (slot_count == slot_capacity) {
-    int grown = slot_capacity ? slot_capacity * 2 : 64;
-    cache_slot **bigger = realloc(slots, sizeof(cache_slot *) * (size_t)grown);
+  pthread_mutex_lock(&cache->mutex);
+  if (cache->slot_count == cache->slot_capacity) {
+    const int grown = cache->slot_capacity ? cache->slot_capacity * 2 : 64;
+    cache_slot **bigger =
+        realloc(cache->slots, sizeof(cache_slot *) * (size_t)grown);
     if (!bigger) {
-      pthread_mutex_unlock(&cache_mutex);
+      pthread_mutex_unlock(&cache->mutex);
       return SEGC_FAIL(SEGC_ERR_NOMEM, "oneDNN primitive cache: out of memory");
     }
-    slots = bigger;
-    slot_capacity = grown;
+    cache->slots = bigger;
+    cache->slot_capacity = grown;
   }
   void *key_copy = malloc(key_bytes);
   cache_slot *slot = malloc(sizeof *slot);
   if (!key_copy || !slot) {
     free(key_copy);
     free(slot);
-    pthread_mutex_unlock(&cache_mutex);
+    pthread_mutex_unlock(&cache->mutex);
     return SEGC_FAIL(SEGC_ERR_NOMEM, "oneDNN primitive cache: out of memory");
   }
   memcpy(key_copy, key, key_bytes);
-  slots[slot_count++] = slot;
+  cache->slots[cache->slot_count++] = slot;
   slot->key = key_copy;
   slot->key_bytes = key_bytes;
   slot->entry.desc = desc;
   slot->entry.primitive = primitive;
   *out = &slot->entry;
-  pthread_mutex_unlock(&cache_mutex);
+  pthread_mutex_unlock(&cache->mutex);
   return SEGC_OK;
 }
 
-int segc_dnnl_cache_size(void) { return slot_count; }
-
-void segc_dnnl_shutdown(void) {
-  pthread_mutex_lock(&cache_mutex);
-  for (int i = 0; i < slot_count; ++i) {
-    dnnl_primitive_destroy(slots[i]->entry.primitive);
-    dnnl_primitive_desc_destroy(slots[i]->entry.desc);
-    free(slots[i]->key);
-    free(slots[i]);
-  }
-  free(slots);
-  slots = NULL;
-  slot_count = slot_capacity = 0;
-  pthread_mutex_unlock(&cache_mutex);
-  if (shared_stream) dnnl_stream_destroy(shared_stream);
-  if (shared_engine) dnnl_engine_destroy(shared_engine);
-  shared_stream = NULL;
-  shared_engine = NULL;
+int segc_dnnl_cache_size(const segc_dnnl_cache *cache) {
+  return cache->slot_count;
 }

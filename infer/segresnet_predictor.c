@@ -22,13 +22,17 @@ segc_status segc_segresnet_predictor_init(segc_segresnet_predictor *p,
   segc_status status = segc_arena_init(&p->scratch, "inference scratch",
                                        scratch_bytes, SEGC_DEVICE_CPU);
   if (status == SEGC_OK)
-    status = segc_graph_init(&p->graph, &p->activations, &p->scratch, 4u << 20);
+    status = segc_backend_context_init(&p->backend, p->scratch.device,
+                                       &p->scratch);
+  if (status == SEGC_OK)
+    status = segc_graph_init(&p->graph, &p->backend, &p->activations, 4u << 20);
   if (status != SEGC_OK) segc_segresnet_predictor_destroy(p);
   return status;
 }
 
 void segc_segresnet_predictor_destroy(segc_segresnet_predictor *p) {
   if (p->graph.tape) segc_graph_destroy(&p->graph);
+  segc_backend_context_destroy(&p->backend);
   if (p->activations.base) segc_arena_destroy(&p->activations);
   if (p->scratch.base) segc_arena_destroy(&p->scratch);
   memset(p, 0, sizeof *p);

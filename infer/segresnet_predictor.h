@@ -12,6 +12,7 @@ typedef struct {
   segc_dtype compute;        // f32 or bf16
   segc_arena activations;
   segc_arena scratch;
+  segc_backend_context backend;  // device, oneDNN state, scratch
   segc_graph graph;
   segc_value *logits;        // output of the last call (freed on the next)
 } segc_segresnet_predictor;

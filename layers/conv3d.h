@@ -1,11 +1,13 @@
-// 3D convolution (PyTorch's nn.Conv3d semantics) on oneDNN.
+// 3D convolution (PyTorch's nn.Conv3d semantics), on the backend of the
+// tensors' device (conv3d_kernels.h: oneDNN on the CPU).
 //
 // Activations are NDHWC; the master weight is the f32 OIDHW parameter. The
 // layer keeps the weight reordered (and converted to bf16 when the input is
-// bf16) into the format oneDNN picked, and redoes that only when the
+// bf16) into the format the backend picked, and redoes that only when the
 // parameter's version (or its storage pointer) changes: whoever writes
 // param->value must bump param->version, or the layer keeps computing with
-// its old copy. Primitives are cached per shape and thread count.
+// its old copy. Primitives are cached in the backend context per shape and
+// thread count.
 #ifndef SEGC_LAYERS_CONV3D_H
 #define SEGC_LAYERS_CONV3D_H
 
@@ -53,19 +55,20 @@ segc_status segc_conv3d_forward(segc_graph *graph, segc_conv3d *layer,
                                 segc_value **y);
 
 // The passes on plain tensors, used by segc_conv3d_forward's tape entry and
-// by the benchmarks. Activations are NDHWC host tensors; every temporary
-// (including oneDNN's scratchpad) comes from `scratch` and is freed before
-// returning.
+// by the benchmarks. Activations are NDHWC tensors on the backend context's
+// device; every temporary (including oneDNN's scratchpad) comes from the
+// context's scratch arena and is freed before returning.
 //
 // y = conv(x) + bias; y's dtype picks the output dtype.
 segc_status segc_conv3d_apply(segc_conv3d *layer, const segc_tensor *x,
-                              segc_tensor *y, segc_arena *scratch);
+                              segc_tensor *y, segc_backend_context *backend);
 // dx (=, or += when accumulate) = backward-data of dy. dx's dtype is the
 // compute dtype; dy is converted to it when it differs. oneDNN overwrites,
 // so accumulating takes a dx-sized temporary from scratch.
 segc_status segc_conv3d_backward_data(segc_conv3d *layer,
                                       const segc_tensor *dy, segc_tensor *dx,
-                                      bool accumulate, segc_arena *scratch);
+                                      bool accumulate,
+                                      segc_backend_context *backend);
 // weight->grad += d(weight), bias->grad += d(bias) (where those buffers
 // exist), f32 OIDHW, computed in x's dtype. The sum over the batch and depth
 // is cut into pieces fixed by the shape alone and added in a fixed order, so
@@ -75,7 +78,7 @@ segc_status segc_conv3d_backward_data(segc_conv3d *layer,
 segc_status segc_conv3d_backward_weights(segc_conv3d *layer,
                                          const segc_tensor *x,
                                          const segc_tensor *dy,
-                                         segc_arena *scratch);
+                                         segc_backend_context *backend);
 
 // Deterministic backward-weights (the default) or one oneDNN call with all
 // threads, whose summation order depends on the thread count (faster on some
@@ -89,10 +92,11 @@ typedef enum {
   SEGC_CONV3D_BACKWARD_WEIGHTS
 } segc_conv3d_pass;
 
-// oneDNN's name for the implementation a pass uses on this shape (e.g.
-// "brgconv:avx512_core"); builds the primitive if needed. The string lives
-// as long as the primitive cache.
-segc_status segc_conv3d_impl_name(const segc_conv3d_config *config,
+// The backend library's name for the implementation a pass uses on this
+// shape (oneDNN's "brgconv:avx512_core"); builds the primitive if needed.
+// The string lives as long as the backend context.
+segc_status segc_conv3d_impl_name(segc_backend_context *backend,
+                                  const segc_conv3d_config *config,
                                   segc_shape input, segc_dtype dtype,
                                   segc_dtype out_dtype, segc_conv3d_pass pass,
                                   const char **name);

@@ -143,6 +143,7 @@ static inline double worst_error(const double *got, const double *ref, int64_t n
 }
 
 static segc_arena activations, scratch;
+static segc_backend_context context;  // over `scratch`
 static segc_graph graph;
 
 // Wraps host data as a graph input (no gradient buffer of its own).

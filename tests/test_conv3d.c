@@ -161,10 +161,10 @@ static int check_errors(void) {
   x->data.device = SEGC_DEVICE_CPU;
   // Tensor-level passes check the gradients too.
   segc_tensor dx = x->data, dy = x->data;  // dy should be 1x4x3x3x3
-  CHECK_FAILS(segc_conv3d_backward_data(&f.layer, &dy, &dx, false, &scratch),
+  CHECK_FAILS(segc_conv3d_backward_data(&f.layer, &dy, &dx, false, &context),
               SEGC_ERR_INVALID,
               "backward-data on 1x3x5x5x5: output gradient has shape");
-  CHECK_FAILS(segc_conv3d_backward_weights(&f.layer, &x->data, &dy, &scratch),
+  CHECK_FAILS(segc_conv3d_backward_weights(&f.layer, &x->data, &dy, &context),
               SEGC_ERR_INVALID,
               "backward-weights on 1x3x5x5x5: output gradient has shape");
   segc_graph_reset(&graph);
@@ -219,7 +219,8 @@ int main(void) {
                            SEGC_DEVICE_CPU));
   CHECK_OK(segc_arena_init(&scratch, "scratch", (size_t)256 << 20,
                            SEGC_DEVICE_CPU));
-  CHECK_OK(segc_graph_init(&graph, &activations, &scratch, 1 << 20));
+  CHECK_OK(segc_backend_context_init(&context, SEGC_DEVICE_CPU, &scratch));
+  CHECK_OK(segc_graph_init(&graph, &context, &activations, 1 << 20));
 
   // n, cin, cout, d, h, w, kernel, stride, padding, bias
   static const conv_case forward_cases[] = {
@@ -265,8 +266,8 @@ int main(void) {
   if (check_errors()) return 1;
 
   segc_graph_destroy(&graph);
+  segc_backend_context_destroy(&context);
   segc_arena_destroy(&activations);
   segc_arena_destroy(&scratch);
-  segc_dnnl_shutdown();
   return test_finish("conv3d");
 }

@@ -288,7 +288,7 @@ static int check_caches(segc_dtype dtype) {
     CHECK_OK(segc_graph_wrap(&graph, xt, NULL, false, "x", &xv));
     CHECK_OK(segc_conv3d_forward(&graph, &f.layer, xv, SEGC_F32, &yv));
     y[pass] = storage_floats(&yv->data);
-    cache_size[pass] = segc_dnnl_cache_size();
+    cache_size[pass] = segc_dnnl_cache_size(context.dnnl.primitives);
     segc_value_release(&graph, yv);
     segc_graph_reset(&graph);
   }
@@ -348,7 +348,7 @@ static void check_fast_paths(void) {
       if (pass == SEGC_CONV3D_BACKWARD_DATA && c->cin == 1) continue;
       const char *name = NULL;
       const segc_status status = segc_conv3d_impl_name(
-          &config, in_shape(c), SEGC_F32, SEGC_F32, (segc_conv3d_pass)pass,
+          &context, &config, in_shape(c), SEGC_F32, SEGC_F32, (segc_conv3d_pass)pass,
           &name);
       CHECK(status == SEGC_OK && name && !strstr(name, "ref") &&
                 (!strstr(name, "gemm") || (!avx512 && strstr(name, "gemm:jit"))),
@@ -370,7 +370,8 @@ int main(void) {
                            SEGC_DEVICE_CPU));
   CHECK_OK(segc_arena_init(&scratch, "scratch", (size_t)256 << 20,
                            SEGC_DEVICE_CPU));
-  CHECK_OK(segc_graph_init(&graph, &activations, &scratch, 1 << 20));
+  CHECK_OK(segc_backend_context_init(&context, SEGC_DEVICE_CPU, &scratch));
+  CHECK_OK(segc_graph_init(&graph, &context, &activations, 1 << 20));
   const int default_threads = segc_threads();
 
   const bool bf16 = test_bf16_available("conv3d_state");
@@ -408,8 +409,8 @@ int main(void) {
 
   CHECK(scratch.live_bytes == 0, "scratch freed (%zu live)", scratch.live_bytes);
   segc_graph_destroy(&graph);
+  segc_backend_context_destroy(&context);
   segc_arena_destroy(&activations);
   segc_arena_destroy(&scratch);
-  segc_dnnl_shutdown();
   return test_finish("conv3d_state");
 }

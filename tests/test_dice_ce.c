@@ -105,7 +105,9 @@ static segc_status run_segc(const problem *p, const float *x,
   SEGC_TRY(segc_arena_init(&inputs, "test inputs", 2 * bytes + 4096,
                            SEGC_DEVICE_CPU));
   segc_graph graph;
-  SEGC_TRY(segc_graph_init(&graph, &activations, &scratch, 1u << 20));
+  segc_backend_context context;
+  SEGC_TRY(segc_backend_context_init(&context, SEGC_DEVICE_CPU, &scratch));
+  SEGC_TRY(segc_graph_init(&graph, &context, &activations, 1u << 20));
   graph.training = o->training;
   segc_tensor logits, grad;
   SEGC_TRY(segc_arena_tensor(&inputs, p->shape, o->dtype, p->layout, &logits));
@@ -135,6 +137,7 @@ static segc_status run_segc(const problem *p, const float *x,
                  (size_t)count);
   }
   segc_graph_destroy(&graph);
+  segc_backend_context_destroy(&context);
   segc_arena_destroy(&activations);
   segc_arena_destroy(&scratch);
   segc_arena_destroy(&inputs);
@@ -307,7 +310,9 @@ static int check_errors(void) {
   CHECK_OK(segc_arena_init(&scratch, "errors scratch", 1 << 20,
                            SEGC_DEVICE_CPU));
   segc_graph graph;
-  CHECK_OK(segc_graph_init(&graph, &activations, &scratch, 1 << 16));
+  segc_backend_context context;
+  CHECK_OK(segc_backend_context_init(&context, SEGC_DEVICE_CPU, &scratch));
+  CHECK_OK(segc_graph_init(&graph, &context, &activations, 1 << 16));
   graph.training = true;
   float x[2 * 5 * 4] = {0};
   uint8_t labels[2 * 4] = {0, 1, 2, 3, 4, 0, 1, 2};
@@ -364,6 +369,7 @@ static int check_errors(void) {
                                    &loss, NULL),
               SEGC_ERR_UNSUPPORTED, "at least 2 classes");
   segc_graph_destroy(&graph);
+  segc_backend_context_destroy(&context);
   segc_arena_destroy(&activations);
   segc_arena_destroy(&scratch);
   return 0;

@@ -79,7 +79,9 @@ static segc_status run_case(const reference_case *c, segc_layout layout,
   SEGC_TRY(segc_arena_init(&scratch, "scratch", 1 << 20, SEGC_DEVICE_CPU));
   SEGC_TRY(segc_arena_init(&inputs, "inputs", bytes + 4096, SEGC_DEVICE_CPU));
   segc_graph graph;
-  SEGC_TRY(segc_graph_init(&graph, &activations, &scratch, 1 << 16));
+  segc_backend_context context;
+  SEGC_TRY(segc_backend_context_init(&context, SEGC_DEVICE_CPU, &scratch));
+  SEGC_TRY(segc_graph_init(&graph, &context, &activations, 1 << 16));
   graph.training = true;
   const segc_tensor source =
       segc_tensor_view(c->logits, c->shape, SEGC_F32, SEGC_LAYOUT_NCDHW,
@@ -101,6 +103,7 @@ static segc_status run_case(const reference_case *c, segc_layout layout,
                                      SEGC_LAYOUT_NCDHW, SEGC_DEVICE_CPU);
   SEGC_TRY(segc_tensor_copy(&value->grad, &out));
   segc_graph_destroy(&graph);
+  segc_backend_context_destroy(&context);
   segc_arena_destroy(&activations);
   segc_arena_destroy(&scratch);
   segc_arena_destroy(&inputs);

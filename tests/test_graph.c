@@ -105,7 +105,9 @@ int main(void) {
                            SEGC_DEVICE_CPU));
   CHECK_OK(segc_arena_init(&scratch, "scratch", 1 << 16, SEGC_DEVICE_CPU));
   segc_graph g;
-  CHECK_OK(segc_graph_init(&g, &activations, &scratch, 1 << 16));
+  segc_backend_context context;
+  CHECK_OK(segc_backend_context_init(&context, SEGC_DEVICE_CPU, &scratch));
+  CHECK_OK(segc_graph_init(&g, &context, &activations, 1 << 16));
 
   float xin[4] = {1, 2, 3, 4}, xgrad[4] = {0};
   segc_tensor xt = segc_tensor_view(xin, segc_shape5(1, 1, 1, 1, 4), SEGC_F32,
@@ -177,6 +179,7 @@ int main(void) {
               "one f32 value");
 
   segc_graph_destroy(&g);
+  segc_backend_context_destroy(&context);
   segc_arena_destroy(&activations);
   segc_arena_destroy(&scratch);
   return test_finish("graph");

@@ -190,7 +190,6 @@ int main(int argc, char **argv) {
     }
     ran += run_backend(b);
   }
-  segc_dnnl_shutdown();
   if (ran == 0 && test_failures == 0) {
     printf("ops: nothing ran on '%s': skipped\n", wanted);
     return TEST_SKIP;

@@ -50,6 +50,7 @@ static void make_label(int batch, int classes, uint8_t *y) {
 
 typedef struct {
   segc_arena activations, scratch;
+  segc_backend_context context;
   segc_graph graph;
 } runtime;
 
@@ -61,11 +62,14 @@ static segc_status runtime_init(runtime *rt, const segc_segresnet_config *c,
                            SEGC_DEVICE_CPU));
   SEGC_TRY(segc_arena_init(&rt->scratch, "scratch", 256u << 20,
                            SEGC_DEVICE_CPU));
-  return segc_graph_init(&rt->graph, &rt->activations, &rt->scratch, 4u << 20);
+  SEGC_TRY(segc_backend_context_init(&rt->context, SEGC_DEVICE_CPU,
+                                     &rt->scratch));
+  return segc_graph_init(&rt->graph, &rt->context, &rt->activations, 4u << 20);
 }
 
 static void runtime_destroy(runtime *rt) {
   segc_graph_destroy(&rt->graph);
+  segc_backend_context_destroy(&rt->context);
   segc_arena_destroy(&rt->activations);
   segc_arena_destroy(&rt->scratch);
 }

@@ -50,13 +50,17 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
                              activation_bytes / 2 + (256u << 20),
                              SEGC_DEVICE_CPU);
   if (status == SEGC_OK)
-    status = segc_graph_init(&t->graph, &t->activations, &t->scratch, 8u << 20);
+    status = segc_backend_context_init(&t->backend, t->scratch.device,
+                                       &t->scratch);
+  if (status == SEGC_OK)
+    status = segc_graph_init(&t->graph, &t->backend, &t->activations, 8u << 20);
   if (status != SEGC_OK) segc_trainer_destroy(t);
   return status;
 }
 
 void segc_trainer_destroy(segc_trainer *t) {
   if (t->graph.tape) segc_graph_destroy(&t->graph);
+  segc_backend_context_destroy(&t->backend);
   if (t->activations.base) segc_arena_destroy(&t->activations);
   if (t->scratch.base) segc_arena_destroy(&t->scratch);
   if (t->optimizer_arena.base) segc_arena_destroy(&t->optimizer_arena);

@@ -30,6 +30,7 @@ typedef struct {
   segc_arena optimizer_arena;   // AdamW m and v
   segc_arena activations;
   segc_arena scratch;
+  segc_backend_context backend;  // device, oneDNN state, scratch
   segc_graph graph;
   int max_batch;
   int64_t roi[3];

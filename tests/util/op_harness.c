@@ -47,12 +47,15 @@ segc_status op_env_open(op_env *env, const op_backend *backend,
                            backend->device));
   SEGC_TRY(segc_arena_init(&env->inputs, "test inputs", activation_mb << 20,
                            backend->device));
-  return segc_graph_init(&env->graph, &env->activations, &env->scratch,
+  SEGC_TRY(segc_backend_context_init(&env->context, backend->device,
+                                     &env->scratch));
+  return segc_graph_init(&env->graph, &env->context, &env->activations,
                          1 << 20);
 }
 
 void op_env_close(op_env *env) {
   segc_graph_destroy(&env->graph);
+  segc_backend_context_destroy(&env->context);
   segc_arena_destroy(&env->activations);
   segc_arena_destroy(&env->scratch);
   segc_arena_destroy(&env->inputs);

@@ -53,6 +53,7 @@ const op_backend *op_backend_named(const char *name);
 typedef struct {
   const op_backend *backend;
   segc_arena activations, scratch, inputs;
+  segc_backend_context context;
   segc_graph graph;
 } op_env;
 

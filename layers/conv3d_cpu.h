@@ -1,13 +1,16 @@
-// Private parts of the conv3d op shared by conv3d.c (layer, forward,
-// backward-data, the graph op) and conv3d_weight_grad.c (backward-weights).
-#ifndef SEGC_LAYERS_CONV3D_INTERNAL_H
-#define SEGC_LAYERS_CONV3D_INTERNAL_H
+// Private parts of conv3d's CPU kernels (oneDNN) shared by conv3d_cpu.c
+// (weight copies, forward, backward-data), conv3d_cpu_weight_grad.c
+// (backward-weights) and conv3d_cpu_primitives.c (building, caching and
+// running primitives in the backend context).
+#ifndef SEGC_LAYERS_CONV3D_CPU_H
+#define SEGC_LAYERS_CONV3D_CPU_H
 
 #include <oneapi/dnnl/dnnl.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/backend_context.h"
 #include "core/dnnl_context.h"
 #include "layers/conv3d.h"
 
@@ -42,9 +45,10 @@ conv3d_key conv3d_make_key(conv3d_kind kind, const segc_conv3d_config *config,
 // Output depth of a key (its depth padding may be uneven).
 int64_t conv3d_key_out_depth(const conv3d_key *key);
 
-// The cached primitive for `key`, built on first use (with key->threads
-// OpenMP threads, whatever the current setting).
-segc_status conv3d_primitive(const conv3d_key *key, segc_dnnl_cached **out);
+// The primitive for `key` from the context's cache, built on first use
+// (with key->threads OpenMP threads, whatever the current setting).
+segc_status conv3d_primitive(segc_dnnl_state *dnnl, const conv3d_key *key,
+                             segc_dnnl_cached **out);
 
 // Bytes of oneDNN scratchpad the primitive wants (user-managed scratchpad).
 size_t conv3d_scratchpad_bytes(const segc_dnnl_cached *cached);
@@ -65,28 +69,16 @@ dnnl_status_t conv3d_execute(const segc_dnnl_cached *cached,
                              dnnl_stream_t stream, const conv3d_arg *args,
                              int count, void *scratchpad);
 
-// Runs a primitive on the shared stream with a scratchpad from `scratch`.
-segc_status conv3d_run(const segc_dnnl_cached *cached, const conv3d_arg *args,
-                       int count, segc_arena *scratch);
-
-// Checks an activation tensor (host, NDHWC, f32 or bf16, the given shape);
-// callers add the layer and pass as context.
-segc_status conv3d_check_activation(const segc_tensor *t, segc_shape want,
-                                    const char *what);
-
-// Output shape for an input shape, or a message when the input is smaller
-// than the kernel.
-segc_status conv3d_output_shape(const segc_conv3d_config *config,
-                                segc_shape input, segc_shape *out);
+// Runs a primitive on the context's stream with a scratchpad from its
+// scratch arena.
+segc_status conv3d_run(segc_backend_context *backend,
+                       const segc_dnnl_cached *cached, const conv3d_arg *args,
+                       int count);
 
 // The key of the primitive backward-weights uses (its first piece when the
 // deterministic split is on), for reporting the implementation.
 conv3d_key conv3d_weight_grad_key(const segc_conv3d_config *config,
                                   segc_shape input, dnnl_data_type_t dtype);
-
-// "conv3d 32->32 k3 s1 p1" (+ " +bias"), for messages.
-const char *conv3d_describe(const segc_conv3d_config *config, char *buf,
-                            int bytes);
 
 dnnl_data_type_t conv3d_dnnl_dtype(segc_dtype dtype);
 
@@ -101,11 +93,10 @@ static inline segc_status conv3d_dnnl_result(dnnl_status_t status,
 }
 #define CONV3D_DNNL(call) conv3d_dnnl_result((call), #call, __FILE__, __LINE__)
 
-// dy converted to `dtype` in scratch when it is in another dtype (oneDNN's
-// backward passes want diff_dst in the compute dtype); else dy itself.
-// *converted says whether scratch memory must be freed.
-segc_status conv3d_dy_in(const segc_tensor *dy, segc_dtype dtype,
-                         segc_arena *scratch, segc_tensor *out,
-                         bool *converted);
+// The CPU kernel of conv3d_kernels.backward_weights.
+segc_status conv3d_cpu_backward_weights(segc_backend_context *backend,
+                                        segc_conv3d *layer,
+                                        const segc_tensor *x,
+                                        const segc_tensor *dy);
 
 #endif

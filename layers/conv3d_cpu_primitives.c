@@ -1,11 +1,11 @@
-// Building, caching and running the oneDNN primitives of conv3d.
+// Building, caching (in the backend context) and running the oneDNN
+// primitives of conv3d.
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/backend.h"
 #include "core/parallel.h"
-#include "layers/conv3d_internal.h"
+#include "layers/conv3d_cpu.h"
 
 dnnl_data_type_t conv3d_dnnl_dtype(segc_dtype dtype) {
   return dtype == SEGC_BF16 ? dnnl_bf16 : dnnl_f32;
@@ -96,12 +96,11 @@ static segc_status new_attr(dnnl_primitive_attr_t *attr, bool add_into_dst) {
   return status;
 }
 
-static segc_status build_convolution(const conv3d_key *key,
+static segc_status build_convolution(dnnl_engine_t engine,
+                                     const conv3d_key *key,
                                      dnnl_primitive_desc_t *pd) {
   conv_descs d;
   SEGC_TRY(init_descs(key, &d));
-  dnnl_engine_t engine;
-  SEGC_TRY(segc_dnnl_engine(&engine));
   const dnnl_memory_desc_t *bias = key->bias ? &d.bias : NULL;
   dnnl_convolution_desc_t forward, backward;
   SEGC_DNNL_CHECK(dnnl_convolution_forward_desc_init(
@@ -138,16 +137,15 @@ static segc_status build_convolution(const conv3d_key *key,
   return status;
 }
 
-static segc_status build_reorder(const conv3d_key *key,
+static segc_status build_reorder(segc_dnnl_state *dnnl, const conv3d_key *key,
                                  dnnl_primitive_desc_t *pd) {
   conv3d_key conv_key = *key;
   conv_key.kind = key->of_kind;
   conv_key.threads = key->of_threads;
   conv_key.of_kind = conv_key.of_threads = 0;
   segc_dnnl_cached *conv;
-  SEGC_TRY(conv3d_primitive(&conv_key, &conv));
-  dnnl_engine_t engine;
-  SEGC_TRY(segc_dnnl_engine(&engine));
+  SEGC_TRY(conv3d_primitive(dnnl, &conv_key, &conv));
+  dnnl_engine_t engine = dnnl->engine;
   const dnnl_dims_t weight_dims = {key->cout, key->cin, key->kernel,
                                    key->kernel, key->kernel};
   dnnl_memory_desc_t master;  // f32 OIDHW, the parameter and its gradient
@@ -169,8 +167,10 @@ static segc_status build_reorder(const conv3d_key *key,
   return status;
 }
 
-segc_status conv3d_primitive(const conv3d_key *key, segc_dnnl_cached **out) {
-  segc_dnnl_cached *found = segc_dnnl_cache_find(key, sizeof *key);
+segc_status conv3d_primitive(segc_dnnl_state *dnnl, const conv3d_key *key,
+                             segc_dnnl_cached **out) {
+  segc_dnnl_cached *found = segc_dnnl_cache_find(dnnl->primitives, key,
+                                                 sizeof *key);
   if (found) {
     *out = found;
     return SEGC_OK;
@@ -185,13 +185,14 @@ segc_status conv3d_primitive(const conv3d_key *key, segc_dnnl_cached **out) {
   dnnl_primitive_t primitive = NULL;
   segc_status status = key->kind == CONV3D_REORDER_WEIGHTS_IN ||
                                key->kind == CONV3D_REORDER_GRAD_OUT
-                           ? build_reorder(key, &pd)
-                           : build_convolution(key, &pd);
+                           ? build_reorder(dnnl, key, &pd)
+                           : build_convolution(dnnl->engine, key, &pd);
   if (status == SEGC_OK)
     status = CONV3D_DNNL(dnnl_primitive_create(&primitive, pd));
   if (key->threads != saved_threads) omp_set_num_threads(saved_threads);
   if (status == SEGC_OK)
-    status = segc_dnnl_cache_insert(key, sizeof *key, pd, primitive, out);
+    status = segc_dnnl_cache_insert(dnnl->primitives, key, sizeof *key, pd,
+                                    primitive, out);
   if (status != SEGC_OK) {
     if (primitive) dnnl_primitive_destroy(primitive);
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -244,10 +245,11 @@ dnnl_status_t conv3d_execute(const segc_dnnl_cached *cached,
   return status;
 }
 
-segc_status conv3d_run(const segc_dnnl_cached *cached, const conv3d_arg *args,
-                       int count, segc_arena *scratch) {
-  dnnl_stream_t stream;
-  SEGC_TRY(segc_dnnl_stream(&stream));
+segc_status conv3d_run(segc_backend_context *backend,
+                       const segc_dnnl_cached *cached, const conv3d_arg *args,
+                       int count) {
+  segc_arena *scratch = backend->scratch;
+  dnnl_stream_t stream = backend->dnnl.stream;
   const size_t pad_bytes = conv3d_scratchpad_bytes(cached);
   void *pad = NULL;
   if (pad_bytes) SEGC_TRY(segc_arena_alloc(scratch, pad_bytes, &pad));
@@ -255,62 +257,5 @@ segc_status conv3d_run(const segc_dnnl_cached *cached, const conv3d_arg *args,
       conv3d_execute(cached, stream, args, count, pad);
   if (pad) segc_arena_free(scratch, pad, pad_bytes);
   SEGC_DNNL_CHECK(status);
-  return SEGC_OK;
-}
-
-const char *conv3d_describe(const segc_conv3d_config *config, char *buf,
-                            int bytes) {
-  snprintf(buf, (size_t)bytes, "conv3d %lld->%lld k%d s%d p%d%s",
-           (long long)config->in_channels, (long long)config->out_channels,
-           config->kernel, config->stride, config->padding,
-           config->bias ? " +bias" : "");
-  return buf;
-}
-
-segc_status conv3d_check_activation(const segc_tensor *t, segc_shape want,
-                                    const char *what) {
-  char got[64], wanted[64];
-  if (!t || !t->data)
-    return SEGC_FAIL(SEGC_ERR_INVALID, "%s has no data", what);
-  if (t->layout != SEGC_LAYOUT_NDHWC)
-    return SEGC_FAIL(SEGC_ERR_INVALID,
-                     "%s must be NDHWC (channels-last), got NCDHW", what);
-  if (t->dtype != SEGC_F32 && t->dtype != SEGC_BF16)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s is %s, only f32 and bf16",
-                     what, segc_dtype_name(t->dtype));
-  SEGC_TRY(segc_backend_require("conv3d", t->device, t->dtype));
-  if (!segc_shape_equal(t->shape, want))
-    return SEGC_FAIL(SEGC_ERR_INVALID, "%s has shape %s, expected %s", what,
-                     segc_shape_str(t->shape, got, sizeof got),
-                     segc_shape_str(want, wanted, sizeof wanted));
-  return SEGC_OK;
-}
-
-segc_status conv3d_output_shape(const segc_conv3d_config *config,
-                                segc_shape input, segc_shape *out) {
-  const int64_t sizes[3] = {input.d, input.h, input.w};
-  static const char *const axes[3] = {"D", "H", "W"};
-  for (int i = 0; i < 3; ++i)
-    if (sizes[i] + 2 * config->padding < config->kernel)
-      return SEGC_FAIL(SEGC_ERR_INVALID,
-                       "input size %lld on axis %s is smaller than the kernel",
-                       (long long)sizes[i], axes[i]);
-  *out = segc_shape5(input.n, config->out_channels,
-                     segc_conv3d_output_size(config, input.d),
-                     segc_conv3d_output_size(config, input.h),
-                     segc_conv3d_output_size(config, input.w));
-  return SEGC_OK;
-}
-
-segc_status conv3d_dy_in(const segc_tensor *dy, segc_dtype dtype,
-                         segc_arena *scratch, segc_tensor *out,
-                         bool *converted) {
-  *out = *dy;
-  *converted = false;
-  if (dy->dtype == dtype) return SEGC_OK;
-  SEGC_TRY(segc_arena_tensor(scratch, dy->shape, dtype, dy->layout, out));
-  segc_convert(dy->data, dy->dtype, out->data, dtype,
-               (size_t)segc_tensor_numel(dy));
-  *converted = true;
   return SEGC_OK;
 }

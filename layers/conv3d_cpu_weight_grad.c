@@ -1,4 +1,4 @@
-// conv3d backward-weights, independent of the thread count.
+// conv3d backward-weights on the CPU, independent of the thread count.
 //
 // oneDNN's backward-weights splits the sum over the batch and space between
 // its threads and adds the per-thread partial sums, so with bf16 and 1x1
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/parallel.h"
-#include "layers/conv3d_internal.h"
+#include "layers/conv3d_cpu.h"
 
 // Most pieces (enough to keep 16 threads busy) and the most bytes their
 // partial weight gradients may take together. A slab has at least 2 output
@@ -108,9 +108,8 @@ conv3d_key conv3d_weight_grad_key(const segc_conv3d_config *config,
 
 // One stream per worker thread (pieces run concurrently), made per call:
 // small handles, and no state outlives the call.
-static segc_status make_streams(dnnl_stream_t *streams, int count) {
-  dnnl_engine_t engine;
-  SEGC_TRY(segc_dnnl_engine(&engine));
+static segc_status make_streams(dnnl_engine_t engine, dnnl_stream_t *streams,
+                                int count) {
   for (int i = 0; i < count; ++i) {
     const segc_status status = CONV3D_DNNL(
         dnnl_stream_create(&streams[i], engine, dnnl_stream_default_flags));
@@ -123,17 +122,18 @@ static segc_status make_streams(dnnl_stream_t *streams, int count) {
 }
 
 // grad (f32 OIDHW) += partial (in the convolution's diff-weights format).
-static segc_status add_to_master(const conv3d_key *conv_key, void *partial,
-                                 void *grad, segc_arena *scratch) {
+static segc_status add_to_master(segc_backend_context *backend,
+                                 const conv3d_key *conv_key, void *partial,
+                                 void *grad) {
   conv3d_key key = *conv_key;
   key.kind = CONV3D_REORDER_GRAD_OUT;
   key.threads = segc_threads();
   key.of_kind = conv_key->kind;
   key.of_threads = conv_key->threads;
   segc_dnnl_cached *reorder;
-  SEGC_TRY(conv3d_primitive(&key, &reorder));
+  SEGC_TRY(conv3d_primitive(&backend->dnnl, &key, &reorder));
   const conv3d_arg args[2] = {{DNNL_ARG_FROM, partial}, {DNNL_ARG_TO, grad}};
-  return conv3d_run(reorder, args, 2, scratch);
+  return conv3d_run(backend, reorder, args, 2);
 }
 
 static size_t round_up(size_t bytes) {
@@ -158,7 +158,9 @@ static float *partial_bias(const partials *p, int i) {
 static segc_status run_pieces(const segc_conv3d *layer, const segc_tensor *x,
                               const segc_tensor *dy, const grad_piece *pieces,
                               segc_dnnl_cached *const *convs,
-                              const partials *parts, segc_arena *scratch) {
+                              const partials *parts,
+                              segc_backend_context *backend) {
+  segc_arena *scratch = backend->scratch;
   size_t pad_bytes = 0;
   for (int i = 0; i < parts->count; ++i) {
     const size_t b = round_up(conv3d_scratchpad_bytes(convs[i]));
@@ -171,7 +173,8 @@ static segc_status run_pieces(const segc_conv3d *layer, const segc_tensor *x,
     SEGC_TRY(segc_arena_alloc(scratch, pad_bytes * (size_t)workers,
                               (void **)&pads));
   dnnl_stream_t streams[MAX_PLANNED];
-  const segc_status made = make_streams(streams, workers);
+  const segc_status made =
+      make_streams(backend->dnnl.engine, streams, workers);
   if (made != SEGC_OK) {
     if (pads) segc_arena_free(scratch, pads, pad_bytes * (size_t)workers);
     return made;
@@ -208,7 +211,9 @@ static segc_status run_pieces(const segc_conv3d *layer, const segc_tensor *x,
 // Adds the partials into the parameters' gradients in piece order.
 static segc_status combine(segc_conv3d *layer, const grad_piece *pieces,
                            segc_dnnl_cached *const *convs,
-                           const partials *parts, segc_arena *scratch) {
+                           const partials *parts,
+                           segc_backend_context *backend) {
+  segc_arena *scratch = backend->scratch;
   bool same_format = true;
   const dnnl_memory_desc_t *first =
       conv3d_arg_desc(convs[0], DNNL_ARG_DIFF_WEIGHTS);
@@ -229,7 +234,7 @@ static segc_status combine(segc_conv3d *layer, const grad_piece *pieces,
       for (int i = 1; i < parts->count; ++i) s += partial_weights(parts, i)[e];
       sum[e] = s;
     }
-    SEGC_TRY(add_to_master(&pieces[0].key, sum, grad, scratch));
+    SEGC_TRY(add_to_master(backend, &pieces[0].key, sum, grad));
   } else if (grad) {
     // Formats differ: reorder the pieces in order into one f32 OIDHW sum,
     // then add that once, as above.
@@ -239,8 +244,8 @@ static segc_status combine(segc_conv3d *layer, const grad_piece *pieces,
                                (void **)&sum));
     segc_status status = SEGC_OK;
     for (int i = 0; i < parts->count && status == SEGC_OK; ++i)
-      status = add_to_master(&pieces[i].key, partial_weights(parts, i), sum,
-                             scratch);
+      status = add_to_master(backend, &pieces[i].key, partial_weights(parts, i),
+                             sum);
     if (status == SEGC_OK) {
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
       for (int64_t e = 0; e < n; ++e) grad[e] += sum[e];
@@ -259,8 +264,11 @@ static segc_status combine(segc_conv3d *layer, const grad_piece *pieces,
   return SEGC_OK;
 }
 
-static segc_status weight_grad(segc_conv3d *layer, const segc_tensor *x,
-                               const segc_tensor *dy, segc_arena *scratch) {
+segc_status conv3d_cpu_backward_weights(segc_backend_context *backend,
+                                        segc_conv3d *layer,
+                                        const segc_tensor *x,
+                                        const segc_tensor *dy) {
+  segc_arena *scratch = backend->scratch;
   const dnnl_data_type_t dtype = conv3d_dnnl_dtype(x->dtype);
   grad_piece pieces[MAX_PLANNED];
   int count = 1;
@@ -274,7 +282,7 @@ static segc_status weight_grad(segc_conv3d *layer, const segc_tensor *x,
   segc_dnnl_cached *convs[MAX_PLANNED];
   partials parts = {NULL, 0, 0, count};
   for (int i = 0; i < count; ++i) {
-    SEGC_TRY(conv3d_primitive(&pieces[i].key, &convs[i]));
+    SEGC_TRY(conv3d_primitive(&backend->dnnl, &pieces[i].key, &convs[i]));
     const size_t b = dnnl_memory_desc_get_size(
         conv3d_arg_desc(convs[i], DNNL_ARG_DIFF_WEIGHTS));
     if (b > parts.weight_bytes) parts.weight_bytes = round_up(b);
@@ -288,51 +296,16 @@ static segc_status weight_grad(segc_conv3d *layer, const segc_tensor *x,
   SEGC_TRY(segc_arena_alloc(scratch, total, (void **)&parts.base));
   segc_status status;
   if (deterministic) {
-    status = run_pieces(layer, x, dy, pieces, convs, &parts, scratch);
+    status = run_pieces(layer, x, dy, pieces, convs, &parts, backend);
   } else {
     conv3d_arg args[4] = {{DNNL_ARG_SRC, x->data},
                           {DNNL_ARG_DIFF_DST, dy->data},
                           {DNNL_ARG_DIFF_WEIGHTS, partial_weights(&parts, 0)},
                           {DNNL_ARG_DIFF_BIAS, partial_bias(&parts, 0)}};
-    status = conv3d_run(convs[0], args, layer->config.bias ? 4 : 3, scratch);
+    status = conv3d_run(backend, convs[0], args, layer->config.bias ? 4 : 3);
   }
   if (status == SEGC_OK)
-    status = combine(layer, pieces, convs, &parts, scratch);
+    status = combine(layer, pieces, convs, &parts, backend);
   segc_arena_free(scratch, parts.base, total);
   return status;
-}
-
-static segc_status check_and_run(segc_conv3d *layer, const segc_tensor *x,
-                                 const segc_tensor *dy, segc_arena *scratch) {
-  if (!layer || !layer->prepared || !layer->weight)
-    return SEGC_FAIL(SEGC_ERR_INVALID,
-                     "conv3d: layer not initialised (call segc_conv3d_init)");
-  if (!x || !dy || !scratch)
-    return SEGC_FAIL(SEGC_ERR_INVALID, "input, gradient and scratch needed");
-  const segc_conv3d_config *c = &layer->config;
-  segc_shape in = x->shape;
-  in.c = c->in_channels;
-  SEGC_TRY(conv3d_check_activation(x, in, "input"));
-  segc_shape out;
-  SEGC_TRY(conv3d_output_shape(c, in, &out));
-  SEGC_TRY(conv3d_check_activation(dy, out, "output gradient"));
-  segc_tensor diff_dst;
-  bool converted;
-  SEGC_TRY(conv3d_dy_in(dy, x->dtype, scratch, &diff_dst, &converted));
-  const segc_status status = weight_grad(layer, x, &diff_dst, scratch);
-  if (converted) segc_arena_free_tensor(scratch, &diff_dst);
-  return status;
-}
-
-segc_status segc_conv3d_backward_weights(segc_conv3d *layer,
-                                         const segc_tensor *x,
-                                         const segc_tensor *dy,
-                                         segc_arena *scratch) {
-  const segc_status status = check_and_run(layer, x, dy, scratch);
-  if (status == SEGC_OK || !layer) return status;
-  char name[96], shape[64];
-  return segc_fail_context(status, "%s backward-weights on %s",
-                           conv3d_describe(&layer->config, name, sizeof name),
-                           x ? segc_shape_str(x->shape, shape, sizeof shape)
-                             : "(no input)");
 }
