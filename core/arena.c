@@ -1,5 +1,6 @@
 #include "core/arena.h"
 
+#include "core/backend.h"
 #include "core/cuda_runtime.h"
 
 #include <errno.h>
@@ -12,29 +13,61 @@ static size_t round_up(size_t bytes) {
   return (bytes + SEGC_ARENA_ALIGN - 1) & ~(size_t)(SEGC_ARENA_ALIGN - 1);
 }
 
+// How each device reserves, releases and zeroes an arena's block.
+typedef struct {
+  segc_status (*reserve)(void **base, size_t bytes, const char *name);
+  void (*release)(void *base, size_t bytes);
+  segc_status (*zero)(void *ptr, size_t bytes);
+} device_memory;
+
+// Host memory is reserved virtually: pages are mapped on first touch, so a
+// generous capacity costs nothing until used.
+static segc_status host_reserve(void **base, size_t bytes, const char *name) {
+  *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (*base != MAP_FAILED) return SEGC_OK;
+  *base = NULL;
+  return SEGC_FAIL(SEGC_ERR_NOMEM, "arena '%s': cannot reserve %zu bytes: %s",
+                   name, bytes, strerror(errno));
+}
+static void host_release(void *base, size_t bytes) { munmap(base, bytes); }
+static segc_status host_zero(void *ptr, size_t bytes) {
+  memset(ptr, 0, bytes);
+  return SEGC_OK;
+}
+
+// Device memory is taken for real: size device arenas from the shapes.
+static void cuda_release(void *base, size_t bytes) {
+  (void)bytes;
+  segc_cuda_free(base);
+}
+static segc_status cuda_zero(void *ptr, size_t bytes) {
+  return segc_cuda_memset(ptr, 0, bytes);
+}
+
+static const device_memory host_memory = {host_reserve, host_release,
+                                          host_zero};
+static const device_memory cuda_memory = {segc_cuda_malloc, cuda_release,
+                                          cuda_zero};
+static const device_memory *const memory_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&host_memory, &cuda_memory);
+
 segc_status segc_arena_init(segc_arena *arena, const char *name,
                             size_t capacity, segc_device device) {
   memset(arena, 0, sizeof *arena);
   snprintf(arena->name, sizeof arena->name, "%s", name);
+  if ((unsigned)device >= SEGC_DEVICE_COUNT)
+    return SEGC_FAIL(SEGC_ERR_INVALID, "arena '%s': unknown device %d", name,
+                     (int)device);
   arena->device = device;
   capacity = round_up(capacity ? capacity : SEGC_ARENA_ALIGN);
+  const device_memory *memory = memory_by_device[device];
   void *base;
-  if (device == SEGC_DEVICE_CUDA) {
-    // Device memory is taken for real: size device arenas from the shapes.
-    SEGC_TRY(segc_cuda_malloc(&base, capacity, arena->name));
-  } else {
-    base = mmap(NULL, capacity, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED)
-      return SEGC_FAIL(SEGC_ERR_NOMEM,
-                       "arena '%s': cannot reserve %zu bytes: %s", name,
-                       capacity, strerror(errno));
-  }
+  SEGC_TRY(memory->reserve(&base, capacity, arena->name));
   arena->free_capacity = 64;
   arena->free_ranges = malloc(sizeof(segc_arena_range) * 64);
   if (!arena->free_ranges) {
-    if (device == SEGC_DEVICE_CUDA) segc_cuda_free(base);
-    else munmap(base, capacity);
+    memory->release(base, capacity);
     return SEGC_FAIL(SEGC_ERR_NOMEM, "arena '%s': no memory for its free list",
                      name);
   }
@@ -46,8 +79,8 @@ segc_status segc_arena_init(segc_arena *arena, const char *name,
 }
 
 void segc_arena_destroy(segc_arena *arena) {
-  if (arena->base && arena->device == SEGC_DEVICE_CUDA) segc_cuda_free(arena->base);
-  else if (arena->base) munmap(arena->base, arena->capacity);
+  if (arena->base)
+    memory_by_device[arena->device]->release(arena->base, arena->capacity);
   free(arena->free_ranges);
   memset(arena, 0, sizeof *arena);
 }
@@ -88,9 +121,7 @@ segc_status segc_arena_alloc(segc_arena *arena, size_t bytes, void **out) {
 
 segc_status segc_arena_calloc(segc_arena *arena, size_t bytes, void **out) {
   SEGC_TRY(segc_arena_alloc(arena, bytes, out));
-  if (arena->device == SEGC_DEVICE_CUDA) return segc_cuda_memset(*out, 0, bytes);
-  memset(*out, 0, bytes);
-  return SEGC_OK;
+  return memory_by_device[arena->device]->zero(*out, bytes);
 }
 
 void segc_arena_free(segc_arena *arena, void *ptr, size_t bytes) {
