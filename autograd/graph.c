@@ -38,14 +38,36 @@ segc_status segc_graph_init(segc_graph *graph, segc_backend_context *backend,
 void segc_graph_destroy(segc_graph *graph) {
   segc_arena_destroy(&graph->meta);
   free(graph->tape);
+  free(graph->param_uses);
   memset(graph, 0, sizeof *graph);
 }
 
 void segc_graph_reset(segc_graph *graph) {
   graph->tape_count = 0;
   graph->op_index = 0;
+  graph->param_use_count = 0;
   segc_arena_reset(&graph->meta);
   if (graph->activations) segc_arena_reset(graph->activations);
+}
+
+segc_status segc_graph_use_param(segc_graph *graph, const void *grad,
+                                 size_t bytes) {
+  if (!graph->training || !grad) return SEGC_OK;
+  for (int i = 0; i < graph->param_use_count; ++i)
+    if (graph->param_uses[i].grad == grad) return SEGC_OK;
+  if (graph->param_use_count == graph->param_use_capacity) {
+    const int grown =
+        graph->param_use_capacity ? 2 * graph->param_use_capacity : 128;
+    segc_param_use *bigger =
+        realloc(graph->param_uses, sizeof(segc_param_use) * (size_t)grown);
+    if (!bigger)
+      return SEGC_FAIL(SEGC_ERR_NOMEM, "graph: no memory for parameter uses");
+    graph->param_uses = bigger;
+    graph->param_use_capacity = grown;
+  }
+  graph->param_uses[graph->param_use_count++] =
+      (segc_param_use){grad, bytes, graph->tape_count};
+  return SEGC_OK;
 }
 
 static segc_status new_value_struct(segc_graph *graph, segc_value **out) {
@@ -198,6 +220,11 @@ segc_status segc_graph_backward_seeded(segc_graph *graph, segc_value *loss,
         segc_profile_add(graph->profile, e->op, true, segc_now() - started);
       if (status != SEGC_OK)
         return segc_fail_context(status, "backward of %s", e->op);
+    }
+    if (graph->on_progress) {
+      const segc_status status = graph->on_progress(graph->progress_user, i);
+      if (status != SEGC_OK)
+        return segc_fail_context(status, "after the backward of %s", e->op);
     }
     for (int k = 0; k < e->output_count; ++k) free_grad(graph, e->outputs[k]);
     for (int k = 0; k < e->held_count; ++k) {

@@ -29,7 +29,20 @@
 typedef struct segc_graph segc_graph;
 typedef struct segc_value segc_value;
 
+// A parameter gradient an op of this pass writes, and the tape index from
+// which on entries may write it (the tape count when the op took it).
+typedef struct {
+  const void *grad;  // the parameter's gradient storage
+  size_t bytes;
+  int first_entry;
+} segc_param_use;
+
 typedef segc_status (*segc_backward_fn)(segc_graph *graph, void *saved);
+// Called by backward after the tape entry `entry` (and every later one) has
+// run: from then on, the gradient of a parameter first used at tape index
+// >= entry is final (see segc_graph_use_param). Data-parallel training
+// starts a bucket's all-reduce there, while backward goes on.
+typedef segc_status (*segc_backward_progress_fn)(void *user, int entry);
 typedef segc_status (*segc_recompute_fn)(segc_graph *graph, void *saved,
                                          segc_value *out);
 
@@ -72,6 +85,11 @@ struct segc_graph {
   segc_tape_entry *tape;
   int tape_count, tape_capacity;
   segc_profile *profile;    // NULL: no timing (see autograd/profile.h)
+  // Parameters used in this pass, with the tape index of their first use.
+  segc_param_use *param_uses;
+  int param_use_count, param_use_capacity;
+  segc_backward_progress_fn on_progress;  // NULL: nobody listens
+  void *progress_user;
 };
 
 // Sets up a graph on a caller-owned backend context and activation arena
@@ -124,6 +142,18 @@ segc_status segc_graph_backward(segc_graph *graph, segc_value *loss);
 // Same with d(loss)/d(loss) = seed (a loss scale for fp16 training).
 segc_status segc_graph_backward_seeded(segc_graph *graph, segc_value *loss,
                                        float seed);
+
+// Records that an op of this pass writes the gradient `grad` (`bytes` long)
+// in its backward; ops call it in forward, before recording their entry.
+// Repeated uses keep the first. Only training passes record.
+segc_status segc_graph_use_param(segc_graph *graph, const void *grad,
+                                 size_t bytes);
+
+// The parameters of this pass whose gradients are final once backward has
+// run entry `entry`: those first used at an index >= entry.
+static inline bool segc_param_use_final(const segc_param_use *use, int entry) {
+  return use->first_entry >= entry;
+}
 
 // For backward functions: where to put a gradient contribution for `value`.
 // When the value has no gradient yet, *target is its (possibly freshly

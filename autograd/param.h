@@ -26,6 +26,9 @@ typedef struct {
 // parameter has a gradient buffer.
 static inline segc_status segc_param_value(segc_graph *graph, segc_param *p,
                                            segc_value **out) {
+  SEGC_TRY(segc_graph_use_param(graph, p->grad.data,
+                                p->grad.data ? segc_tensor_bytes(&p->grad)
+                                             : 0));
   return segc_graph_wrap(graph, p->value, p->grad.data ? &p->grad : NULL,
                          p->grad.data != NULL, p->name, out);
 }
