@@ -8,6 +8,7 @@
 
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "data/distributed_sampler.h"
 
 enum { kMaxSlots = 16 };
 
@@ -30,7 +31,9 @@ struct segc_loader {
   int cached_count;
   cached_case *cache;
   size_t cache_bytes;
+  int epoch_length;   // samples per epoch for this process
   int steps_per_epoch;
+  segc_distributed_sampler shard;  // when config.sharded
 
   batch_slot slots[kMaxSlots];
   int slot_count;
@@ -47,6 +50,7 @@ struct segc_loader {
 };
 
 int segc_loader_steps_per_epoch(const segc_loader *l) { return l->steps_per_epoch; }
+int segc_loader_epoch_length(const segc_loader *l) { return l->epoch_length; }
 size_t segc_loader_cache_bytes(const segc_loader *l) { return l->cache_bytes; }
 int segc_loader_cached_cases(const segc_loader *l) { return l->cached_count; }
 
@@ -54,7 +58,20 @@ double segc_loader_crops_per_second(const segc_loader *l) {
   return l->worker_seconds > 0 ? (double)l->crops_made / l->worker_seconds : 0.0;
 }
 
-static void epoch_order(const segc_loader *l, int epoch, int *order) {
+// This process's cases of `epoch`, epoch_length of them.
+static segc_status epoch_order(const segc_loader *l, int epoch, int *order) {
+  if (l->config.sharded) {
+    int64_t *indices, count;
+    SEGC_TRY(segc_distributed_sampler_epoch(&l->shard, (int64_t)epoch + 1,
+                                            &indices, &count));
+    for (int64_t i = 0; i < count && i < l->epoch_length; ++i)
+      order[i] = (int)indices[i];
+    free(indices);
+    if (count != l->epoch_length)
+      return SEGC_FAIL(SEGC_ERR_INTERNAL, "loader: shard of %lld cases, "
+                       "expected %d", (long long)count, l->epoch_length);
+    return SEGC_OK;
+  }
   const int n = l->config.cases;
   for (int i = 0; i < n; ++i) order[i] = i;
   const uint64_t stream = segc_rng_stream(SEGC_RNG_SHUFFLE, (uint64_t)epoch, 0);
@@ -65,6 +82,7 @@ static void epoch_order(const segc_loader *l, int epoch, int *order) {
     order[i] = order[j];
     order[j] = t;
   }
+  return SEGC_OK;
 }
 
 // Position of the sample inside its epoch, and the epoch.
@@ -77,17 +95,16 @@ static int epoch_position(const segc_loader *l, int64_t step, int slot,
 static int batch_count(const segc_loader *l, int64_t step) {
   int epoch;
   const int first = epoch_position(l, step, 0, &epoch);
-  const int left = l->config.cases - first;
+  const int left = l->epoch_length - first;
   return left < l->config.batch_size ? left : l->config.batch_size;
 }
 
 int segc_loader_case_for(const segc_loader *l, int64_t step, int slot) {
   int epoch;
   const int pos = epoch_position(l, step, slot, &epoch);
-  int *order = malloc(sizeof(int) * (size_t)l->config.cases);
+  int *order = malloc(sizeof(int) * (size_t)l->epoch_length);
   if (!order) return -1;
-  epoch_order(l, epoch, order);
-  const int c = order[pos];
+  const int c = epoch_order(l, epoch, order) == SEGC_OK ? order[pos] : -1;
   free(order);
   return c;
 }
@@ -96,7 +113,12 @@ void segc_loader_crop_for(const segc_loader *l, int64_t step, int slot,
                           const int64_t dim[3], int64_t start[3]) {
   int epoch;
   const int pos = epoch_position(l, step, slot, &epoch);
-  const uint64_t item = (uint64_t)epoch * (uint64_t)l->config.cases + (uint64_t)pos;
+  uint64_t item = (uint64_t)epoch * (uint64_t)l->config.cases + (uint64_t)pos;
+  if (l->config.sharded) {
+    const uint64_t world = (uint64_t)l->config.world_size;
+    item = (uint64_t)epoch * (uint64_t)l->epoch_length * world +
+           (uint64_t)pos * world + (uint64_t)l->config.rank;
+  }
   const uint64_t stream = segc_rng_stream(SEGC_RNG_CROP, item, 0);
   for (int a = 0; a < 3; ++a)
     start[a] = (int64_t)segc_rng_below(l->config.seed, stream, (uint64_t)a,
@@ -140,13 +162,12 @@ static segc_status fill_batch(segc_loader *l, int64_t step, segc_batch *batch) {
   const int64_t voxels = l->config.roi[0] * l->config.roi[1] * l->config.roi[2];
   batch->step = step;
   batch->count = batch_count(l, step);
-  int *order = malloc(sizeof(int) * (size_t)l->config.cases);
+  int *order = malloc(sizeof(int) * (size_t)l->epoch_length);
   if (!order) return SEGC_FAIL(SEGC_ERR_NOMEM, "loader: out of memory");
   int epoch;
   const int first = epoch_position(l, step, 0, &epoch);
   batch->epoch = epoch;
-  epoch_order(l, epoch, order);
-  segc_status status = SEGC_OK;
+  segc_status status = epoch_order(l, epoch, order);
   for (int s = 0; s < batch->count && status == SEGC_OK; ++s) {
     const int c = order[first + s];
     batch->cases[s] = c;
@@ -281,10 +302,18 @@ segc_status segc_loader_create(segc_loader **out, const segc_loader_config *conf
   if (config->workers < 0 || config->workers > 32)
     return SEGC_FAIL(SEGC_ERR_INVALID, "loader: %d workers (0..32)",
                      config->workers);
+  segc_distributed_sampler shard = {config->cases, config->world_size,
+                                    config->rank, config->seed, true,
+                                    SEGC_SHARD_PAD};
+  int64_t epoch_length = config->cases;
+  if (config->sharded)
+    SEGC_TRY(segc_distributed_sampler_length(&shard, &epoch_length));
   segc_loader *l = calloc(1, sizeof *l);
   if (!l) return SEGC_FAIL(SEGC_ERR_NOMEM, "loader: out of memory");
   l->config = *config;
-  l->steps_per_epoch = (config->cases + config->batch_size - 1) / config->batch_size;
+  l->shard = shard;
+  l->epoch_length = (int)epoch_length;
+  l->steps_per_epoch = (l->epoch_length + config->batch_size - 1) / config->batch_size;
   l->cached_count = (int)(config->cases * config->cache_rate);
   l->cache = calloc((size_t)(l->cached_count + 1), sizeof(cached_case));
   int prefetch = config->prefetch > 0 ? config->prefetch : config->workers + 1;

@@ -12,6 +12,16 @@
 // (stream (CROP, epoch * count + position)). Worker threads fill batches
 // ahead of the trainer; resuming at step s gives exactly the batches an
 // uninterrupted run would.
+//
+// Data-parallel training shards each epoch as DistributedSampler(shuffle,
+// even_divisible=True) does (data/distributed_sampler.h): the order is
+// torch's randperm with seed (run seed + epoch + 1, MONAI's epochs count from
+// 1), padded to a multiple of the world size by repeating its start, and
+// rank r takes positions r, r + world, ... Sample p of the rank's epoch e
+// is at global position g = p * world + rank and crops with stream
+// (CROP, e * padded_length + g): one process at batch B*W and W processes at
+// batch B draw the same crops for the same cases, and every rank's stream
+// is its own.
 #ifndef SEGC_DATA_LOADER_H
 #define SEGC_DATA_LOADER_H
 
@@ -42,6 +52,8 @@ typedef struct {
   int workers;         // prefetch threads (0: prepare in the caller)
   int prefetch;        // batches prepared ahead (default: workers + 1)
   uint64_t seed;
+  bool sharded;        // data parallel: this rank's share of each epoch
+  int rank, world_size;  // when sharded
 } segc_loader_config;
 
 typedef struct {
@@ -69,6 +81,8 @@ segc_status segc_loader_next(segc_loader *loader, const segc_batch **batch,
                              double *wait_seconds);
 
 int segc_loader_steps_per_epoch(const segc_loader *loader);
+// Samples this process takes per epoch (the cases, or its shard's length).
+int segc_loader_epoch_length(const segc_loader *loader);
 // Bytes held by the cache, and cases cached.
 size_t segc_loader_cache_bytes(const segc_loader *loader);
 int segc_loader_cached_cases(const segc_loader *loader);
