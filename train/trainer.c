@@ -35,7 +35,7 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
   float *m = NULL, *v = NULL;
   segc_status status = segc_arena_init(&t->optimizer_arena, "optimizer state",
                                        2 * moments + 2 * SEGC_ARENA_ALIGN,
-                                       SEGC_DEVICE_CPU);
+                                       net->device);
   if (status == SEGC_OK)
     status = segc_arena_alloc(&t->optimizer_arena, moments, (void **)&m);
   if (status == SEGC_OK)
@@ -44,11 +44,11 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
     status = segc_adamw_init(&t->optimizer, adamw, m, v, net->weight_count);
   if (status == SEGC_OK)
     status = segc_arena_init(&t->activations, "training activations",
-                             activation_bytes, SEGC_DEVICE_CPU);
+                             activation_bytes, net->device);
   if (status == SEGC_OK)
     status = segc_arena_init(&t->scratch, "training scratch",
                              activation_bytes / 2 + (256u << 20),
-                             SEGC_DEVICE_CPU);
+                             net->device);
   if (status == SEGC_OK)
     status = segc_graph_init(&t->graph, &t->activations, &t->scratch, 8u << 20);
   if (status != SEGC_OK) segc_trainer_destroy(t);
