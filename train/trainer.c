@@ -18,6 +18,8 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
                      "trainer: the network was created without gradients");
   if (max_batch < 1)
     return SEGC_FAIL(SEGC_ERR_INVALID, "trainer: batch size %d", max_batch);
+  // The arenas below are created on the network's device.
+  SEGC_TRY(segc_segresnet_require_device(net->device));
   t->net = net;
   t->amp = amp;
   t->compute = amp == SEGC_AMP_BF16 || amp == SEGC_AMP_FP16 ? SEGC_BF16 : SEGC_F32;
