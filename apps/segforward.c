@@ -169,6 +169,7 @@ static segc_status load_model(const forward_args *a, segc_infer_model *model) {
   settings.sw.sw_batch_size = (int)a->shape[0];
   for (int k = 0; k < 3; ++k) settings.sw.roi[k] = (int)a->shape[2 + k];
   settings.compute = a->compute;
+  SEGC_TRY(segc_config_device(&config, &settings.device));
   settings.notes = stdout;
   settings.warnings = stderr;
   SEGC_TRY(segc_infer_model_load(model, a->weights, &config, &settings));
@@ -178,21 +179,28 @@ static segc_status load_model(const forward_args *a, segc_infer_model *model) {
 }
 
 // Input -> logits -> output file; frees what it allocates on every path.
+// The file's values and the logits written out are host buffers; the
+// network input lives on the model's device.
 static segc_status run(const forward_args *a, segc_infer_model *model,
                        double *seconds, segc_shape *out_shape) {
   const segc_shape shape =
       segc_shape5(a->shape[0], a->shape[1], a->shape[2], a->shape[3], a->shape[4]);
   const size_t in_count = (size_t)segc_shape_numel(shape);
   float *ncdhw = malloc(sizeof(float) * in_count);
-  float *ndhwc = malloc(sizeof(float) * in_count);
   float *out = NULL;
-  segc_status status = ncdhw && ndhwc
-                           ? read_exact(a->input, ncdhw, sizeof(float) * in_count)
-                           : SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory for the input");
+  segc_arena input_arena = {0};
+  segc_tensor x_t;
+  segc_status status = ncdhw ? read_exact(a->input, ncdhw, sizeof(float) * in_count)
+                             : SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory for the input");
+  if (status == SEGC_OK)
+    status = segc_arena_init(&input_arena, "segforward input",
+                             sizeof(float) * in_count, model->net.device);
+  if (status == SEGC_OK)
+    status = segc_arena_tensor(&input_arena, shape, SEGC_F32, SEGC_LAYOUT_NDHWC,
+                               &x_t);
+  // Host memory: the values read from the file.
   segc_tensor in_t = segc_tensor_view(ncdhw, shape, SEGC_F32, SEGC_LAYOUT_NCDHW,
                                       SEGC_DEVICE_CPU);
-  segc_tensor x_t = segc_tensor_view(ndhwc, shape, SEGC_F32, SEGC_LAYOUT_NDHWC,
-                                     SEGC_DEVICE_CPU);
   if (status == SEGC_OK) status = segc_tensor_copy(&in_t, &x_t);
   segc_tensor logits;
   const double t0 = segc_now();
@@ -207,14 +215,15 @@ static segc_status run(const forward_args *a, segc_infer_model *model,
     if (!out) status = SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory for the output");
   }
   if (status == SEGC_OK) {
+    // Host memory: the values written to the file.
     segc_tensor out_t = segc_tensor_view(out, logits.shape, SEGC_F32,
                                          SEGC_LAYOUT_NCDHW, SEGC_DEVICE_CPU);
     status = segc_tensor_copy(&logits, &out_t);
   }
   if (status == SEGC_OK)
     status = write_atomic(a->output, out, sizeof(float) * out_count);
+  if (input_arena.base) segc_arena_destroy(&input_arena);
   free(ncdhw);
-  free(ndhwc);
   free(out);
   return status;
 }

@@ -139,7 +139,7 @@ static segc_status predict_once(void *context, int run, double *seconds) {
 static int run_forward(const net_options *o) {
   const segc_segresnet_config config = network_config(o);
   segc_segresnet net;
-  if (segc_segresnet_create(&net, &config, false) != SEGC_OK) goto fail;
+  if (segc_segresnet_create(&net, &config, false, SEGC_DEVICE_CPU) != SEGC_OK) goto fail;
   segc_segresnet_init_weights(&net, 7);
   const segc_shape input = segc_shape5(o->batch, 1, o->size, o->size, o->size);
   float *x = malloc(sizeof(float) * (size_t)segc_shape_numel(input));
@@ -199,7 +199,7 @@ static int run_train_step(const net_options *o) {
   const segc_segresnet_config config = network_config(o);
   segc_segresnet net;
   segc_trainer trainer;
-  if (segc_segresnet_create(&net, &config, true) != SEGC_OK) goto fail;
+  if (segc_segresnet_create(&net, &config, true, SEGC_DEVICE_CPU) != SEGC_OK) goto fail;
   segc_segresnet_init_weights(&net, 7);
   const int64_t roi[3] = {o->size, o->size, o->size};
   segc_adamw_config adamw = segc_adamw_default();

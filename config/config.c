@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "config/config_internal.h"
+#include "core/backend.h"
+#include "core/cuda_runtime.h"
 
 enum { kMaxConfigBytes = 16 << 20 };
 
@@ -395,6 +397,50 @@ segc_dtype segc_config_compute_dtype(const segc_config *config) {
     case SEGC_AMP_FP16: return SEGC_F16;
   }
   return SEGC_F32;
+}
+
+// The ops a segc run needs on its device: the network's, the loss's and
+// the sliding window's.
+static const char *const run_ops[] = {"conv3d", "groupnorm", "add",
+                                      "upsample2x", "dropout3d", "dice_ce",
+                                      "sliding window"};
+
+static segc_status require_run_ops(segc_device device) {
+  for (size_t i = 0; i < sizeof run_ops / sizeof run_ops[0]; ++i)
+    SEGC_TRY(segc_backend_require_device(run_ops[i], device));
+  return SEGC_OK;
+}
+
+static bool run_ops_supported(segc_device device) {
+  for (size_t i = 0; i < sizeof run_ops / sizeof run_ops[0]; ++i)
+    if (!segc_backend_supports(run_ops[i], device, SEGC_F32)) return false;
+  return true;
+}
+
+segc_status segc_config_device(const segc_config *config, segc_device *device) {
+  *device = SEGC_DEVICE_CPU;
+  switch (config->device) {
+    case SEGC_RUN_ON_CPU:
+      return SEGC_OK;
+    case SEGC_RUN_ON_CUDA: {
+      const segc_status status = require_run_ops(SEGC_DEVICE_CUDA);
+      if (status != SEGC_OK)
+        return segc_fail_context(status, "config: device \"cuda\"");
+      *device = SEGC_DEVICE_CUDA;
+      return SEGC_OK;
+    }
+    case SEGC_RUN_ON_AUTO: {
+      if (!run_ops_supported(SEGC_DEVICE_CUDA)) return SEGC_OK;
+      int gpus = 0;
+      if (segc_cuda_device_count(&gpus) != SEGC_OK)
+        segc_clear_error();  // no driver is not an error for "auto"
+      else if (gpus > 0)
+        *device = SEGC_DEVICE_CUDA;
+      return SEGC_OK;
+    }
+  }
+  return SEGC_FAIL(SEGC_ERR_INVALID, "config: device: unknown value %d",
+                   (int)config->device);
 }
 
 segc_segresnet_config segc_config_network(const segc_config *config) {

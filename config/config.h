@@ -27,6 +27,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "core/tensor.h"
 #include "layers/segresnet.h"
 
 enum { SEGC_CONFIG_TEXT_MAX = 1024 };  // bytes of a string value, with NUL
@@ -208,6 +209,14 @@ void segc_config_sw_roi(const segc_config *config, int roi[3]);
 // and true give f32 (true is a no-op on a CPU in MONAI too), "bf16" bf16,
 // "fp16" f16.
 segc_dtype segc_config_compute_dtype(const segc_config *config);
+// The one place `device` becomes the segc_device every arena of a run is
+// created on (core/tensor.h). "cpu": the CPU. "cuda": CUDA when this build
+// has a CUDA kernel for every op a run needs (core/backend.h's table),
+// otherwise SEGC_ERR_UNSUPPORTED with the table's message for the first op
+// missing. "auto": CUDA when it would be accepted and the driver finds a
+// GPU, otherwise the CPU; no backend but the CPU has kernels yet, so "auto"
+// is the CPU in this build.
+segc_status segc_config_device(const segc_config *config, segc_device *device);
 segc_segresnet_config segc_config_network(const segc_config *config);
 // Learning rate for an epoch in [0, max_epochs): init_LR, or cosine decay
 // 0.5 * init_LR * (1 + cos(pi * epoch / max_epochs)).

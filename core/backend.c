@@ -34,8 +34,10 @@ static const backend_row backend_table[] = {
     {"tensor add", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     // Engines, streams and library handles (core/backend_context.h).
     {"backend context", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    // The sliding window blends f32 logits.
-    {"sliding window", {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32)}},
+    // The sliding window blends logits of any float dtype into f32 sums
+    // (infer/sliding_window_kernels.h).
+    {"sliding window",
+     {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_F16)}},
 };
 
 static const backend_row *find_row(const char *op) {

@@ -182,7 +182,9 @@ static segc_status predict_on_grid(segc_infer_model *model,
   size_t bytes = 0;
   SEGC_TRY(segc_sw_scratch_bytes(&settings->sw, image->dim, &bytes));
   segc_arena scratch;
-  SEGC_TRY(segc_arena_init(&scratch, "sliding window", bytes, SEGC_DEVICE_CPU));
+  // The accumulator lives where the predictor's logits are.
+  SEGC_TRY(segc_arena_init(&scratch, "sliding window", bytes,
+                           model->net.device));
   segc_sw_config sw = settings->sw;
   sw.channels = model->net.config.out_channels;
   const segc_status status = segc_sliding_window_argmax(

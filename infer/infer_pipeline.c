@@ -27,6 +27,7 @@ segc_status segc_infer_settings_from_config(const segc_config *config,
                         ? SEGC_SW_PAD_ZERO
                         : SEGC_SW_PAD_REPLICATE;
   out->compute = segc_config_compute_dtype(config);
+  SEGC_TRY(segc_config_device(config, &out->device));
   out->notes = stdout;
   out->warnings = stderr;
   if (out->compute == SEGC_F16)
@@ -48,7 +49,8 @@ segc_status segc_infer_model_load(segc_infer_model *model, const char *path,
       .notes = settings->notes, .warnings = settings->warnings};
   segc_segresnet_config found;
   segc_status status = segc_checkpoint_network(path, &dict, &options, &found);
-  if (status == SEGC_OK) status = segc_segresnet_create(&model->net, &found, false);
+  if (status == SEGC_OK)
+    status = segc_segresnet_create(&model->net, &found, false, settings->device);
   if (status != SEGC_OK) {  // no network was made
     segc_pt_free(&dict);
     return status;
@@ -99,8 +101,9 @@ static segc_status infer_on_grid(segc_infer_model *model,
   size_t scratch_bytes = 0;
   SEGC_TRY(segc_sw_scratch_bytes(&settings->sw, net_input->dim, &scratch_bytes));
   segc_arena scratch;
+  // The accumulator lives where the predictor's logits are.
   SEGC_TRY(segc_arena_init(&scratch, "sliding window", scratch_bytes,
-                           SEGC_DEVICE_CPU));
+                           model->net.device));
   segc_sw_config sw = settings->sw;
   sw.channels = model->net.config.out_channels;
   const segc_status status = segc_sliding_window_argmax(

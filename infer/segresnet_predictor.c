@@ -10,17 +10,18 @@ segc_status segc_segresnet_predictor_init(segc_segresnet_predictor *p,
                                           segc_dtype compute) {
   memset(p, 0, sizeof *p);
   SEGC_TRY(segc_dnnl_require_compute(compute));
+  SEGC_TRY(segc_segresnet_require_device(net->device));
   p->net = net;
   p->compute = compute;
   const size_t activation_bytes =
       segc_segresnet_activation_bound(&net->config, window, compute, false);
   SEGC_TRY(segc_arena_init(&p->activations, "inference activations",
-                           activation_bytes, SEGC_DEVICE_CPU));
+                           activation_bytes, net->device));
   // Convolution scratch (oneDNN scratchpads, weight reorders) is bounded by a
   // few window-sized tensors at the widest level.
   const size_t scratch_bytes = activation_bytes / 2 + (256u << 20);
   segc_status status = segc_arena_init(&p->scratch, "inference scratch",
-                                       scratch_bytes, SEGC_DEVICE_CPU);
+                                       scratch_bytes, net->device);
   if (status == SEGC_OK)
     status = segc_backend_context_init(&p->backend, p->scratch.device,
                                        &p->scratch);

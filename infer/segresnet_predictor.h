@@ -17,7 +17,9 @@ typedef struct {
   segc_value *logits;        // output of the last call (freed on the next)
 } segc_segresnet_predictor;
 
-// Sizes the arenas for windows of `window` shape (N = sw_batch_size).
+// Sizes the arenas for windows of `window` shape (N = sw_batch_size), on
+// the network's device: the windows come in there and the logits (f32,
+// NDHWC) stay there, for the sliding window to blend where they are.
 segc_status segc_segresnet_predictor_init(segc_segresnet_predictor *p,
                                           segc_segresnet *net,
                                           segc_shape window,

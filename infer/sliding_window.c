@@ -7,6 +7,7 @@
 
 #include "core/backend.h"
 #include "core/parallel.h"
+#include "infer/sliding_window_kernels.h"
 
 enum { kMaxStarts = 4096, kDefaultCell = 8 };
 
@@ -231,12 +232,12 @@ static int64_t max_cells_per_window(const sw_plan *plan) {
   return n;
 }
 
+// The scratch arena (on the predictor's device) holds the importance map,
+// the window batch and the cell pool.
 static size_t fixed_bytes(const sw_plan *plan, const segc_sw_config *config) {
   const size_t window = (size_t)(plan->roi[0] * plan->roi[1] * plan->roi[2]);
   return align_up(window * sizeof(float)) +                      // importance
-         align_up(window * sizeof(float) * (size_t)config->sw_batch_size) +
-         3 * align_up((size_t)plan->cells * sizeof(int32_t)) +   // first, last, slot
-         align_up(sizeof(int64_t) * (size_t)max_cells_per_window(plan));
+         align_up(window * sizeof(float) * (size_t)config->sw_batch_size);
 }
 
 segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
@@ -253,8 +254,7 @@ segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
       const int64_t peak = plan_lifetimes(plan, config->sw_batch_size, first, last);
       *bytes = fixed_bytes(plan, config) +
                align_up((size_t)peak * cell_floats(plan, config->channels) *
-                        sizeof(float)) +
-               align_up((size_t)peak * sizeof(int32_t));
+                        sizeof(float));
     }
     free(first);
     free(last);
@@ -263,244 +263,204 @@ segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
   return status;
 }
 
-// Copies window `start` (padded coordinates) of the image into `out`
-// (r0, r1, r2); where the window leaves the image it replicates border
-// voxels or reads zeros.
-static void extract_window(const sw_plan *plan, segc_sw_padding padding,
-                           const float *image, const int64_t start[3],
-                           float *out) {
-  const int64_t r0 = plan->roi[0], r1 = plan->roi[1], r2 = plan->roi[2];
-#pragma omp parallel for schedule(static)
-  for (int64_t a = 0; a < r0; ++a) {
-    int64_t i = start[0] + a - plan->pad_before[0];
-    i = i < 0 ? 0 : (i >= plan->dim[0] ? plan->dim[0] - 1 : i);
-    for (int64_t b = 0; b < r1; ++b) {
-      int64_t j = start[1] + b - plan->pad_before[1];
-      j = j < 0 ? 0 : (j >= plan->dim[1] ? plan->dim[1] - 1 : j);
-      const float *row = image + (i * plan->dim[1] + j) * plan->dim[2];
-      float *dst = out + (a * r1 + b) * r2;
-      const bool zero_row =
-          padding == SEGC_SW_PAD_ZERO &&
-          (start[0] + a - plan->pad_before[0] != i ||
-           start[1] + b - plan->pad_before[1] != j);
-      for (int64_t c = 0; c < r2; ++c) {
-        const int64_t raw = start[2] + c - plan->pad_before[2];
-        const int64_t k = raw < 0 ? 0 : (raw >= plan->dim[2] ? plan->dim[2] - 1 : raw);
-        dst[c] = zero_row || (padding == SEGC_SW_PAD_ZERO && raw != k) ? 0.0f
-                                                                       : row[k];
-      }
-    }
-  }
-}
-
+// Which cell lives in which pool slot: host bookkeeping, never on a device.
 typedef struct {
-  const sw_plan *plan;
-  int64_t channels;
-  size_t cell_floats;
-  float *pool;
-  int32_t *slot;       // per cell: pool slot or -1
-  int32_t *free_slots; // stack of free pool slots
+  int32_t *first, *last;  // per cell: its first and last window
+  int32_t *slot;          // per cell: pool slot or -1
+  int32_t *free_slots;    // stack of free pool slots
   int64_t free_count;
   int64_t live, peak_live;
-} accumulator;
+  // Per window: its cells' slots, the cells it opens, the cells it closes.
+  int32_t *window_slots, *opened, *closing_slots;
+  int64_t *closing;
+} cell_book;
 
-static float *cell_data(const accumulator *acc, int64_t cell) {
-  return acc->pool + (size_t)acc->slot[cell] * acc->cell_floats;
+static void free_book(cell_book *book) {
+  free(book->first);
+  free(book->last);
+  free(book->slot);
+  free(book->free_slots);
+  free(book->window_slots);
+  free(book->opened);
+  free(book->closing_slots);
+  free(book->closing);
 }
 
-static segc_status open_cells(accumulator *acc, const int64_t start[3]) {
-  const sw_plan *plan = acc->plan;
-  int64_t lo[3], hi[3];
-  window_cells(plan, start, lo, hi);
-  for (int64_t i = lo[0]; i <= hi[0]; ++i)
-    for (int64_t j = lo[1]; j <= hi[1]; ++j)
-      for (int64_t k = lo[2]; k <= hi[2]; ++k) {
-        const int64_t c = (i * plan->grid[1] + j) * plan->grid[2] + k;
-        if (acc->slot[c] >= 0) continue;
-        if (acc->free_count == 0)
-          return SEGC_FAIL(SEGC_ERR_INTERNAL,
-                           "sliding window: cell pool exhausted");
-        acc->slot[c] = acc->free_slots[--acc->free_count];
-        memset(cell_data(acc, c), 0, acc->cell_floats * sizeof(float));
-        if (++acc->live > acc->peak_live) acc->peak_live = acc->live;
-      }
+static segc_status make_book(const sw_plan *plan, int batch, cell_book *book,
+                             int64_t *peak) {
+  const size_t cells = (size_t)plan->cells;
+  const size_t per_window = (size_t)max_cells_per_window(plan);
+  book->first = malloc(sizeof(int32_t) * cells);
+  book->last = malloc(sizeof(int32_t) * cells);
+  book->slot = malloc(sizeof(int32_t) * cells);
+  book->window_slots = malloc(sizeof(int32_t) * per_window);
+  book->opened = malloc(sizeof(int32_t) * per_window);
+  book->closing_slots = malloc(sizeof(int32_t) * per_window);
+  book->closing = malloc(sizeof(int64_t) * per_window);
+  if (!book->first || !book->last || !book->slot || !book->window_slots ||
+      !book->opened || !book->closing_slots || !book->closing)
+    return SEGC_FAIL(SEGC_ERR_NOMEM, "sliding window: out of memory");
+  *peak = plan_lifetimes(plan, batch, book->first, book->last);
+  book->free_slots = malloc(sizeof(int32_t) * (size_t)(*peak > 0 ? *peak : 1));
+  if (!book->free_slots)
+    return SEGC_FAIL(SEGC_ERR_NOMEM, "sliding window: out of memory");
+  for (int64_t c = 0; c < plan->cells; ++c) book->slot[c] = -1;
+  for (int64_t s = 0; s < *peak; ++s)
+    book->free_slots[s] = (int32_t)(*peak - 1 - s);
+  book->free_count = *peak;
   return SEGC_OK;
 }
 
-// acc[v][k] += w[v] * logits[v][k]; acc[v][K] += w[v], for the window's
-// voxels. Rows of the window are distinct voxels, so threads never collide.
-static void blend_window(accumulator *acc, const int64_t start[3],
-                         const float *weights, const float *logits) {
-  const sw_plan *plan = acc->plan;
-  const int64_t K = acc->channels;
-  const int64_t r0 = plan->roi[0], r1 = plan->roi[1], r2 = plan->roi[2];
-  const int64_t e0 = plan->cell[0], e1 = plan->cell[1], e2 = plan->cell[2];
-#pragma omp parallel for schedule(static)
-  for (int64_t a = 0; a < r0; ++a) {
-    const int64_t pa = start[0] + a;
-    for (int64_t b = 0; b < r1; ++b) {
-      const int64_t pb = start[1] + b;
-      const int64_t row_cell = ((pa / e0) * plan->grid[1] + pb / e1) * plan->grid[2];
-      const int64_t row_offset = ((pa % e0) * e1 + pb % e1) * e2;
-      for (int64_t c = 0; c < r2; ++c) {
-        const int64_t pc = start[2] + c;
-        const int64_t v = (a * r1 + b) * r2 + c;
-        const float w = weights[v];
-        float *dst = cell_data(acc, row_cell + pc / e2) +
-                     (size_t)(row_offset + pc % e2) * (size_t)(K + 1);
-        const float *src = logits + v * K;
-        for (int64_t k = 0; k < K; ++k) dst[k] += src[k] * w;
-        dst[K] += w;
-      }
-    }
-  }
-}
-
-// Writes the argmax of a finished cell into the label volume and frees it.
-static void finalize_cell(const accumulator *acc, int64_t cell,
-                          uint8_t *labels) {
-  const sw_plan *plan = acc->plan;
-  const int64_t K = acc->channels;
-  const int64_t ci = cell / (plan->grid[1] * plan->grid[2]);
-  const int64_t cj = (cell / plan->grid[2]) % plan->grid[1];
-  const int64_t ck = cell % plan->grid[2];
-  const float *data = cell_data(acc, cell);
-  for (int64_t a = 0; a < plan->cell[0]; ++a) {
-    const int64_t i = ci * plan->cell[0] + a - plan->pad_before[0];
-    if (i < 0 || i >= plan->dim[0]) continue;
-    for (int64_t b = 0; b < plan->cell[1]; ++b) {
-      const int64_t j = cj * plan->cell[1] + b - plan->pad_before[1];
-      if (j < 0 || j >= plan->dim[1]) continue;
-      for (int64_t c = 0; c < plan->cell[2]; ++c) {
-        const int64_t k = ck * plan->cell[2] + c - plan->pad_before[2];
-        if (k < 0 || k >= plan->dim[2]) continue;
-        const float *v =
-            data + (size_t)((a * plan->cell[1] + b) * plan->cell[2] + c) *
-                       (size_t)(K + 1);
-        const float count = v[K];
-        int64_t best = 0;
-        float best_value = v[0] / count;
-        for (int64_t ch = 1; ch < K; ++ch) {
-          const float value = v[ch] / count;
-          if (value > best_value) {  // first maximum wins, as torch.argmax
-            best_value = value;
-            best = ch;
-          }
+// Gives a slot to each cell of the window that has none yet (the kernels
+// then zero those) and lists the slots of all the window's cells.
+static segc_status open_cells(const sw_plan *plan, cell_book *book,
+                              const int64_t start[3],
+                              segc_sw_window_cells *cells,
+                              int64_t *opened_count) {
+  window_cells(plan, start, cells->lo, cells->hi);
+  int64_t n = 0, opened = 0;
+  for (int64_t i = cells->lo[0]; i <= cells->hi[0]; ++i)
+    for (int64_t j = cells->lo[1]; j <= cells->hi[1]; ++j)
+      for (int64_t k = cells->lo[2]; k <= cells->hi[2]; ++k) {
+        const int64_t c = (i * plan->grid[1] + j) * plan->grid[2] + k;
+        if (book->slot[c] < 0) {
+          if (book->free_count == 0)
+            return SEGC_FAIL(SEGC_ERR_INTERNAL,
+                             "sliding window: cell pool exhausted");
+          book->slot[c] = book->free_slots[--book->free_count];
+          book->opened[opened++] = book->slot[c];
+          if (++book->live > book->peak_live) book->peak_live = book->live;
         }
-        labels[(i * plan->dim[1] + j) * plan->dim[2] + k] = (uint8_t)best;
+        book->window_slots[n++] = book->slot[c];
       }
-    }
-  }
+  cells->slots = book->window_slots;
+  *opened_count = opened;
+  return SEGC_OK;
 }
 
-// Finishes every cell whose last window is `w`.
-static void close_cells(accumulator *acc, const int32_t *last, int w,
-                        const int64_t start[3], uint8_t *labels,
-                        int64_t *closing) {
-  const sw_plan *plan = acc->plan;
+// Lists the cells whose last window is `w` (and their slots), and frees
+// their slots for later cells.
+static int64_t close_cells(const sw_plan *plan, cell_book *book, int w,
+                           const int64_t start[3]) {
   int64_t lo[3], hi[3], count = 0;
   window_cells(plan, start, lo, hi);
   for (int64_t i = lo[0]; i <= hi[0]; ++i)
     for (int64_t j = lo[1]; j <= hi[1]; ++j)
       for (int64_t k = lo[2]; k <= hi[2]; ++k) {
         const int64_t c = (i * plan->grid[1] + j) * plan->grid[2] + k;
-        if (last[c] == w) closing[count++] = c;
+        if (book->last[c] != w) continue;
+        book->closing[count] = c;
+        book->closing_slots[count++] = book->slot[c];
       }
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int64_t n = 0; n < count; ++n) finalize_cell(acc, closing[n], labels);
   for (int64_t n = 0; n < count; ++n) {
-    acc->free_slots[acc->free_count++] = acc->slot[closing[n]];
-    acc->slot[closing[n]] = -1;
-    acc->live--;
+    book->free_slots[book->free_count++] = book->closing_slots[n];
+    book->slot[book->closing[n]] = -1;
+    book->live--;
   }
+  return count;
 }
 
+static const segc_sw_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_sw_cpu_kernels, NULL);
+
+// The device data: the importance map, the window batch, the cell pool.
 typedef struct {
   segc_arena *arena;
-  void *blocks[8];
-  size_t sizes[8];
-  int count;
-} scratch_list;
+  float *weights, *windows, *pool;
+  size_t weight_bytes, window_bytes, pool_bytes;
+} device_buffers;
 
-static segc_status take(scratch_list *list, size_t bytes, void **out) {
-  SEGC_TRY(segc_arena_alloc(list->arena, bytes, out));
-  list->blocks[list->count] = *out;
-  list->sizes[list->count++] = bytes;
+static void give_back(device_buffers *d) {
+  if (d->pool) segc_arena_free(d->arena, d->pool, d->pool_bytes);
+  if (d->windows) segc_arena_free(d->arena, d->windows, d->window_bytes);
+  if (d->weights) segc_arena_free(d->arena, d->weights, d->weight_bytes);
+}
+
+// The network's output for a batch: the shape asked for, NDHWC, a dtype the
+// kernels read, on the accumulator's device.
+static segc_status check_logits(const segc_tensor *out, segc_shape want,
+                                segc_device device) {
+  SEGC_TRY(segc_tensor_expect_shape(out, want, "sliding window: network output"));
+  if (out->layout != SEGC_LAYOUT_NDHWC)
+    return SEGC_FAIL(SEGC_ERR_INTERNAL,
+                     "sliding window: the network output must be NDHWC");
+  SEGC_TRY(segc_backend_require("sliding window", out->device, out->dtype));
+  if (out->device != device)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "sliding window: the network output is on %s, the "
+                     "accumulator on %s",
+                     segc_device_name(out->device), segc_device_name(device));
   return SEGC_OK;
 }
 
-static void give_back(scratch_list *list) {
-  while (list->count > 0) {
-    --list->count;
-    segc_arena_free(list->arena, list->blocks[list->count],
-                    list->sizes[list->count]);
+static segc_sw_geometry make_geometry(const sw_plan *plan, int64_t channels) {
+  segc_sw_geometry g;
+  for (int a = 0; a < 3; ++a) {
+    g.dim[a] = plan->dim[a];
+    g.pad_before[a] = plan->pad_before[a];
+    g.roi[a] = plan->roi[a];
+    g.cell[a] = plan->cell[a];
+    g.grid[a] = plan->grid[a];
   }
+  g.channels = channels;
+  g.cell_floats = cell_floats(plan, channels);
+  return g;
 }
 
 static segc_status run_windows(const segc_sw_config *config,
                                const sw_plan *plan, segc_predict_fn predict,
                                void *predict_context, const float *image,
-                               scratch_list *scratch, uint8_t *labels,
-                               segc_sw_stats *stats) {
+                               device_buffers *d, cell_book *book,
+                               uint8_t *labels, segc_sw_stats *stats) {
+  const segc_device device = d->arena->device;
+  const segc_sw_kernels *kernels = kernels_by_device[device];
+  const segc_sw_geometry g = make_geometry(plan, config->channels);
   const int64_t window_voxels = plan->roi[0] * plan->roi[1] * plan->roi[2];
   const int batch = config->sw_batch_size;
-  float *weights, *windows;
-  int32_t *first, *last;
-  int64_t *closing;
-  accumulator acc = {.plan = plan, .channels = config->channels};
-  acc.cell_floats = cell_floats(plan, config->channels);
-  SEGC_TRY(take(scratch, sizeof(float) * (size_t)window_voxels, (void **)&weights));
-  SEGC_TRY(take(scratch, sizeof(float) * (size_t)(window_voxels * batch),
-                (void **)&windows));
-  SEGC_TRY(take(scratch, sizeof(int32_t) * (size_t)plan->cells, (void **)&first));
-  SEGC_TRY(take(scratch, sizeof(int32_t) * (size_t)plan->cells, (void **)&last));
-  SEGC_TRY(take(scratch, sizeof(int32_t) * (size_t)plan->cells,
-                (void **)&acc.slot));
-  SEGC_TRY(take(scratch, sizeof(int64_t) * (size_t)max_cells_per_window(plan),
-                (void **)&closing));
-  const int64_t peak = plan_lifetimes(plan, batch, first, last);
-  SEGC_TRY(take(scratch, sizeof(float) * acc.cell_floats * (size_t)peak,
-                (void **)&acc.pool));
-  SEGC_TRY(take(scratch, sizeof(int32_t) * (size_t)peak,
-                (void **)&acc.free_slots));
-  for (int64_t c = 0; c < plan->cells; ++c) acc.slot[c] = -1;
-  for (int64_t s = 0; s < peak; ++s) acc.free_slots[s] = (int32_t)(peak - 1 - s);
-  acc.free_count = peak;
-  segc_sw_importance_map(plan->roi, config->blend, config->sigma_scale,
-                         weights);
+  int64_t peak = 0;
+  SEGC_TRY(make_book(plan, batch, book, &peak));
+  d->weight_bytes = sizeof(float) * (size_t)window_voxels;
+  d->window_bytes = sizeof(float) * (size_t)(window_voxels * batch);
+  d->pool_bytes = sizeof(float) * g.cell_floats * (size_t)peak;
+  SEGC_TRY(segc_arena_alloc(d->arena, d->weight_bytes, (void **)&d->weights));
+  SEGC_TRY(segc_arena_alloc(d->arena, d->window_bytes, (void **)&d->windows));
+  SEGC_TRY(segc_arena_alloc(d->arena, d->pool_bytes, (void **)&d->pool));
+  kernels->importance(plan->roi, config->blend, config->sigma_scale, d->weights);
 
   for (int b0 = 0; b0 < plan->windows; b0 += batch) {
     const int count = b0 + batch <= plan->windows ? batch : plan->windows - b0;
     int64_t start[3];
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
-      extract_window(plan, config->padding, image, start,
-                     windows + n * window_voxels);
+      kernels->extract(&g, config->padding, image, start,
+                       d->windows + n * window_voxels);
     }
     segc_tensor in = segc_tensor_view(
-        windows, segc_shape5(count, 1, plan->roi[0], plan->roi[1], plan->roi[2]),
-        SEGC_F32, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+        d->windows, segc_shape5(count, 1, plan->roi[0], plan->roi[1], plan->roi[2]),
+        SEGC_F32, SEGC_LAYOUT_NDHWC, device);
     segc_tensor out;
     double t0 = segc_now();
     SEGC_TRY(predict(predict_context, &in, &out));
     double t1 = segc_now();
-    const segc_shape want = segc_shape5(count, config->channels, plan->roi[0],
-                                        plan->roi[1], plan->roi[2]);
-    SEGC_TRY(segc_tensor_expect_shape(&out, want, "sliding window: network output"));
-    if (out.dtype != SEGC_F32 || out.layout != SEGC_LAYOUT_NDHWC)
-      return SEGC_FAIL(SEGC_ERR_INTERNAL,
-                       "sliding window: the network output must be f32 NDHWC");
-    SEGC_TRY(segc_backend_require("sliding window", out.device, out.dtype));
+    SEGC_TRY(check_logits(&out,
+                          segc_shape5(count, config->channels, plan->roi[0],
+                                      plan->roi[1], plan->roi[2]),
+                          device));
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
-      SEGC_TRY(open_cells(&acc, start));
-      blend_window(&acc, start, weights,
-                   (const float *)out.data + n * window_voxels * config->channels);
+      segc_sw_window_cells cells;
+      int64_t opened = 0;
+      SEGC_TRY(open_cells(plan, book, start, &cells, &opened));
+      kernels->clear(&g, d->pool, book->opened, opened);
+      const segc_tensor window_logits = segc_tensor_sample(&out, n);
+      kernels->blend(&g, start, d->weights, &window_logits, d->pool, &cells);
     }
     double t2 = segc_now();
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
-      close_cells(&acc, last, b0 + n, start, labels, closing);
+      const int64_t closing = close_cells(plan, book, b0 + n, start);
+      kernels->finalize(&g, d->pool, book->closing, book->closing_slots,
+                        closing, labels);
     }
     double t3 = segc_now();
     stats->predict_seconds += t1 - t0;
@@ -509,14 +469,14 @@ static segc_status run_windows(const segc_sw_config *config,
     if (config->progress)
       config->progress(config->progress_context, b0 + count, plan->windows);
   }
-  if (acc.live != 0)
+  if (book->live != 0)
     return SEGC_FAIL(SEGC_ERR_INTERNAL,
                      "sliding window: %lld cells never finished",
-                     (long long)acc.live);
+                     (long long)book->live);
   stats->windows = plan->windows;
-  stats->peak_cells = acc.peak_live;
+  stats->peak_cells = book->peak_live;
   stats->total_cells = plan->cells;
-  stats->accumulator_bytes = sizeof(float) * acc.cell_floats * (size_t)peak;
+  stats->accumulator_bytes = d->pool_bytes;
   return SEGC_OK;
 }
 
@@ -538,16 +498,19 @@ segc_status segc_sliding_window_argmax(const segc_sw_config *config,
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "sliding window: %lld channels do not fit u8 labels",
                      (long long)config->channels);
+  SEGC_TRY(segc_backend_require_device("sliding window", scratch->device));
   sw_plan *plan = calloc(1, sizeof *plan);
   if (!plan) return SEGC_FAIL(SEGC_ERR_NOMEM, "sliding window: out of memory");
   segc_status status = make_plan(config, image->dim, plan);
   if (status == SEGC_OK) status = segc_volume_alloc(labels, SEGC_U8, image->dim);
   if (status == SEGC_OK) {
     memcpy(labels->affine, image->affine, sizeof labels->affine);
-    scratch_list list = {.arena = scratch};
+    device_buffers d = {.arena = scratch};
+    cell_book book = {0};
     status = run_windows(config, plan, predict, predict_context, image->data,
-                         &list, labels->data, stats);
-    give_back(&list);
+                         &d, &book, labels->data, stats);
+    give_back(&d);
+    free_book(&book);
     if (status != SEGC_OK) segc_volume_free(labels);
   }
   free_plan(plan);

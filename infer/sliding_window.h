@@ -25,8 +25,10 @@
 #include "data/volume.h"
 
 // Runs the network on a batch of windows. windows: (B, 1, r0, r1, r2) NDHWC
-// f32. On success *logits views (B, K, r0, r1, r2) NDHWC f32 memory owned by
-// the predictor, valid until its next call.
+// f32 on the scratch arena's device. On success *logits views (B, K, r0, r1,
+// r2) NDHWC memory owned by the predictor, valid until its next call, on
+// that same device and in any dtype the backend table lists for "sliding
+// window" (f32, bf16 or f16 on the CPU): the blending reads it where it is.
 typedef segc_status (*segc_predict_fn)(void *context,
                                        const segc_tensor *windows,
                                        segc_tensor *logits);
@@ -69,9 +71,13 @@ typedef struct {
   int64_t peak_cells, total_cells;
 } segc_sw_stats;
 
-// image: f32 volume (the preprocessed network input). labels: allocated here
-// as u8 on the image's grid (affine copied). `scratch` provides the window
-// batch and the cell pool (reserve segc_sw_scratch_bytes).
+// image: f32 host volume (the preprocessed network input). labels:
+// allocated here as u8 on the image's grid (affine copied). `scratch` is on
+// the predictor's device and holds the window batch, the importance map and
+// the cell pool (reserve segc_sw_scratch_bytes): the blending, the
+// normalisation and the argmax run there (sliding_window_kernels.h), and
+// only the u8 labels come back to the host. A device without sliding-window
+// kernels is refused with the backend table's message.
 segc_status segc_sliding_window_argmax(const segc_sw_config *config,
                                        segc_predict_fn predict,
                                        void *predict_context,

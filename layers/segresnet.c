@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/rng.h"
 #include "layers/dropout3d.h"
 #include "layers/elementwise.h"
@@ -84,7 +85,7 @@ static segc_param *add_param(param_builder *b, segc_shape shape, int torch_ndim,
     va_end(args);
     p->torch_ndim = torch_ndim;
     p->value = segc_tensor_view(b->net->weights + b->offset, shape, SEGC_F32,
-                                SEGC_LAYOUT_NCDHW, SEGC_DEVICE_CPU);
+                                SEGC_LAYOUT_NCDHW, b->net->device);
     if (b->net->grads) {
       p->grad = p->value;
       p->grad.data = b->net->grads + b->offset;
@@ -181,12 +182,26 @@ static segc_status build(param_builder *b) {
                    true, "conv_final.2");
 }
 
+// The ops a forward and backward run.
+static const char *const network_ops[] = {"conv3d", "groupnorm", "add",
+                                          "upsample2x", "dropout3d"};
+
+segc_status segc_segresnet_require_device(segc_device device) {
+  for (size_t i = 0; i < sizeof network_ops / sizeof network_ops[0]; ++i) {
+    const segc_status status = segc_backend_require_device(network_ops[i], device);
+    if (status != SEGC_OK) return segc_fail_context(status, "SegResNet");
+  }
+  return SEGC_OK;
+}
+
 segc_status segc_segresnet_create(segc_segresnet *net,
                                   const segc_segresnet_config *config,
-                                  bool with_grads) {
+                                  bool with_grads, segc_device device) {
   memset(net, 0, sizeof *net);
   SEGC_TRY(segc_segresnet_config_check(config));
+  SEGC_TRY(segc_segresnet_require_device(device));
   net->config = *config;
+  net->device = device;
   param_builder count_pass = {net, 0, 0, false};
   SEGC_TRY(build(&count_pass));
   net->param_count = count_pass.count;
@@ -211,13 +226,12 @@ segc_status segc_segresnet_create(segc_segresnet *net,
       goto fail;
     }
   }
-  status = segc_arena_init(&net->weight_arena, "weights", bytes, SEGC_DEVICE_CPU);
+  status = segc_arena_init(&net->weight_arena, "weights", bytes, device);
   if (status != SEGC_OK) goto fail;
   status = segc_arena_calloc(&net->weight_arena, bytes, (void **)&net->weights);
   if (status != SEGC_OK) goto fail;
   if (with_grads) {
-    status = segc_arena_init(&net->grad_arena, "gradients", bytes,
-                             SEGC_DEVICE_CPU);
+    status = segc_arena_init(&net->grad_arena, "gradients", bytes, device);
     if (status != SEGC_OK) goto fail;
     status = segc_arena_calloc(&net->grad_arena, bytes, (void **)&net->grads);
     if (status != SEGC_OK) goto fail;

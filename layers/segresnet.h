@@ -46,6 +46,7 @@ typedef struct {
 
 typedef struct {
   segc_segresnet_config config;
+  segc_device device;        // of the weights, gradients and every layer
   segc_arena weight_arena;   // every parameter, f32, MONAI's order
   segc_arena grad_arena;     // same layout; empty when not training
   float *weights;            // flat view of all parameters
@@ -63,13 +64,18 @@ typedef struct {
   segc_conv3d final_conv;
 } segc_segresnet;
 
-// Builds the parameter table and the layers. With `with_grads` a gradient
-// arena of the same size is reserved. Weights start at zero: call
-// segc_segresnet_init_weights or load a checkpoint.
+// Builds the parameter table and the layers on `device` (a run's device:
+// segc_config_device). With `with_grads` a gradient arena of the same size
+// is reserved. Weights start at zero: call segc_segresnet_init_weights or
+// load a checkpoint. A device without kernels for the network's ops is
+// refused with the backend table's message.
 segc_status segc_segresnet_create(segc_segresnet *net,
                                   const segc_segresnet_config *config,
-                                  bool with_grads);
+                                  bool with_grads, segc_device device);
 void segc_segresnet_destroy(segc_segresnet *net);
+// SEGC_OK when this build has kernels on `device` for every op of the
+// network, else "SegResNet: conv3d: no cuda kernel in this build".
+segc_status segc_segresnet_require_device(segc_device device);
 
 // PyTorch's default initialisation, drawn from the counter RNG: conv weights
 // and biases uniform in +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)),

@@ -79,7 +79,7 @@ static inline segc_status support_make_weights(const char *path, int init_filter
   segc_segresnet_config config = segc_segresnet_bundle_config();
   config.init_filters = init_filters;
   segc_segresnet net;
-  SEGC_TRY(segc_segresnet_create(&net, &config, false));
+  SEGC_TRY(segc_segresnet_create(&net, &config, false, SEGC_DEVICE_CPU));
   segc_segresnet_init_weights(&net, seed);
   const segc_status status = segc_segresnet_save_checkpoint(&net, path);
   segc_segresnet_destroy(&net);

@@ -35,7 +35,7 @@ static segc_status reference_logits(const char *weights, const float *input,
   segc_segresnet_config config = segc_segresnet_bundle_config();
   config.init_filters = 8;
   segc_segresnet net;
-  SEGC_TRY(segc_segresnet_create(&net, &config, false));
+  SEGC_TRY(segc_segresnet_create(&net, &config, false, SEGC_DEVICE_CPU));
   segc_status status = segc_segresnet_load_checkpoint(&net, weights);
   const segc_shape shape = segc_shape5(1, 1, 16, 16, 16);
   float ndhwc[16 * 16 * 16];
@@ -164,7 +164,7 @@ int main(void) {
     segc_segresnet_config config = segc_segresnet_bundle_config();
     config.init_filters = 8;
     segc_segresnet net;
-    CHECK_OK(segc_segresnet_create(&net, &config, false));
+    CHECK_OK(segc_segresnet_create(&net, &config, false, SEGC_DEVICE_CPU));
     segc_segresnet_init_weights(&net, 11);
     ((float *)segc_segresnet_find(&net, "convInit.conv.weight")->value.data)[4] = NAN;
     const segc_status s = segc_segresnet_save_checkpoint(&net, nan_weights);

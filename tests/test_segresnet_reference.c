@@ -122,7 +122,7 @@ int main(void) {
             config.blocks_down[1] == 2 && config.out_channels == 5,
         "config read from the checkpoint");
   segc_segresnet net;
-  CHECK_OK(segc_segresnet_create(&net, &config, true));
+  CHECK_OK(segc_segresnet_create(&net, &config, true, SEGC_DEVICE_CPU));
   CHECK_OK(segc_segresnet_load_state_dict(&net, &weights, "reference weights"));
   const int64_t K = config.out_channels;
   const int64_t voxels = (int64_t)kSize * kSize * kSize;
@@ -282,7 +282,7 @@ int main(void) {
   const char *path = test_path(dir, "roundtrip.pt");
   CHECK_OK(segc_segresnet_save_checkpoint(&net, path));
   segc_segresnet copy;
-  CHECK_OK(segc_segresnet_create(&copy, &config, false));
+  CHECK_OK(segc_segresnet_create(&copy, &config, false, SEGC_DEVICE_CPU));
   CHECK_OK(segc_segresnet_load_checkpoint(&copy, path));
   CHECK(memcmp(copy.weights, net.weights,
                sizeof(float) * (size_t)net.weight_count) == 0,
@@ -294,7 +294,7 @@ int main(void) {
   segc_segresnet_config other = config;
   other.out_channels = 7;
   segc_segresnet wrong;
-  CHECK_OK(segc_segresnet_create(&wrong, &other, false));
+  CHECK_OK(segc_segresnet_create(&wrong, &other, false, SEGC_DEVICE_CPU));
   CHECK_FAILS(segc_segresnet_load_state_dict(&wrong, &weights, "ref.pt"),
               SEGC_ERR_INVALID, "conv_final.2.conv.weight");
   segc_segresnet_destroy(&wrong);

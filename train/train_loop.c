@@ -164,7 +164,9 @@ static segc_status setup(const segc_config *config,
   SEGC_TRY(segc_config_write_json(config, path));
 
   const segc_segresnet_config net_config = segc_config_network(config);
-  SEGC_TRY(segc_segresnet_create(&r->net, &net_config, true));
+  segc_device device;
+  SEGC_TRY(segc_config_device(config, &device));
+  SEGC_TRY(segc_segresnet_create(&r->net, &net_config, true, device));
   r->have_net = true;
   segc_segresnet_init_weights(&r->net, config->seed);
   segc_adamw_config adamw = segc_adamw_default();

@@ -18,6 +18,8 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
                      "trainer: the network was created without gradients");
   if (max_batch < 1)
     return SEGC_FAIL(SEGC_ERR_INVALID, "trainer: batch size %d", max_batch);
+  // The arenas below are created on the network's device.
+  SEGC_TRY(segc_segresnet_require_device(net->device));
   t->net = net;
   t->amp = amp;
   t->compute = amp == SEGC_AMP_BF16 || amp == SEGC_AMP_FP16 ? SEGC_BF16 : SEGC_F32;
@@ -35,7 +37,7 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
   float *m = NULL, *v = NULL;
   segc_status status = segc_arena_init(&t->optimizer_arena, "optimizer state",
                                        2 * moments + 2 * SEGC_ARENA_ALIGN,
-                                       SEGC_DEVICE_CPU);
+                                       net->device);
   if (status == SEGC_OK)
     status = segc_arena_alloc(&t->optimizer_arena, moments, (void **)&m);
   if (status == SEGC_OK)
@@ -44,11 +46,11 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
     status = segc_adamw_init(&t->optimizer, adamw, m, v, net->weight_count);
   if (status == SEGC_OK)
     status = segc_arena_init(&t->activations, "training activations",
-                             activation_bytes, SEGC_DEVICE_CPU);
+                             activation_bytes, net->device);
   if (status == SEGC_OK)
     status = segc_arena_init(&t->scratch, "training scratch",
                              activation_bytes / 2 + (256u << 20),
-                             SEGC_DEVICE_CPU);
+                             net->device);
   if (status == SEGC_OK)
     status = segc_backend_context_init(&t->backend, t->scratch.device,
                                        &t->scratch);

@@ -48,6 +48,8 @@ typedef struct {
   double seconds;
 } segc_step_result;
 
+// The trainer's arenas (optimizer moments, activations, scratch) are
+// created on the network's device (segc_segresnet_create's `device`).
 segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
                               const segc_adamw_config *adamw, segc_amp_mode amp,
                               int max_batch, const int64_t roi[3],

@@ -71,7 +71,7 @@ segc_status segc_validate(segc_segresnet *net, const segc_config *config,
     status = segc_sw_scratch_bytes(&sw, image.dim, &bytes);
     if (status == SEGC_OK)
       status = segc_arena_init(&scratch, "validation windows", bytes,
-                               SEGC_DEVICE_CPU);
+                               net->device);  // the predictor's device
     if (status == SEGC_OK)
       status = segc_sliding_window_argmax(&sw, segc_segresnet_predict,
                                           &predictor, &image, &scratch, &pred,
