@@ -5,6 +5,7 @@
 
 #define DTYPE_BIT(d) (1u << (d))
 #define FLOATS (DTYPE_BIT(SEGC_F32) | DTYPE_BIT(SEGC_BF16))
+#define ANY_FLOAT (FLOATS | DTYPE_BIT(SEGC_F16))
 #define ANY_DTYPE ((1u << SEGC_DTYPE_COUNT) - 1u)
 
 typedef struct {
@@ -29,6 +30,11 @@ static const backend_row backend_table[] = {
     {"softmax", {[SEGC_DEVICE_CPU] = FLOATS}},
     // Core primitives.
     {"tensor copy", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"tensor read", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"tensor scale", {[SEGC_DEVICE_CPU] = ANY_FLOAT}},
+    {"tensor axpy", {[SEGC_DEVICE_CPU] = ANY_FLOAT}},
+    {"tensor finite", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"tensor sum", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     {"tensor zero", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     {"tensor fill", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     {"tensor add", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
@@ -38,6 +44,8 @@ static const backend_row backend_table[] = {
     // (infer/sliding_window_kernels.h).
     {"sliding window",
      {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_F16)}},
+    // AdamW over the flat f32 parameter arena (train/adamw.c).
+    {"adamw", {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32)}},
 };
 
 static const backend_row *find_row(const char *op) {

@@ -1,8 +1,9 @@
-// GroupNorm(+ReLU): argument checks, the statistics, the tape entry, the
-// recompute of the output and the backward. The loops are kernels chosen by
-// the input's device (groupnorm_kernels.h: groupnorm_cpu.c), channels-last;
-// NCDHW tensors go through a channels-last copy in scratch, so both layouts
-// give the same numbers.
+// GroupNorm(+ReLU): argument checks, the tape entry, the recompute of the
+// output and the backward's bookkeeping. All arithmetic (the passes, the
+// statistics, the gradient maps, the parameter gradients) is in kernels
+// chosen by the input's device (groupnorm_kernels.h: groupnorm_cpu.c),
+// channels-last; NCDHW tensors go through a channels-last copy in scratch,
+// so both layouts give the same numbers.
 #include "layers/groupnorm.h"
 
 #include <math.h>
@@ -28,12 +29,16 @@ typedef struct {
 } gn_saved;
 
 static segc_status check_param(const segc_param *p, const char *what,
-                               int64_t channels) {
+                               int64_t channels, segc_device device) {
   if (!p) return SEGC_OK;
   if (!p->value.data || p->value.dtype != SEGC_F32)
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s must be an f32 tensor with data",
                      op_name, what);
   SEGC_TRY(segc_backend_require(op_name, p->value.device, p->value.dtype));
+  // The kernels of x's device read the parameters and write their gradients.
+  if (p->value.device != device || (p->grad.data && p->grad.device != device))
+    return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s is not on x's device (%s)",
+                     op_name, what, segc_device_name(device));
   char got[96];
   if (segc_tensor_numel(&p->value) != channels)
     return SEGC_FAIL(SEGC_ERR_INVALID,
@@ -59,12 +64,17 @@ static segc_status check_layer(const segc_groupnorm *layer,
   if (!(layer->eps >= 0.0f) || isinf(layer->eps))
     return SEGC_FAIL(SEGC_ERR_INVALID, "%s: eps %g must be finite and >= 0",
                      op_name, (double)layer->eps);
-  SEGC_TRY(check_param(layer->gamma, "gamma (weight)", channels));
-  return check_param(layer->beta, "beta (bias)", channels);
+  const segc_device device = x->data.device;
+  SEGC_TRY(check_param(layer->gamma, "gamma (weight)", channels, device));
+  return check_param(layer->beta, "beta (bias)", channels, device);
 }
 
-static float param_at(const segc_param *p, int64_t c, float absent) {
-  return p ? ((const float *)p->value.data)[c] : absent;
+// The parameter's values and gradient (NULL when absent, or not trained).
+static const float *param_values(const segc_param *p) {
+  return p ? p->value.data : NULL;
+}
+static float *param_grad(const segc_param *p) {
+  return p && p->grad.data ? p->grad.data : NULL;
 }
 
 static bool param_trains(const segc_param *p) { return p && p->grad.data; }
@@ -79,43 +89,6 @@ static segc_status channels_last(segc_op_scratch *scratch, const segc_tensor *t,
   SEGC_TRY(segc_op_scratch_tensor(scratch, t->shape, t->dtype,
                                   SEGC_LAYOUT_NDHWC, out));
   return segc_tensor_copy(t, out);
-}
-
-// Mean and 1/sqrt(var + eps) per (sample, group) from the chunk sums, and the
-// per-channel affine map they give. Chunks are combined in chunk order, the
-// channels of a chunk in channel order: the same sums for any thread count.
-static void finish_statistics(const double *partial, segc_shape s,
-                              const segc_groupnorm *layer, gn_saved *st) {
-  const int64_t chunks = segc_gn_chunk_count(s);
-  const int64_t per_group = s.c / layer->groups;
-  const double count = (double)(per_group * segc_shape_spatial(s));
-  for (int64_t n = 0; n < s.n; ++n) {
-    for (int64_t g = 0; g < layer->groups; ++g) {
-      double sum = 0.0, sumsq = 0.0;
-      for (int64_t k = 0; k < chunks; ++k) {
-        double chunk_sum = 0.0, chunk_sumsq = 0.0;
-        for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-          const double *p = partial + ((n * s.c + c) * chunks + k) * 2;
-          chunk_sum += p[0];
-          chunk_sumsq += p[1];
-        }
-        sum += chunk_sum;
-        sumsq += chunk_sumsq;
-      }
-      const double mean = sum / count;
-      double var = sumsq / count - mean * mean;  // population variance
-      if (var < 0.0) var = 0.0;                  // rounding on a constant group
-      const double rstd = 1.0 / sqrt(var + (double)layer->eps);
-      st->mean[n * layer->groups + g] = mean;
-      st->rstd[n * layer->groups + g] = rstd;
-      for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-        const double scale = param_at(layer->gamma, c, 1.0f) * rstd;
-        st->scale[n * s.c + c] = (float)scale;
-        st->shift[n * s.c + c] =
-            (float)(param_at(layer->beta, c, 0.0f) - mean * scale);
-      }
-    }
-  }
 }
 
 static segc_gn_affine affine_of(const gn_saved *st) {
@@ -152,68 +125,6 @@ static segc_status gn_recompute(segc_graph *graph, void *saved,
   return status;
 }
 
-// Per (sample, channel) sums of dz and dz * (x - mean) combined over chunks
-// in chunk order; then the parameter gradients (summed over samples in order)
-// and the input-gradient map.
-// `coefs` receives the map's four (N, C) arrays one after the other.
-static void finish_gradient(const double *partial, const gn_saved *st,
-                            segc_shape s, double *sum_dz, double *sum_dz_xc,
-                            float *coefs) {
-  const int64_t chunks = segc_gn_chunk_count(s);
-  for (int64_t nc = 0; nc < s.n * s.c; ++nc) {
-    double a = 0.0, b = 0.0;
-    for (int64_t k = 0; k < chunks; ++k) {
-      a += partial[(nc * chunks + k) * 2];
-      b += partial[(nc * chunks + k) * 2 + 1];
-    }
-    sum_dz[nc] = a;
-    sum_dz_xc[nc] = b;
-  }
-  const int64_t per_group = s.c / st->groups;
-  const double count = (double)(per_group * segc_shape_spatial(s));
-  const int64_t nc_count = s.n * s.c;
-  float *dz_scale = coefs, *x_scale = coefs + nc_count;
-  float *center = coefs + 2 * nc_count, *offset = coefs + 3 * nc_count;
-  for (int64_t n = 0; n < s.n; ++n) {
-    for (int64_t g = 0; g < st->groups; ++g) {
-      const double mean = st->mean[n * st->groups + g];
-      const double rstd = st->rstd[n * st->groups + g];
-      // sum(gamma * dz) and sum(gamma * dz * xhat) over the group.
-      double gdz = 0.0, gdz_xhat = 0.0;
-      for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-        const double gamma = param_at(st->gamma, c, 1.0f);
-        gdz += gamma * sum_dz[n * s.c + c];
-        gdz_xhat += gamma * sum_dz_xc[n * s.c + c] * rstd;
-      }
-      // dx = rstd * (gamma dz - mean(gamma dz) - xhat mean(gamma dz xhat)).
-      for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-        const int64_t nc = n * s.c + c;
-        dz_scale[nc] = (float)(param_at(st->gamma, c, 1.0f) * rstd);
-        x_scale[nc] = (float)(-rstd * rstd * gdz_xhat / count);
-        center[nc] = (float)mean;
-        offset[nc] = (float)(-rstd * gdz / count);
-      }
-    }
-  }
-}
-
-static void accumulate_param_grads(const gn_saved *st, segc_shape s,
-                                   const double *sum_dz,
-                                   const double *sum_dz_xc) {
-  for (int64_t c = 0; c < s.c; ++c) {
-    double dgamma = 0.0, dbeta = 0.0;
-    for (int64_t n = 0; n < s.n; ++n) {
-      const double rstd = st->rstd[n * st->groups + c / (s.c / st->groups)];
-      dgamma += sum_dz_xc[n * s.c + c] * rstd;
-      dbeta += sum_dz[n * s.c + c];
-    }
-    if (param_trains(st->gamma))
-      ((float *)st->gamma->grad.data)[c] += (float)dgamma;
-    if (param_trains(st->beta))
-      ((float *)st->beta->grad.data)[c] += (float)dbeta;
-  }
-}
-
 static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
                                  const gn_saved *st) {
   const segc_tensor *dy = &st->y->grad;
@@ -228,26 +139,24 @@ static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
   SEGC_TRY(channels_last(scratch, &st->x->data, &xt));
   SEGC_TRY(channels_last(scratch, dy, &dyt));
 
+  // Per (sample, channel) sums, the input-gradient map and the parameter
+  // gradients, all computed by the kernels of x's device.
   const int64_t nc = s.n * s.c, chunks = segc_gn_chunk_count(s);
-  double *partial, *mean_c, *sums;
+  double *partial, *sums;
   float *coefs;
   SEGC_TRY(segc_op_scratch_take(
       scratch, sizeof(double) * (size_t)(nc * chunks * 2), (void **)&partial));
-  SEGC_TRY(segc_op_scratch_take(scratch, sizeof(double) * (size_t)nc * 3,
-                                (void **)&mean_c));
+  SEGC_TRY(segc_op_scratch_take(scratch, sizeof(double) * (size_t)nc * 2,
+                                (void **)&sums));
   SEGC_TRY(segc_op_scratch_take(scratch, sizeof(float) * (size_t)nc * 4,
                                 (void **)&coefs));
-  sums = mean_c + nc;
-  const int64_t per_group = s.c / st->groups;
-  for (int64_t i = 0; i < nc; ++i)  // each channel's group mean
-    mean_c[i] = st->mean[(i / s.c) * st->groups + (i % s.c) / per_group];
-
-  st->kernels->grad_sums(xt.data, dyt.data, bf16, s, affine_of(st), mean_c,
-                         partial);
-  finish_gradient(partial, st, s, sums, sums + nc, coefs);
+  st->kernels->grad_sums(xt.data, dyt.data, bf16, s, affine_of(st),
+                         st->groups, st->mean, partial);
+  st->kernels->grad_finish(partial, s, st->groups, st->mean, st->rstd,
+                           param_values(st->gamma), sums, coefs,
+                           param_grad(st->gamma), param_grad(st->beta));
   const segc_gn_grad_map map = {coefs, coefs + nc, coefs + 2 * nc,
                                 coefs + 3 * nc};
-  accumulate_param_grads(st, s, sums, sums + nc);
   if (!st->x->requires_grad) return SEGC_OK;
 
   if (st->x->data.layout == SEGC_LAYOUT_NDHWC) {
@@ -316,7 +225,9 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
       sizeof(double) * (size_t)(s.n * s.c * segc_gn_chunk_count(s)) * 2,
       (void **)&partial));
   st->kernels->sums(xt.data, x->data.dtype == SEGC_BF16, s, partial);
-  finish_statistics(partial, s, layer, st);
+  st->kernels->statistics(partial, s, layer->groups, layer->eps,
+                          param_values(layer->gamma), param_values(layer->beta),
+                          st->mean, st->rstd, st->scale, st->shift);
 
   SEGC_TRY(
       segc_graph_new_value(graph, s, x->data.dtype, x->data.layout, record, y));

@@ -1,5 +1,7 @@
 #include "layers/groupnorm_kernels.h"
 
+#include <math.h>
+
 #include "layers/op_common.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -105,6 +107,45 @@ void segc_gn_sums(const void *x, bool bf16, segc_shape s, double *partial) {
   }
 }
 
+// ---- statistics (per sample and group) ------------------------------------
+
+void segc_gn_statistics(const double *partial, segc_shape s, int groups,
+                        float eps, const float *gamma, const float *beta,
+                        double *mean_out, double *rstd_out, float *scale,
+                        float *shift) {
+  const int64_t chunks = segc_gn_chunk_count(s);
+  const int64_t per_group = s.c / groups;
+  const double count = (double)(per_group * segc_shape_spatial(s));
+  for (int64_t n = 0; n < s.n; ++n) {
+    for (int64_t g = 0; g < groups; ++g) {
+      double sum = 0.0, sumsq = 0.0;
+      for (int64_t k = 0; k < chunks; ++k) {
+        double chunk_sum = 0.0, chunk_sumsq = 0.0;
+        for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+          const double *p = partial + ((n * s.c + c) * chunks + k) * 2;
+          chunk_sum += p[0];
+          chunk_sumsq += p[1];
+        }
+        sum += chunk_sum;
+        sumsq += chunk_sumsq;
+      }
+      const double mean = sum / count;
+      double var = sumsq / count - mean * mean;  // population variance
+      if (var < 0.0) var = 0.0;                  // rounding on a constant group
+      const double rstd = 1.0 / sqrt(var + (double)eps);
+      mean_out[n * groups + g] = mean;
+      rstd_out[n * groups + g] = rstd;
+      for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+        const float gamma_c = gamma ? gamma[c] : 1.0f;
+        const float beta_c = beta ? beta[c] : 0.0f;
+        const double scale_c = gamma_c * rstd;
+        scale[n * s.c + c] = (float)scale_c;
+        shift[n * s.c + c] = (float)(beta_c - mean * scale_c);
+      }
+    }
+  }
+}
+
 // ---- normalize --------------------------------------------------------------
 
 ALWAYS_INLINE float affine_relu(float xv, float scale, float shift, bool relu) {
@@ -201,10 +242,11 @@ ALWAYS_INLINE void grad_sums_block(const void *restrict xs,
 
 ALWAYS_INLINE void grad_sums_task(const void *x, const void *dy, bool bf16,
                                   segc_shape s, segc_gn_affine affine,
-                                  const double *mean, int64_t task,
-                                  double *partial) {
+                                  int groups, const double *group_mean,
+                                  int64_t task, double *partial) {
   const int64_t chunks = segc_gn_chunk_count(s);
   const int64_t n = task / chunks, k = task % chunks;
+  const int64_t per_group = s.c / groups;
   const size_t sample_bytes =
       (size_t)(n * s.c * segc_shape_spatial(s)) * elem_bytes(bf16);
   const void *xs = (const char *)x + sample_bytes;
@@ -216,14 +258,16 @@ ALWAYS_INLINE void grad_sums_task(const void *x, const void *dy, bool bf16,
     const int width =
         s.c - c0 < CHANNEL_BLOCK ? (int)(s.c - c0) : CHANNEL_BLOCK;
     const int64_t nc = n * s.c + c0;
+    double mean[CHANNEL_BLOCK];  // each channel's group mean
+    for (int j = 0; j < width; ++j)
+      mean[j] = group_mean[n * groups + (c0 + j) / per_group];
     if (width == CHANNEL_BLOCK)
       grad_sums_block(xs, dys, bf16, s.c, v0, v1, c0, CHANNEL_BLOCK,
-                      affine.scale + nc, affine.shift + nc, affine.relu,
-                      mean + nc, sum_dz, sum_dz_xc);
+                      affine.scale + nc, affine.shift + nc, affine.relu, mean,
+                      sum_dz, sum_dz_xc);
     else
       grad_sums_block(xs, dys, bf16, s.c, v0, v1, c0, width, affine.scale + nc,
-                      affine.shift + nc, affine.relu, mean + nc, sum_dz,
-                      sum_dz_xc);
+                      affine.shift + nc, affine.relu, mean, sum_dz, sum_dz_xc);
     for (int j = 0; j < width; ++j) {
       double *p = partial + ((nc + j) * chunks + k) * 2;
       p[0] = sum_dz[j];
@@ -234,27 +278,27 @@ ALWAYS_INLINE void grad_sums_task(const void *x, const void *dy, bool bf16,
 
 SEGC_KERNEL_VARIANTS static void grad_sums_task_f32(
     const void *x, const void *dy, segc_shape s, segc_gn_affine affine,
-    const double *mean, int64_t t, double *partial) {
-  grad_sums_task(x, dy, false, s, affine, mean, t, partial);
+    int groups, const double *mean, int64_t t, double *partial) {
+  grad_sums_task(x, dy, false, s, affine, groups, mean, t, partial);
 }
 
 SEGC_KERNEL_VARIANTS static void grad_sums_task_bf16(
     const void *x, const void *dy, segc_shape s, segc_gn_affine affine,
-    const double *mean, int64_t t, double *partial) {
-  grad_sums_task(x, dy, true, s, affine, mean, t, partial);
+    int groups, const double *mean, int64_t t, double *partial) {
+  grad_sums_task(x, dy, true, s, affine, groups, mean, t, partial);
 }
 
 void segc_gn_grad_sums(const void *x, const void *dy, bool bf16, segc_shape s,
-                       segc_gn_affine affine, const double *mean,
+                       segc_gn_affine affine, int groups, const double *mean,
                        double *partial) {
   const int64_t tasks = s.n * segc_gn_chunk_count(s);
   const bool parallel = segc_shape_numel(s) > SEGC_OP_PARALLEL_MIN;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     if (bf16)
-      grad_sums_task_bf16(x, dy, s, affine, mean, t, partial);
+      grad_sums_task_bf16(x, dy, s, affine, groups, mean, t, partial);
     else
-      grad_sums_task_f32(x, dy, s, affine, mean, t, partial);
+      grad_sums_task_f32(x, dy, s, affine, groups, mean, t, partial);
   }
 }
 
@@ -317,6 +361,88 @@ void segc_gn_grad_input(const void *x, const void *dy, void *dx, bool bf16,
   }
 }
 
-const segc_gn_kernels segc_gn_cpu_kernels = {segc_gn_sums, segc_gn_apply,
-                                             segc_gn_grad_sums,
-                                             segc_gn_grad_input};
+// ---- gradient maps (per sample and channel) -------------------------------
+
+// Per (sample, channel) sums of dz and dz * (x - mean), chunks in order.
+static void combine_grad_chunks(const double *partial, segc_shape s,
+                                double *sum_dz, double *sum_dz_xc) {
+  const int64_t chunks = segc_gn_chunk_count(s);
+  for (int64_t nc = 0; nc < s.n * s.c; ++nc) {
+    double a = 0.0, b = 0.0;
+    for (int64_t k = 0; k < chunks; ++k) {
+      a += partial[(nc * chunks + k) * 2];
+      b += partial[(nc * chunks + k) * 2 + 1];
+    }
+    sum_dz[nc] = a;
+    sum_dz_xc[nc] = b;
+  }
+}
+
+// dx = rstd * (gamma dz - mean(gamma dz) - xhat mean(gamma dz xhat)) as the
+// map dz_scale * dz + x_scale * (x - center) + offset.
+static void grad_map(segc_shape s, int groups, const double *mean_in,
+                     const double *rstd_in, const float *gamma,
+                     const double *sum_dz, const double *sum_dz_xc,
+                     float *coefs) {
+  const int64_t per_group = s.c / groups;
+  const double count = (double)(per_group * segc_shape_spatial(s));
+  const int64_t nc_count = s.n * s.c;
+  float *dz_scale = coefs, *x_scale = coefs + nc_count;
+  float *center = coefs + 2 * nc_count, *offset = coefs + 3 * nc_count;
+  for (int64_t n = 0; n < s.n; ++n) {
+    for (int64_t g = 0; g < groups; ++g) {
+      const double mean = mean_in[n * groups + g];
+      const double rstd = rstd_in[n * groups + g];
+      // sum(gamma * dz) and sum(gamma * dz * xhat) over the group.
+      double gdz = 0.0, gdz_xhat = 0.0;
+      for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+        const double gamma_c = gamma ? gamma[c] : 1.0f;
+        gdz += gamma_c * sum_dz[n * s.c + c];
+        gdz_xhat += gamma_c * sum_dz_xc[n * s.c + c] * rstd;
+      }
+      for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+        const int64_t nc = n * s.c + c;
+        const float gamma_c = gamma ? gamma[c] : 1.0f;
+        dz_scale[nc] = (float)(gamma_c * rstd);
+        x_scale[nc] = (float)(-rstd * rstd * gdz_xhat / count);
+        center[nc] = (float)mean;
+        offset[nc] = (float)(-rstd * gdz / count);
+      }
+    }
+  }
+}
+
+// gamma_grad[c] += sum_n sum_dz_xc * rstd; beta_grad[c] += sum_n sum_dz.
+static void param_grads(segc_shape s, int groups, const double *rstd,
+                        const double *sum_dz, const double *sum_dz_xc,
+                        float *gamma_grad, float *beta_grad) {
+  for (int64_t c = 0; c < s.c; ++c) {
+    double dgamma = 0.0, dbeta = 0.0;
+    for (int64_t n = 0; n < s.n; ++n) {
+      const double r = rstd[n * groups + c / (s.c / groups)];
+      dgamma += sum_dz_xc[n * s.c + c] * r;
+      dbeta += sum_dz[n * s.c + c];
+    }
+    if (gamma_grad) gamma_grad[c] += (float)dgamma;
+    if (beta_grad) beta_grad[c] += (float)dbeta;
+  }
+}
+
+void segc_gn_grad_finish(const double *partial, segc_shape s, int groups,
+                         const double *mean, const double *rstd,
+                         const float *gamma, double *sums, float *coefs,
+                         float *gamma_grad, float *beta_grad) {
+  double *sum_dz = sums, *sum_dz_xc = sums + s.n * s.c;
+  combine_grad_chunks(partial, s, sum_dz, sum_dz_xc);
+  grad_map(s, groups, mean, rstd, gamma, sum_dz, sum_dz_xc, coefs);
+  param_grads(s, groups, rstd, sum_dz, sum_dz_xc, gamma_grad, beta_grad);
+}
+
+const segc_gn_kernels segc_gn_cpu_kernels = {
+    .sums = segc_gn_sums,
+    .statistics = segc_gn_statistics,
+    .apply = segc_gn_apply,
+    .grad_sums = segc_gn_grad_sums,
+    .grad_finish = segc_gn_grad_finish,
+    .grad_input = segc_gn_grad_input,
+};

@@ -43,11 +43,32 @@ void segc_gn_sums(const void *x, bool bf16, segc_shape s, double *partial);
 void segc_gn_apply(const void *x, void *y, bool bf16, segc_shape s,
                    segc_gn_affine affine);
 
-// partial[n][c][k] = sums of dz and dz * (x - mean[n*C + c]) over chunk k,
-// where dz = dy, masked where the forward's ReLU was off (x*scale+shift <= 0).
+// From the chunk sums of segc_gn_sums: mean[n*G + g] and rstd[n*G + g] =
+// 1/sqrt(var + eps) per (sample, group), and the affine map of the forward,
+// scale and shift (N, C), with gamma and beta (C) (NULL: 1 and 0). Chunks
+// are combined in chunk order, the channels of a chunk in channel order.
+void segc_gn_statistics(const double *partial, segc_shape s, int groups,
+                        float eps, const float *gamma, const float *beta,
+                        double *mean, double *rstd, float *scale,
+                        float *shift);
+
+// partial[n][c][k] = sums of dz and dz * (x - mean[n*G + g(c)]) over chunk
+// k, where dz = dy, masked where the forward's ReLU was off
+// (x*scale+shift <= 0); mean is per (sample, group) as segc_gn_statistics
+// gives it.
 void segc_gn_grad_sums(const void *x, const void *dy, bool bf16, segc_shape s,
-                       segc_gn_affine affine, const double *mean,
+                       segc_gn_affine affine, int groups, const double *mean,
                        double *partial);
+
+// From the chunk sums of segc_gn_grad_sums: the input-gradient map (its four
+// (N, C) arrays one after the other in `coefs`) and the parameter gradients
+// added into gamma_grad and beta_grad (C; NULL when not trained). `sums` is
+// work memory of 2 N C doubles. Sums run in chunk order, then over samples
+// in order.
+void segc_gn_grad_finish(const double *partial, segc_shape s, int groups,
+                         const double *mean, const double *rstd,
+                         const float *gamma, double *sums, float *coefs,
+                         float *gamma_grad, float *beta_grad);
 
 // dx = map(dz, x) (stored) or dx += map(dz, x) (accumulate); dx has x's
 // dtype.
@@ -56,15 +77,23 @@ void segc_gn_grad_input(const void *x, const void *dy, void *dx, bool bf16,
                         segc_gn_grad_map map, bool accumulate);
 
 // One backend's kernels, with the signatures above (the functions above are
-// the CPU ones). The (N, C) arrays of segc_gn_affine and segc_gn_grad_map,
-// `mean` and `partial` are host memory for the CPU table.
+// the CPU ones). Every array (the statistics, the maps, gamma, beta and
+// their gradients, `partial`) is memory of the backend's device: host
+// memory for the CPU table.
 typedef struct {
   void (*sums)(const void *x, bool bf16, segc_shape s, double *partial);
+  void (*statistics)(const double *partial, segc_shape s, int groups,
+                     float eps, const float *gamma, const float *beta,
+                     double *mean, double *rstd, float *scale, float *shift);
   void (*apply)(const void *x, void *y, bool bf16, segc_shape s,
                 segc_gn_affine affine);
   void (*grad_sums)(const void *x, const void *dy, bool bf16, segc_shape s,
-                    segc_gn_affine affine, const double *mean,
+                    segc_gn_affine affine, int groups, const double *mean,
                     double *partial);
+  void (*grad_finish)(const double *partial, segc_shape s, int groups,
+                      const double *mean, const double *rstd,
+                      const float *gamma, double *sums, float *coefs,
+                      float *gamma_grad, float *beta_grad);
   void (*grad_input)(const void *x, const void *dy, void *dx, bool bf16,
                      segc_shape s, segc_gn_affine affine, segc_gn_grad_map map,
                      bool accumulate);

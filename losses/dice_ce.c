@@ -78,7 +78,11 @@ typedef struct {
 
 static segc_status dice_ce_backward(segc_graph *graph, void *context) {
   dice_ce_saved *s = context;
-  const float loss_grad = *(const float *)s->loss->grad.data;
+  const segc_tensor *loss_grad = &s->loss->grad;
+  if (!loss_grad->data || loss_grad->dtype != SEGC_F32 ||
+      loss_grad->device != s->logits->data.device)
+    return SEGC_FAIL(SEGC_ERR_INTERNAL,
+                     "dice_ce backward: missing or mismatched loss gradient");
   segc_tensor target;
   bool accumulate;
   SEGC_TRY(segc_value_grad_target(graph, s->logits, &target, &accumulate));

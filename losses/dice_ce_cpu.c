@@ -259,11 +259,13 @@ static segc_status dice_ce_cpu_sums(segc_arena *scratch,
 // The logits gradient from the forward's sums, stored or added into target.
 static segc_status dice_ce_cpu_grad(segc_arena *scratch,
                                     const segc_dice_ce_config *cfg,
-                                    float loss_grad, const segc_tensor *logits,
+                                    const segc_tensor *loss_grad_tensor,
+                                    const segc_tensor *logits,
                                     const segc_tensor *labels,
                                     segc_dice_ce_sums sums,
                                     const segc_tensor *target,
                                     bool accumulate) {
+  const float loss_grad = *(const float *)loss_grad_tensor->data;
   loss_pass pass;
   SEGC_TRY(pass_init(scratch, logits, labels, &pass));
   const int64_t samples = pass.samples, classes = pass.classes;

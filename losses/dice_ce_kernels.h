@@ -30,10 +30,11 @@ typedef struct {
   segc_status (*sums)(segc_arena *scratch, const segc_tensor *logits,
                       const segc_tensor *labels, double *intersection,
                       double *pred_sum, double *label_count, double *ce_sum);
-  // The logits gradient for a loss gradient `loss_grad`, stored into
-  // target, or added when `accumulate`.
+  // The logits gradient for the loss gradient (the f32 (1,1,1,1,1) tensor
+  // `loss_grad` on the logits' device), stored into target, or added when
+  // `accumulate`.
   segc_status (*grad)(segc_arena *scratch, const segc_dice_ce_config *config,
-                      float loss_grad, const segc_tensor *logits,
+                      const segc_tensor *loss_grad, const segc_tensor *logits,
                       const segc_tensor *labels, segc_dice_ce_sums sums,
                       const segc_tensor *target, bool accumulate);
 } segc_dice_ce_kernels;

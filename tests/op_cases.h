@@ -14,7 +14,8 @@ typedef enum {
   OP_RELU_ADD,   // relu(x) + x
   OP_UPSAMPLE,   // trilinear x2
   OP_DROPOUT3D,  // eval: identity; train: channel mask statistics
-  OP_DICE_CE     // MONAI's DiceCE loss
+  OP_DICE_CE,    // MONAI's DiceCE loss
+  OP_TENSOR_MATH // core/tensor_ops.h: sum, read, axpy, scale, finite checks
 } op_kind;
 
 typedef struct {
@@ -46,5 +47,9 @@ typedef segc_status (*op_runner)(op_env *env, const op_case *c,
                                  const char *label, op_report *report);
 // Indexed by op_kind.
 extern const op_runner op_runners[];
+
+// The runner of OP_TENSOR_MATH (op_cases_tensor.c).
+segc_status op_run_tensor_math(op_env *env, const op_case *c,
+                               const char *label, op_report *report);
 
 #endif

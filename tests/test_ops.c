@@ -22,8 +22,9 @@
 #include "op_cases.h"
 #include "util/test_util.h"
 
-static const char *const op_names[] = {"conv3d",   "groupnorm", "relu_add",
-                                       "upsample", "dropout3d", "dice_ce"};
+static const char *const op_names[] = {"conv3d",    "groupnorm", "relu_add",
+                                       "upsample",  "dropout3d", "dice_ce",
+                                       "tensor_math"};
 
 #define NDHWC SEGC_LAYOUT_NDHWC
 #define NCDHW SEGC_LAYOUT_NCDHW
@@ -49,6 +50,8 @@ static const char *const op_names[] = {"conv3d",   "groupnorm", "relu_add",
 #define DICE_CE(sh, lay, dt, present, bg)                            \
   {.op = OP_DICE_CE, .dtype = dt, .layout = lay, .shape = sh,       \
    .classes_present = present, .include_background = bg}
+#define TENSOR_MATH(sh, lay, dt) \
+  {.op = OP_TENSOR_MATH, .dtype = dt, .layout = lay, .shape = sh}
 
 static const op_case cases[] = {
     // conv3d: kernels 3 and 1, strides 1 and 2, paddings 1 and 0, bias,
@@ -87,6 +90,11 @@ static const op_case cases[] = {
     DICE_CE(SHAPE(2, 5, 3, 5, 7), NDHWC, F32, 3, true),
     DICE_CE(SHAPE(2, 7, 5, 3, 3), NCDHW, F32, 7, false),
     DICE_CE(SHAPE(2, 5, 3, 5, 7), NCDHW, BF16, 3, true),
+    // The tensor primitives the trainer, the tape and AdamW use: one size
+    // above the kernels' parallel threshold.
+    TENSOR_MATH(SHAPE(2, 8, 20, 21, 22), NDHWC, F32),
+    TENSOR_MATH(SHAPE(1, 3, 5, 6, 7), NCDHW, F32),
+    TENSOR_MATH(SHAPE(1, 16, 9, 10, 11), NDHWC, BF16),
 };
 enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
 

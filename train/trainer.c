@@ -5,6 +5,7 @@
 
 #include "core/dnnl_context.h"
 #include "core/parallel.h"
+#include "core/tensor_ops.h"
 
 enum { kScaleGrowthInterval = 2000 };
 
@@ -73,16 +74,19 @@ size_t segc_trainer_peak_activation_bytes(const segc_trainer *t) {
   return t->activations.peak_bytes;
 }
 
-// True when every gradient is finite; with a scale, also divides by it.
-static bool unscale_gradients(float *grads, int64_t n, double scale) {
-  const float inverse = (float)(1.0 / scale);
-  int finite = 1;
-#pragma omp parallel for schedule(static) reduction(&& : finite)
-  for (int64_t i = 0; i < n; ++i) {
-    grads[i] *= inverse;
-    finite = finite && isfinite(grads[i]);
-  }
-  return finite;
+// The flat gradient arena as one tensor on its device.
+static segc_tensor gradient_tensor(const segc_trainer *t) {
+  return segc_tensor_view(t->net->grads,
+                          segc_shape5(1, 1, 1, 1, t->net->weight_count),
+                          SEGC_F32, SEGC_LAYOUT_NCDHW, t->net->grad_arena.device);
+}
+
+// Whether every gradient is finite; with a scale, also divides by it (one
+// pass over the gradients either way).
+static segc_status unscale_gradients(segc_tensor *grads, double scale,
+                                     bool *finite) {
+  if (scale == 1.0) return segc_tensors_all_finite(grads, 1, finite);
+  return segc_tensor_scale_all_finite(grads, (float)(1.0 / scale), finite);
 }
 
 segc_status segc_trainer_step(segc_trainer *t, const float *images,
@@ -110,7 +114,9 @@ segc_status segc_trainer_step(segc_trainer *t, const float *images,
   segc_status status = segc_dice_ce_forward(g, &t->loss, logits, &y, &loss, &parts);
   segc_value_release(g, logits);
   SEGC_TRY(status);
-  result->loss = *(const float *)loss->data.data;
+  float loss_value;
+  SEGC_TRY(segc_tensor_read_f32(&loss->data, 0, &loss_value));
+  result->loss = loss_value;
   result->dice = parts.dice;
   result->ce = parts.ce;
   if (!isfinite(result->loss))
@@ -118,12 +124,13 @@ segc_status segc_trainer_step(segc_trainer *t, const float *images,
                      "step %lld: the loss is %g (Dice term %g, cross-entropy "
                      "term %g)",
                      (long long)t->step, result->loss, parts.dice, parts.ce);
-  memset(t->net->grads, 0, sizeof(float) * (size_t)t->net->weight_count);
+  segc_tensor grads = gradient_tensor(t);
+  SEGC_TRY(segc_tensor_zero(&grads));
   SEGC_TRY(segc_graph_backward_seeded(g, loss, (float)t->loss_scale));
   segc_value_release(g, loss);
 
-  const bool finite = unscale_gradients(t->net->grads, t->net->weight_count,
-                                        t->loss_scale);
+  bool finite;
+  SEGC_TRY(unscale_gradients(&grads, t->loss_scale, &finite));
   if (!finite) {
     if (t->amp != SEGC_AMP_FP16)
       return SEGC_FAIL(SEGC_ERR_NONFINITE,
