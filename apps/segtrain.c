@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "core/parallel.h"
+#include "dist/comm.h"
 #include "train/train_loop.h"
 
 static void usage(FILE *out) {
@@ -16,8 +17,11 @@ static void usage(FILE *out) {
       "--config_file configs/train.json` does: `segtrain train.json`. FILE may\n"
       "be segc's own config (configs/train.json) or the MONAI bundle's\n"
       "train.json; several are merged in order (e.g. train.json then\n"
-      "evaluate.json). Settings this build does not implement yet (device\n"
-      "cuda, distributed, so the bundle's multi_gpu_train.json) are refused.\n"
+      "evaluate.json). Several processes train one model together under\n"
+      "mpirun with distributed true: `mpirun -np N segtrain configs/train.json\n"
+      "configs/multi_cpu_train.json` (batch_size per process). device cuda\n"
+      "(the bundle's multi_gpu_train.json) is refused until the CUDA backend\n"
+      "lands.\n"
       SEGC_CONFIG_FILE_USAGE
       SEGC_CONFIG_ARGS_USAGE
       "  --resume              continue from the saved training state\n"
@@ -35,25 +39,15 @@ static void usage(FILE *out) {
       "output_dir/training_curves.png.\n");
 }
 
-int main(int argc, char **argv) {
+// The rest of main, with the communicator made.
+static int run(int argc, char **argv, const segc_config *config_in,
+               segc_comm *comm, bool lead) {
+  segc_config config = *config_in;
   segc_train_options options = {0};
   options.log = stderr;
   options.terminal = isatty(fileno(stderr));
+  options.comm = comm;
   int threads = -1;
-  if (segc_config_answer_help(argc, argv, usage)) return 0;
-  segc_config config;
-  segc_config_notes notes = {0};
-  static const char *const value_options[] = {"--max-steps", "--threads", NULL};
-  if (segc_config_from_command_line(&argc, argv, value_options, &config, &notes,
-                                    NULL) != SEGC_OK) {
-    fprintf(stderr, "segtrain: error: %s\n", segc_error_message());
-    segc_config_notes_free(&notes);
-    return 2;
-  }
-  // The notes are said before the remaining arguments are checked, so that
-  // no exit path holds them.
-  segc_config_notes_print(&notes, stderr);
-  segc_config_notes_free(&notes);
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     if (!strcmp(a, "--resume")) {
@@ -80,16 +74,20 @@ int main(int argc, char **argv) {
   if (config.resume[0]) options.resume = true;
   segc_set_threads(threads >= 0 ? threads : config.threads);
   char *json = NULL;
-  if (segc_config_to_json(&config, &json) == SEGC_OK) {
+  if (lead && segc_config_to_json(&config, &json) == SEGC_OK) {
     fprintf(stderr, "segtrain: effective config:\n%s\n", json);
     free(json);
   }
   segc_train_summary summary;
   const segc_status status = segc_train_run(&config, &options, &summary);
   if (status != SEGC_OK) {
+    // The other ranks may be waiting for this one: end the whole job.
+    if (config.distributed && segc_comm_world_size(comm) > 1)
+      segc_comm_abort(comm, 1, segc_error_message());
     fprintf(stderr, "segtrain: error: %s\n", segc_error_message());
     return 1;
   }
+  if (!lead) return 0;
   fprintf(stderr,
           "segtrain: %lld steps in %.1f s (%lld in total, %lld epochs), last "
           "loss %.5f, best validation Dice %.4f (epoch %lld), loader wait "
@@ -99,4 +97,32 @@ int main(int argc, char **argv) {
           (long long)summary.best_epoch, summary.loader_wait_seconds,
           (double)summary.peak_rss_bytes / 1e9);
   return 0;
+}
+
+int main(int argc, char **argv) {
+  if (segc_config_answer_help(argc, argv, usage)) return 0;
+  segc_config config;
+  segc_config_notes notes = {0};
+  static const char *const value_options[] = {"--max-steps", "--threads", NULL};
+  if (segc_config_from_command_line(&argc, argv, value_options, &config, &notes,
+                                    NULL) != SEGC_OK) {
+    fprintf(stderr, "segtrain: error: %s\n", segc_error_message());
+    segc_config_notes_free(&notes);
+    return 2;
+  }
+  // Under mpirun every process reads the same command line; rank 0 speaks.
+  segc_comm *comm = NULL;
+  if (segc_comm_create(&comm) != SEGC_OK) {
+    fprintf(stderr, "segtrain: error: %s\n", segc_error_message());
+    segc_config_notes_free(&notes);
+    return 1;
+  }
+  const bool lead = segc_comm_rank(comm) == 0;
+  // The notes are said before the remaining arguments are checked, so that
+  // no exit path holds them.
+  if (lead) segc_config_notes_print(&notes, stderr);
+  segc_config_notes_free(&notes);
+  const int code = run(argc, argv, &config, comm, lead);
+  segc_comm_free(comm);
+  return code;
 }

@@ -11,6 +11,7 @@
 #include "config/config_internal.h"
 #include "core/backend.h"
 #include "core/cuda_runtime.h"
+#include "dist/comm.h"
 
 enum { kMaxConfigBytes = 16 << 20 };
 
@@ -293,24 +294,19 @@ segc_status segc_config_load_file(segc_config *config, const char *path,
   return segc_config_load_files(config, &path, 1, notes);
 }
 
-// Keys that are read but that this build cannot act on yet: refused rather
+// Keys that are read but that this build cannot act on: refused rather
 // than ignored, so that asking for a GPU or several processes never gives a
-// silent single-process CPU run. The values meaning what segc does (device
-// "cpu" or "auto", distributed false) pass.
+// silent single-process CPU run.
 static segc_status check_implemented(const segc_config *config) {
-  if (config->distributed)
+  if (config->distributed && !segc_comm_have_mpi())
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "config: distributed: true is not implemented yet in "
-                     "this build (segc trains in one process; a "
-                     "multi_gpu_*.json sets it): leave distributed false");
+                     "config: distributed: true needs MPI, and this build has "
+                     "none (install libopenmpi-dev and configure with "
+                     "-DSEGC_MPI=ON): leave distributed false");
   if (config->device == SEGC_RUN_ON_CUDA)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "config: device: \"cuda\" is not implemented yet in this "
                      "build (segc runs on the CPU): use \"cpu\" or \"auto\"");
-  if (config->backend != SEGC_BACKEND_NCCL)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "config: backend: \"mpi\" is not implemented yet in this "
-                     "build (nor is distributed training): leave backend out");
   return SEGC_OK;
 }
 

@@ -51,7 +51,14 @@ typedef enum {
   SEGC_RUN_ON_CPU,
   SEGC_RUN_ON_CUDA       // not implemented yet: validation refuses it
 } segc_run_device;
-typedef enum { SEGC_BACKEND_NCCL = 0, SEGC_BACKEND_MPI } segc_dist_backend;
+// The gradient all-reduce of a distributed run: auto is MPI on the CPU and
+// NCCL on GPUs (once the CUDA backend lands); nccl on the CPU goes through
+// MPI with a note.
+typedef enum {
+  SEGC_BACKEND_AUTO = 0,
+  SEGC_BACKEND_NCCL,
+  SEGC_BACKEND_MPI
+} segc_dist_backend;
 
 // MONAI SegResNet's arguments (the bundle's "network_def").
 typedef struct {
@@ -97,8 +104,8 @@ typedef struct {
   segc_amp_mode amp;
   int threads;             // 0: all cores
   segc_run_device device;
-  bool distributed;        // not implemented yet: validation refuses true
-  segc_dist_backend backend;  // "mpi" refused likewise
+  bool distributed;        // one process per device under mpirun (dist/)
+  segc_dist_backend backend;
 
   // Outputs and checkpoints.
   char ckpt_dir[SEGC_CONFIG_TEXT_MAX];
@@ -157,8 +164,8 @@ segc_status segc_config_apply_json_text(segc_config *config, const char *text,
 // Cross-key checks (init_filters vs norm_groups, blocks_up count, roi
 // divisible by the network's size multiple, ...). The loaders check each
 // key's type and range; this checks how keys fit together, and refuses
-// (SEGC_ERR_UNSUPPORTED, naming the key) device "cuda", distributed true and
-// backend "mpi", which this build parses but cannot honour yet.
+// (SEGC_ERR_UNSUPPORTED, naming the key) device "cuda", which this build
+// parses but cannot honour yet, and distributed true in a build without MPI.
 segc_status segc_config_validate(const segc_config *config);
 // segtrain's extra rule: exactly one of dataset_dir and datalist.
 segc_status segc_config_check_training(const segc_config *config);

@@ -19,7 +19,7 @@ static const char *const sw_modes[] = {"gaussian", "constant", NULL};
 static const char *const pad_modes[] = {"replicate", "constant", NULL};
 static const char *const output_exts[] = {".nii.gz", ".nii", NULL};
 static const char *const devices[] = {"auto", "cpu", "cuda", NULL};
-static const char *const backends[] = {"nccl", "mpi", NULL};
+static const char *const backends[] = {"auto", "nccl", "mpi", NULL};
 
 const segc_config_key segc_config_keys[] = {
     {"description", SEGC_KEY_TEXT, "\"\"",
@@ -92,11 +92,12 @@ const segc_config_key segc_config_keys[] = {
      "CUDA backend lands); cuda is not implemented yet and refused",
      FIELD(device), NO_FLAG, .choices = devices},
     {"distributed", SEGC_KEY_BOOL, "false",
-     "one process per GPU under mpirun: not implemented yet, true is refused",
+     "data-parallel training, one process per device under mpirun "
+     "(mpirun -np N segtrain ...); batch_size is per process",
      FIELD(distributed), NO_FLAG},
-    {"backend", SEGC_KEY_CHOICE, "\"nccl\"",
-     "gradient all-reduce when distributed: nccl or mpi (not implemented "
-     "yet; mpi is refused)",
+    {"backend", SEGC_KEY_CHOICE, "\"auto\"",
+     "gradient all-reduce when distributed: auto (MPI on the CPU, NCCL on "
+     "GPUs), mpi, or nccl (GPUs; on the CPU it goes through MPI)",
      FIELD(backend), NO_FLAG, .choices = backends},
     // Outputs and checkpoints.
     {"ckpt_dir", SEGC_KEY_TEXT, "\"models\"",

@@ -84,6 +84,14 @@ static segc_status create_single(double timeout_s, segc_comm **out) {
   return SEGC_OK;
 }
 
+bool segc_comm_have_mpi(void) {
+#ifdef SEGC_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
 segc_status segc_comm_create_single(segc_comm **out) {
   *out = NULL;
   double timeout_s;

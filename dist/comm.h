@@ -32,6 +32,7 @@
 #ifndef SEGC_DIST_COMM_H
 #define SEGC_DIST_COMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,9 @@ typedef enum { SEGC_COMM_SUM, SEGC_COMM_MIN, SEGC_COMM_MAX } segc_comm_op;
 #define SEGC_COMM_DEFAULT_TIMEOUT_S 300.0
 // The exit code of a job the watchdog or segc_comm_abort ends.
 #define SEGC_COMM_ABORT_CODE 3
+
+// Whether this build has MPI (SEGC_MPI): without it only one process runs.
+bool segc_comm_have_mpi(void);
 
 // Creates the communicator from the environment: MPI when a launcher started
 // this process (OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE set), initialising

@@ -233,6 +233,13 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
       segc_graph_new_value(graph, s, x->data.dtype, x->data.layout, record, y));
   SEGC_TRY(apply_affine(scratch, st, &x->data, &(*y)->data));
   if (!record) return SEGC_OK;
+  // Its backward writes the parameters' gradients (data-parallel buckets
+  // start once they are final).
+  const segc_param *const params[2] = {layer->gamma, layer->beta};
+  for (int i = 0; i < 2; ++i)
+    if (param_trains(params[i]))
+      SEGC_TRY(segc_graph_use_param(graph, params[i]->grad.data,
+                                    segc_tensor_bytes(&params[i]->grad)));
 
   // The tape holds x only; y is rebuilt from x when a backward needs it.
   // Not when x is itself rebuilt on demand: x may be gone when y is needed.

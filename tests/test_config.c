@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "dist/comm.h"
 #include "util/test_util.h"
 
 static const char *temp_dir;
@@ -410,6 +411,19 @@ static void check_shipped_configs(void) {
             c.distributed && c.backend == SEGC_BACKEND_NCCL &&
             c.device == SEGC_RUN_ON_CUDA && c.batch_size == 4,
         "multi_gpu_train.json on train.json: %s", segc_error_message());
+  // The CPU's multi-process file: MPI, one process per CPU socket or node.
+  segc_config_defaults(&c);
+  multi[1] = test_path(dir, "multi_cpu_train.json");
+  CHECK(segc_config_load_files(&c, multi, 2, NULL) == SEGC_OK &&
+            c.distributed && c.backend == SEGC_BACKEND_MPI &&
+            c.device == SEGC_RUN_ON_CPU && c.batch_size == 4,
+        "multi_cpu_train.json on train.json: %s", segc_error_message());
+  if (segc_comm_have_mpi())
+    CHECK(segc_config_validate(&c) == SEGC_OK, "multi_cpu validates: %s",
+          segc_error_message());
+  else
+    CHECK_FAILS(segc_config_validate(&c), SEGC_ERR_UNSUPPORTED,
+                "distributed: true needs MPI, and this build has none");
   segc_config_defaults(&c);
   CHECK(segc_config_load_file(&c, test_path(dir, "demo_train.json"), NULL) ==
             SEGC_OK,

@@ -70,8 +70,9 @@ static void check_train_settings(const segc_config *c, const char *label,
     CHECK(segc_config_validate(c) == SEGC_OK, "%s validates: %s", label,
           segc_error_message());
   else
+    // The multi-GPU file asks for cuda:LOCAL_RANK.
     CHECK_FAILS(segc_config_validate(c), SEGC_ERR_UNSUPPORTED,
-                "distributed: true is not implemented yet in this build");
+                "device: \"cuda\" is not implemented yet in this build");
 }
 
 static void check_shared_bundle(const char *shared) {

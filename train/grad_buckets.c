@@ -74,7 +74,11 @@ static segc_status on_progress(void *user, int entry) {
   segc_grad_buckets *b = user;
   for (int i = 0; i < b->bucket_count; ++i) {
     segc_grad_bucket *bucket = &b->buckets[i];
-    if (bucket->started || bucket->ready_entry < entry) continue;
+    if (bucket->started) {
+      if (b->ops.poll) SEGC_TRY(b->ops.poll(b->ops.comm, bucket->request));
+      continue;
+    }
+    if (bucket->ready_entry < entry) continue;
     SEGC_TRY(start(b, bucket));
     if (entry > 0) b->started_in_backward++;
   }

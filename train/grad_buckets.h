@@ -26,6 +26,10 @@ typedef struct {
   segc_status (*start)(void *comm, float *data, int64_t count,
                        void **request);
   segc_status (*wait)(void *comm, void *request);
+  // Optional (NULL: none): lets a started all-reduce progress; called for
+  // the buckets in flight after each backward op, for libraries (MPI) that
+  // move non-blocking collectives forward only inside their calls.
+  segc_status (*poll)(void *comm, void *request);
   void *comm;
 } segc_allreduce_ops;
 

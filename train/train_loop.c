@@ -84,6 +84,8 @@ typedef struct {
   char *config_json;
   bool have_net, have_trainer;
   segc_train_start start;  // the folders' locks; whether to load the state
+  segc_comm *comm;         // NULL: one process
+  bool lead;               // rank 0 (or the only process): files and logs
 } run_state;
 
 static void run_free(run_state *r) {
@@ -146,13 +148,47 @@ static segc_status open_logs(const segc_config *config, run_state *r) {
   return segc_tensorboard_open(config->output_dir, &r->tensorboard);
 }
 
+// Rank 0's weights, and what a resumed run loaded there (AdamW's moments and
+// step, the loss scale, the progress), copied to every rank, so all ranks
+// start identical (as DistributedDataParallel's broadcast at wrap time).
+static segc_status share_lead_state(run_state *r) {
+  segc_trainer *t = &r->trainer;
+  SEGC_TRY(segc_comm_broadcast(r->comm, r->net.weights,
+                               sizeof(float) * (size_t)r->net.weight_count));
+  SEGC_TRY(segc_comm_broadcast(r->comm, t->optimizer.m,
+                               sizeof(float) * (size_t)t->optimizer.count));
+  SEGC_TRY(segc_comm_broadcast(r->comm, t->optimizer.v,
+                               sizeof(float) * (size_t)t->optimizer.count));
+  double scalars[7] = {(double)t->step, (double)t->optimizer.step,
+                       t->loss_scale, (double)t->good_steps,
+                       (double)t->skipped_steps, (double)r->progress.epoch,
+                       r->progress.best_dice};
+  SEGC_TRY(segc_comm_broadcast(r->comm, scalars, sizeof scalars));
+  t->step = (int64_t)scalars[0];
+  t->optimizer.step = (int64_t)scalars[1];
+  t->loss_scale = scalars[2];
+  t->good_steps = (int)scalars[3];
+  t->skipped_steps = (int64_t)scalars[4];
+  r->progress.epoch = (int64_t)scalars[5];
+  r->progress.best_dice = scalars[6];
+  segc_segresnet_weights_changed(&r->net);
+  return SEGC_OK;
+}
+
 static segc_status setup(const segc_config *config,
                          const segc_train_options *options, run_state *r,
                          case_source *source) {
   SEGC_TRY(segc_config_check_training(config));
-  SEGC_TRY(make_dir(config->ckpt_dir));
-  SEGC_TRY(make_dir(config->output_dir));
-  SEGC_TRY(segc_train_start_prepare(config, options, &r->start));
+  if (r->lead) {
+    SEGC_TRY(make_dir(config->ckpt_dir));
+    SEGC_TRY(make_dir(config->output_dir));
+    SEGC_TRY(segc_train_start_prepare(config, options, &r->start));
+  }
+  if (r->comm) {  // rank 0 decided whether the run resumes
+    int64_t load_state = r->start.load_state;
+    SEGC_TRY(segc_comm_allreduce_i64(r->comm, &load_state, 1, SEGC_COMM_MAX));
+    r->start.load_state = load_state != 0;
+  }
   const char *data = config->datalist[0] ? config->datalist : config->dataset_dir;
   segc_datalist_init(&r->list);
   SEGC_TRY(segc_datalist_load(data, config->val_cases, true, &r->list));
@@ -161,7 +197,7 @@ static segc_status setup(const segc_config *config,
   SEGC_TRY(segc_config_to_json(config, &r->config_json));
   char path[SEGC_CONFIG_TEXT_MAX + 64];
   snprintf(path, sizeof path, "%s/segc_config.json", config->ckpt_dir);
-  SEGC_TRY(segc_config_write_json(config, path));
+  if (r->lead) SEGC_TRY(segc_config_write_json(config, path));
 
   const segc_segresnet_config net_config = segc_config_network(config);
   segc_device device;
@@ -176,8 +212,9 @@ static segc_status setup(const segc_config *config,
   SEGC_TRY(segc_trainer_init(&r->trainer, &r->net, &adamw, config->amp,
                              config->batch_size, roi, config->seed));
   r->have_trainer = true;
+  if (r->comm) SEGC_TRY(segc_trainer_distribute(&r->trainer, r->comm));
   SEGC_TRY(segc_train_progress_init(&r->progress));
-  if (r->start.load_state) {
+  if (r->start.load_state && r->lead) {
     SEGC_TRY(segc_train_state_path(config, path, sizeof path));
     char *saved_json = NULL;
     SEGC_TRY(segc_train_state_load(path, &r->trainer, &r->progress, &saved_json));
@@ -191,6 +228,7 @@ static segc_status setup(const segc_config *config,
     SEGC_TRY(segc_train_logs_rewind(config->output_dir, &r->progress.logs,
                                     options->log));
   }
+  if (r->comm) SEGC_TRY(share_lead_state(r));
 
   double pixdim[3];
   segc_config_pixdim(config, pixdim);
@@ -206,6 +244,11 @@ static segc_status setup(const segc_config *config,
   for (int a = 0; a < 3; ++a) lc.roi[a] = roi[a];
   lc.workers = config->num_workers;
   lc.seed = config->seed;
+  if (r->comm) {
+    lc.sharded = true;
+    lc.rank = segc_comm_rank(r->comm);
+    lc.world_size = segc_comm_world_size(r->comm);
+  }
   const double t0 = segc_now();
   SEGC_TRY(segc_loader_create(&r->loader, &lc, r->trainer.step));
   fprintf(options->log,
@@ -216,7 +259,7 @@ static segc_status setup(const segc_config *config,
           segc_loader_cached_cases(r->loader),
           (double)segc_loader_cache_bytes(r->loader) / 1e6, segc_now() - t0,
           segc_loader_steps_per_epoch(r->loader));
-  return open_logs(config, r);
+  return r->lead ? open_logs(config, r) : SEGC_OK;
 }
 
 static segc_status log_step(run_state *r, const segc_step_result *res,
@@ -237,8 +280,9 @@ static segc_status validate_epoch(const segc_config *config,
                                   const segc_train_options *options,
                                   run_state *r, int64_t epoch, float *dice) {
   segc_validation_result v;
-  SEGC_TRY(segc_validate(&r->net, config, &r->list, &v));
+  SEGC_TRY(segc_validate(&r->net, config, &r->list, r->comm, &v));
   *dice = (float)v.mean_dice;
+  if (!r->lead) return SEGC_OK;  // rank 0 alone decides, saves and logs
   const bool better = !isnan(v.mean_dice) &&
                       (isnan(r->progress.best_dice) || v.mean_dice > r->progress.best_dice);
   if (better) {
@@ -305,7 +349,7 @@ static segc_status run_epochs(const segc_config *config,
       crops += batch->count;
       loss_sum += res.loss;
       steps++;
-      SEGC_TRY(log_step(r, &res, epoch, lr, wait));
+      if (r->lead) SEGC_TRY(log_step(r, &res, epoch, lr, wait));
       const double elapsed = segc_now() - t0;
       const double per_step = elapsed / (double)summary->steps;
       const double left = per_step * (double)((config->max_epochs - epoch) * spe - s - 1);
@@ -331,15 +375,17 @@ static segc_status run_epochs(const segc_config *config,
     r->progress.epoch = epoch + 1;
     summary->epochs = epoch + 1;
     const bool last = epoch + 1 == config->max_epochs;
-    if ((config->save_interval > 0 && (epoch + 1) % config->save_interval == 0) ||
-        last) {
+    if (r->lead && ((config->save_interval > 0 &&
+                     (epoch + 1) % config->save_interval == 0) ||
+                    last)) {
       SEGC_TRY(segc_train_logs_measure(config->output_dir,
                                        segc_tensorboard_path(r->tensorboard),
                                        &r->progress.logs));
       SEGC_TRY(segc_train_state_save(state_path, &r->trainer, &r->progress,
                                      r->config_json));
     }
-    if (validate || last) SEGC_TRY(write_curves(config, &r->progress));
+    if (r->lead && (validate || last))
+      SEGC_TRY(write_curves(config, &r->progress));
   }
   return SEGC_OK;
 }
@@ -349,9 +395,40 @@ segc_status segc_train_run(const segc_config *config,
                            segc_train_summary *summary) {
   memset(summary, 0, sizeof *summary);
   const double t0 = segc_now();
+  if (config->distributed && !options->comm)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "segtrain: distributed run without a communicator");
+  if (!config->distributed && options->comm &&
+      segc_comm_world_size(options->comm) > 1)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "started as one of %d processes, but the config has "
+                     "distributed false (add configs/multi_cpu_train.json or "
+                     "--set distributed=true)",
+                     segc_comm_world_size(options->comm));
+  // Ranks other than 0 say nothing: their progress is rank 0's.
+  segc_train_options quiet = *options;
+  FILE *devnull = NULL;
+  const bool lead = !options->comm || segc_comm_rank(options->comm) == 0;
+  if (!lead) {
+    devnull = fopen("/dev/null", "w");
+    if (!devnull)
+      return SEGC_FAIL(SEGC_ERR_IO, "segtrain: cannot open /dev/null: %s",
+                       strerror(errno));
+    quiet.log = devnull;
+    quiet.terminal = false;
+    options = &quiet;
+  }
   run_state *r = calloc(1, sizeof *r);
-  if (!r) return SEGC_FAIL(SEGC_ERR_NOMEM, "segtrain: out of memory");
+  if (!r) {
+    if (devnull) fclose(devnull);
+    return SEGC_FAIL(SEGC_ERR_NOMEM, "segtrain: out of memory");
+  }
   segc_train_start_init(&r->start);
+  r->comm = config->distributed ? options->comm : NULL;
+  r->lead = lead;
+  if (r->lead && r->comm && config->backend == SEGC_BACKEND_NCCL)
+    fprintf(options->log, "segtrain: backend nccl: this run is on the CPU, "
+            "where the gradients are all-reduced through MPI\n");
   case_source *source = calloc(1, sizeof *source);
   segc_status s = source ? setup(config, options, r, source)
                          : SEGC_FAIL(SEGC_ERR_NOMEM, "segtrain: out of memory");
@@ -367,5 +444,6 @@ segc_status segc_train_run(const segc_config *config,
   run_free(r);
   free(r);
   free(source);
+  if (devnull) fclose(devnull);
   return s;
 }

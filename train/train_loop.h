@@ -6,6 +6,14 @@
 // resumable state saved every save_interval epochs and at the end; metrics
 // as JSON lines, CSV and TensorBoard events in output_dir, and a PNG of the
 // curves. The run holds both folders for itself (train_start.h).
+//
+// Data parallel (config distributed, under mpirun): every rank builds the
+// network, rank 0's weights (and, on resume, its saved state: AdamW moments,
+// step, loss scale, progress) are broadcast, each rank trains on its shard
+// of every epoch (data/loader.h) with the gradients summed across ranks
+// while backward runs (train/grad_buckets.h), validation is split between
+// the ranks and its sums added (train/validate.h), and only rank 0 takes the
+// folders, logs, draws, saves checkpoints and the state.
 #ifndef SEGC_TRAIN_TRAIN_LOOP_H
 #define SEGC_TRAIN_TRAIN_LOOP_H
 
@@ -14,6 +22,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
+#include "dist/comm.h"
 
 typedef struct {
   bool resume;          // continue from the state file (config.resume or
@@ -24,6 +33,7 @@ typedef struct {
   int64_t max_steps;    // stop after this many steps in this run (0: none)
   FILE *log;            // progress and messages (stderr)
   bool terminal;        // draw a progress bar instead of plain lines
+  segc_comm *comm;      // the processes of a distributed run; NULL: one
 } segc_train_options;
 
 typedef struct {

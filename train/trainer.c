@@ -61,7 +61,37 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
   return status;
 }
 
+static segc_status bucket_start(void *comm, float *data, int64_t count,
+                                void **request) {
+  segc_comm_request *r;
+  SEGC_TRY(segc_comm_allreduce_sum_f32_start(comm, data, (size_t)count, &r));
+  *request = r;
+  return SEGC_OK;
+}
+
+static segc_status bucket_wait(void *comm, void *request) {
+  (void)comm;
+  segc_comm_request *r = request;
+  return segc_comm_wait(&r);
+}
+
+static segc_status bucket_poll(void *comm, void *request) {
+  (void)comm;
+  int done;
+  return segc_comm_test(request, &done);
+}
+
+segc_status segc_trainer_distribute(segc_trainer *t, segc_comm *comm) {
+  if (t->comm) return SEGC_FAIL(SEGC_ERR_INTERNAL, "trainer: distributed twice");
+  const segc_allreduce_ops ops = {bucket_start, bucket_wait, bucket_poll, comm};
+  SEGC_TRY(segc_grad_buckets_init(&t->buckets, t->net->grads,
+                                  t->net->weight_count, 0, ops));
+  t->comm = comm;
+  return SEGC_OK;
+}
+
 void segc_trainer_destroy(segc_trainer *t) {
+  if (t->comm) segc_grad_buckets_destroy(&t->buckets);
   if (t->graph.tape) segc_graph_destroy(&t->graph);
   segc_backend_context_destroy(&t->backend);
   if (t->activations.base) segc_arena_destroy(&t->activations);
@@ -87,6 +117,22 @@ static segc_status unscale_gradients(segc_tensor *grads, double scale,
                                      bool *finite) {
   if (scale == 1.0) return segc_tensors_all_finite(grads, 1, finite);
   return segc_tensor_scale_all_finite(grads, (float)(1.0 / scale), finite);
+}
+
+// Every rank skips or keeps the step alike (the sums are identical on all
+// ranks, so their checks agree; the all-reduce makes it certain), and the
+// step's loss terms become their means over the ranks.
+static segc_status agree_across_ranks(segc_trainer *t, bool *finite,
+                                      segc_step_result *result) {
+  const int world = segc_comm_world_size(t->comm);
+  double values[4] = {result->loss, result->dice, result->ce,
+                      *finite ? 0.0 : 1.0};
+  SEGC_TRY(segc_comm_allreduce_f64(t->comm, values, 4, SEGC_COMM_SUM));
+  result->loss = values[0] / world;
+  result->dice = values[1] / world;
+  result->ce = values[2] / world;
+  *finite = values[3] == 0.0;
+  return SEGC_OK;
 }
 
 segc_status segc_trainer_step(segc_trainer *t, const float *images,
@@ -126,11 +172,21 @@ segc_status segc_trainer_step(segc_trainer *t, const float *images,
                      (long long)t->step, result->loss, parts.dice, parts.ce);
   segc_tensor grads = gradient_tensor(t);
   SEGC_TRY(segc_tensor_zero(&grads));
-  SEGC_TRY(segc_graph_backward_seeded(g, loss, (float)t->loss_scale));
+  if (t->comm) SEGC_TRY(segc_grad_buckets_arm(&t->buckets, g));
+  status = segc_graph_backward_seeded(g, loss, (float)t->loss_scale);
+  // Every started bucket is waited for, even after a failure.
+  if (t->comm) {
+    const segc_status reduced = segc_grad_buckets_finish(&t->buckets, g);
+    if (status == SEGC_OK) status = reduced;
+  }
+  SEGC_TRY(status);
   segc_value_release(g, loss);
 
+  // The summed gradients become the mean over the ranks with the unscale.
+  const int world = t->comm ? segc_comm_world_size(t->comm) : 1;
   bool finite;
-  SEGC_TRY(unscale_gradients(&grads, t->loss_scale, &finite));
+  SEGC_TRY(unscale_gradients(&grads, t->loss_scale * world, &finite));
+  if (t->comm) SEGC_TRY(agree_across_ranks(t, &finite, result));
   if (!finite) {
     if (t->amp != SEGC_AMP_FP16)
       return SEGC_FAIL(SEGC_ERR_NONFINITE,

@@ -15,11 +15,13 @@
 #include <stdint.h>
 
 #include "autograd/graph.h"
+#include "dist/comm.h"
 #include "config/config.h"
 #include "core/arena.h"
 #include "layers/segresnet.h"
 #include "losses/dice_ce.h"
 #include "train/adamw.h"
+#include "train/grad_buckets.h"
 
 typedef struct {
   segc_segresnet *net;          // with a gradient arena
@@ -40,6 +42,9 @@ typedef struct {
   double loss_scale;
   int good_steps;
   int64_t skipped_steps;
+  // Data parallel (segc_trainer_distribute): NULL for one process.
+  segc_comm *comm;
+  segc_grad_buckets buckets;
 } segc_trainer;
 
 typedef struct {
@@ -55,6 +60,13 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
                               int max_batch, const int64_t roi[3],
                               uint64_t seed);
 void segc_trainer_destroy(segc_trainer *t);
+
+// Makes the steps data parallel over `comm`'s processes: the gradients are
+// summed while backward runs (in buckets, train/grad_buckets.h) and divided
+// by the world size with the loss scale; skipping an fp16 step is decided
+// from every rank's finite check; the step's loss, Dice and CE terms are the
+// means over the ranks. Each rank passes its own crops to segc_trainer_step.
+segc_status segc_trainer_distribute(segc_trainer *t, segc_comm *comm);
 
 // One step on `count` crops: images (count, 1, r0, r1, r2) f32 and labels
 // (count, 1, r0, r1, r2) u8. `lr` overrides the configured learning rate

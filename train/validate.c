@@ -34,14 +34,12 @@ static segc_status case_dice(const segc_volume *pred, const segc_volume *label,
   return SEGC_OK;
 }
 
-segc_status segc_validate(segc_segresnet *net, const segc_config *config,
-                          const segc_datalist *list,
-                          segc_validation_result *result) {
-  memset(result, 0, sizeof *result);
-  result->mean_dice = NAN;
-  const double t0 = segc_now();
+// Validates this rank's cases (rank, rank + world, ...): sum of the cases'
+// mean Dice and how many had one.
+static segc_status validate_cases(segc_segresnet *net, const segc_config *config,
+                                  const segc_datalist *list, int rank,
+                                  int world, double *sum_out, int *scored_out) {
   const int64_t count = list->count[SEGC_DATALIST_VALIDATION];
-  if (count == 0) return SEGC_OK;
   double pixdim[3];
   segc_config_pixdim(config, pixdim);
   const int64_t roi[3] = {config->roi[0], config->roi[1], config->roi[2]};
@@ -60,7 +58,7 @@ segc_status segc_validate(segc_segresnet *net, const segc_config *config,
   double sum = 0.0;
   int scored = 0;
   segc_status status = SEGC_OK;
-  for (int64_t i = 0; i < count && status == SEGC_OK; ++i) {
+  for (int64_t i = rank; i < count && status == SEGC_OK; i += world) {
     const segc_datalist_item *item = &list->items[SEGC_DATALIST_VALIDATION][i];
     segc_volume image, label, pred;
     status = segc_prepare_training_case(item->image, item->label, &t, &image,
@@ -92,8 +90,44 @@ segc_status segc_validate(segc_segresnet *net, const segc_config *config,
       segc_fail_context(status, "validation case %s", item->image);
   }
   segc_segresnet_predictor_destroy(&predictor);
+  *sum_out = sum;
+  *scored_out = scored;
+  return status;
+}
+
+segc_status segc_validate(segc_segresnet *net, const segc_config *config,
+                          const segc_datalist *list, segc_comm *comm,
+                          segc_validation_result *result) {
+  memset(result, 0, sizeof *result);
+  result->mean_dice = NAN;
+  const double t0 = segc_now();
+  const int64_t count = list->count[SEGC_DATALIST_VALIDATION];
+  if (count == 0) return SEGC_OK;
+  const int rank = comm ? segc_comm_rank(comm) : 0;
+  const int world = comm ? segc_comm_world_size(comm) : 1;
+  double sum = 0.0;
+  int scored = 0;
+  segc_status status =
+      validate_cases(net, config, list, rank, world, &sum, &scored);
+  if (comm && world > 1) {
+    // One all-reduce carries the sums and whether a rank failed, so the
+    // ranks stay in step whatever happened.
+    double totals[3] = {sum, (double)scored, status == SEGC_OK ? 0.0 : 1.0};
+    const segc_status reduced =
+        segc_comm_allreduce_f64(comm, totals, 3, SEGC_COMM_SUM);
+    if (status != SEGC_OK) return status;
+    SEGC_TRY(reduced);
+    if (totals[2] > 0.0)
+      return SEGC_FAIL(SEGC_ERR_INVALID,
+                       "validation failed on %.0f other rank%s (its message "
+                       "is in that rank's output)",
+                       totals[2], totals[2] == 1.0 ? "" : "s");
+    sum = totals[0];
+    scored = (int)totals[1];
+  }
+  SEGC_TRY(status);
   result->cases = (int)count;
   result->mean_dice = scored ? sum / scored : NAN;
   result->seconds = segc_now() - t0;
-  return status;
+  return SEGC_OK;
 }
