@@ -21,7 +21,6 @@ segc_status segc_graph_init(segc_graph *graph, segc_backend_context *backend,
                      segc_device_name(backend->device));
   graph->backend = backend;
   graph->activations = activations;
-  graph->scratch = backend->scratch;
   // Value structs and tape contexts are read by the host code that drives
   // the kernels, whatever the device.
   SEGC_TRY(segc_arena_init(&graph->meta, "graph metadata", meta_bytes,

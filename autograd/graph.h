@@ -74,9 +74,8 @@ typedef struct {
 
 struct segc_graph {
   segc_backend_context *backend;  // device, engine/stream, primitive cache
-  segc_arena *activations;  // value data and activation gradients
-  segc_arena *scratch;      // = backend->scratch: op temporaries, freed
-                            // before the op returns
+  segc_arena *activations;  // value data and activation gradients; op
+                            // temporaries come from backend->scratch
   segc_arena meta;          // value structs and tape contexts (small)
   bool training;            // record the tape, dropout active
   uint64_t seed;            // run seed (dropout streams)

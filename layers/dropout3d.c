@@ -25,7 +25,7 @@ static segc_status dropout3d_backward(segc_graph *graph, void *p) {
   if (target.layout != s->y->grad.layout)
     return SEGC_FAIL(SEGC_ERR_INTERNAL, "dropout3d: gradient layouts differ");
   return kernels_by_device[target.device]->apply(
-      graph->scratch, s->seed, s->stream, s->p, &s->y->grad, &target,
+      graph->backend->scratch, s->seed, s->stream, s->p, &s->y->grad, &target,
       accumulate);
 }
 
@@ -45,7 +45,7 @@ segc_status segc_dropout3d_forward(segc_graph *graph, segc_value *x, float p,
   SEGC_TRY(segc_graph_new_value(graph, x->data.shape, x->data.dtype,
                                 x->data.layout, x->requires_grad, y));
   SEGC_TRY(kernels_by_device[x->data.device]->apply(
-      graph->scratch, graph->seed, stream, p, &x->data, &(*y)->data, false));
+      graph->backend->scratch, graph->seed, stream, p, &x->data, &(*y)->data, false));
   if (!segc_graph_needs_tape(graph, &x, 1)) return SEGC_OK;
   dropout3d_saved *saved;
   SEGC_TRY(segc_graph_alloc_saved(graph, sizeof *saved, (void **)&saved));

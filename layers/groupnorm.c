@@ -119,7 +119,7 @@ static segc_status gn_recompute(segc_graph *graph, void *saved,
     return SEGC_FAIL(SEGC_ERR_INTERNAL,
                      "%s recompute: the input's data was freed", op_name);
   segc_op_scratch scratch;
-  segc_op_scratch_init(&scratch, graph->scratch);
+  segc_op_scratch_init(&scratch, graph->backend->scratch);
   segc_status status = apply_affine(&scratch, st, &st->x->data, &out->data);
   segc_op_scratch_release(&scratch);
   return status;
@@ -180,7 +180,7 @@ static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
 
 static segc_status gn_backward(segc_graph *graph, void *saved) {
   segc_op_scratch scratch;
-  segc_op_scratch_init(&scratch, graph->scratch);
+  segc_op_scratch_init(&scratch, graph->backend->scratch);
   segc_status status = backward_with(graph, &scratch, saved);
   segc_op_scratch_release(&scratch);
   return status;
@@ -259,7 +259,7 @@ segc_status segc_groupnorm_forward(segc_graph *graph,
   SEGC_TRY(segc_op_check_input(op_name, "x", x));
   SEGC_TRY(check_layer(layer, x));
   segc_op_scratch scratch;
-  segc_op_scratch_init(&scratch, graph->scratch);
+  segc_op_scratch_init(&scratch, graph->backend->scratch);
   segc_status status = forward_with(graph, &scratch, layer, x, y);
   segc_op_scratch_release(&scratch);
   if (status != SEGC_OK && *y) {

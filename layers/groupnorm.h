@@ -25,7 +25,7 @@ typedef struct {
 // y = [relu](gamma * (x - mean_g) / sqrt(var_g + eps) + beta), with mean and
 // (population) variance over each group's channels and all voxels of a
 // sample. x: (N, C, D, H, W) NDHWC f32 or bf16; y has x's dtype and layout.
-// NCDHW is accepted too (through a channels-last copy in graph->scratch:
+// NCDHW is accepted too (through a channels-last copy in graph->backend->scratch:
 // slower, same numbers). gamma/beta may be NULL (affine=False); their
 // gradients are added to the params' grad buffers when those exist.
 // Scratch needed: 16 bytes per (sample, channel, chunk of 16384 elements)

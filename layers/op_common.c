@@ -53,11 +53,11 @@ segc_status segc_op_check_same(const char *op, const segc_value *a,
 }
 
 segc_status segc_op_check_graph(const char *op, const segc_graph *graph) {
-  if (!graph || !graph->activations || !graph->scratch)
+  if (!graph || !graph->activations || !graph->backend)
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "%s: the graph has no activation or scratch arena", op);
   SEGC_TRY(segc_backend_require_device(op, graph->activations->device));
-  return segc_backend_require_device(op, graph->scratch->device);
+  return segc_backend_require_device(op, graph->backend->device);
 }
 
 void segc_op_scratch_init(segc_op_scratch *scratch, segc_arena *arena) {

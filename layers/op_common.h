@@ -29,7 +29,7 @@ segc_status segc_op_check_same(const char *op, const segc_value *a,
 // kernels for.
 segc_status segc_op_check_graph(const char *op, const segc_graph *graph);
 
-// Temporaries an op takes from graph->scratch, all given back at once (in
+// Temporaries an op takes from graph->backend->scratch, all given back at once (in
 // reverse order) before the op returns, on success or failure.
 enum { SEGC_OP_SCRATCH_MAX = 8 };
 typedef struct {

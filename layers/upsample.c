@@ -18,7 +18,7 @@ static segc_status upsample_backward(segc_graph *graph, void *saved) {
   segc_tensor dx;
   bool accumulate;
   SEGC_TRY(segc_value_grad_target(graph, st->x, &dx, &accumulate));
-  return kernels_by_device[dx.device]->backward(graph->scratch, &st->y->grad,
+  return kernels_by_device[dx.device]->backward(graph->backend->scratch, &st->y->grad,
                                                 &dx, accumulate);
 }
 
@@ -33,7 +33,7 @@ segc_status segc_upsample2x_forward(segc_graph *graph, segc_value *x,
       graph, segc_shape5(s.n, s.c, 2 * s.d, 2 * s.h, 2 * s.w), x->data.dtype,
       x->data.layout, record, y));
   segc_status status = kernels_by_device[x->data.device]->forward(
-      graph->scratch, &x->data, &(*y)->data);
+      graph->backend->scratch, &x->data, &(*y)->data);
   if (status == SEGC_OK && record) {
     upsample_saved *st;  // the backward reads no data: nothing is held
     status = segc_graph_alloc_saved(graph, sizeof *st, (void **)&st);

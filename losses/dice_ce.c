@@ -94,7 +94,7 @@ static segc_status dice_ce_backward(segc_graph *graph, void *context) {
   const segc_dice_ce_sums sums = {s->intersection, s->pred_sum,
                                   s->label_count};
   return kernels_on(target.device)
-      ->grad(graph->scratch, &s->config, loss_grad, &s->logits->data,
+      ->grad(graph->backend->scratch, &s->config, loss_grad, &s->logits->data,
              &s->labels, sums, &target, accumulate);
 }
 
@@ -117,13 +117,13 @@ segc_status segc_dice_ce_forward(segc_graph *graph,
     SEGC_TRY(segc_graph_alloc_saved(graph, sizeof *saved, (void **)&saved));
     SEGC_TRY(segc_graph_alloc_saved(graph, sum_bytes, (void **)&sums));
   } else {
-    SEGC_TRY(segc_arena_alloc(graph->scratch, sum_bytes, (void **)&sums));
+    SEGC_TRY(segc_arena_alloc(graph->backend->scratch, sum_bytes, (void **)&sums));
   }
   double *intersection = sums, *pred_sum = sums + samples * classes;
   double *label_count = pred_sum + samples * classes;
   double ce_sum = 0.0;
   segc_status status =
-      kernels->sums(graph->scratch, x, labels, intersection, pred_sum,
+      kernels->sums(graph->backend->scratch, x, labels, intersection, pred_sum,
                     label_count, &ce_sum);
 
   const int64_t first_class = segc_dice_ce_first_class(config);
@@ -136,7 +136,7 @@ segc_status segc_dice_ce_forward(segc_graph *graph,
     }
   const double dice = dice_sum / (double)(samples * (classes - first_class));
   const double ce = ce_sum / (double)(samples * voxels);
-  if (!record) segc_arena_free(graph->scratch, sums, sum_bytes);
+  if (!record) segc_arena_free(graph->backend->scratch, sums, sum_bytes);
   if (status != SEGC_OK) return segc_fail_context(status, "dice_ce forward");
 
   SEGC_TRY(segc_graph_new_value(graph, segc_shape5(1, 1, 1, 1, 1), SEGC_F32,

@@ -43,7 +43,7 @@ static int check_refusals(void) {
   CHECK_FAILS(segc_graph_init(&graph, NULL, &activations, 1 << 16),
               SEGC_ERR_INVALID, "backend context");
   CHECK_OK(segc_graph_init(&graph, c, &activations, 1 << 16));
-  CHECK(graph.backend == c && graph.scratch == &scratch,
+  CHECK(graph.backend == c && graph.backend->scratch == &scratch,
         "the graph carries the context and its scratch");
   segc_graph_destroy(&graph);
   segc_backend_context_destroy(c);
