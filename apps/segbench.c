@@ -20,7 +20,9 @@ static void usage(FILE *out) {
           "  forward     whole SegResNet forward at 96^3: s, GFLOP/s, vs its\n"
           "              convolutions alone (--init-filters --size --dtype --batch)\n"
           "  train-step  forward + DiceCE + backward + AdamW at batch 1 and 2\n"
-          "  train       the same at the bundle's batch 4 and at 2\n"
+          "  train       the same at the bundle's batch 4 and at 2; with\n"
+          "              --ranks N: N processes under mpirun against one\n"
+          "              (--threads per process, --batch per process)\n"
           "  loader      training loader: crops/s cached and uncached\n"
           "  --threads N (default: all cores)   --repeat N (median of N)\n");
 }

@@ -30,6 +30,11 @@ int segc_bench_train_step(int argc, char **argv);
 // The bundle's training throughput at batch 4 and 2 (train-step's runs).
 int segc_bench_train(int argc, char **argv);
 
+// Data-parallel throughput: train --ranks N, and its worker
+// (bench/bench_train_ranks.c).
+int segc_bench_train_ranks(int argc, char **argv);
+int segc_bench_train_ranks_worker(int argc, char **argv);
+
 // The training loader's crops per second (bench/bench_loader.c).
 int segc_bench_loader(int argc, char **argv);
 

@@ -339,6 +339,8 @@ int segc_bench_forward(int argc, char **argv) { return run(argc, argv, false); }
 // loader's share is measured by segbench loader: it delivers cached crops
 // far faster than a step consumes them).
 int segc_bench_train(int argc, char **argv) {
+  for (int i = 1; i < argc; ++i)
+    if (!strcmp(argv[i], "--ranks")) return segc_bench_train_ranks(argc, argv);
   char *args[40];
   int n = 0;
   args[n++] = argv[0];

@@ -16,5 +16,6 @@ const segc_bench_command segc_bench_commands[] = {
     {"train-step", segc_bench_train_step},
     {"train", segc_bench_train},
     {"loader", segc_bench_loader},
+    {"train-ranks-worker", segc_bench_train_ranks_worker},
     {NULL, NULL},
 };

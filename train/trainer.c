@@ -44,7 +44,8 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
   if (status == SEGC_OK)
     status = segc_arena_alloc(&t->optimizer_arena, moments, (void **)&v);
   if (status == SEGC_OK)
-    status = segc_adamw_init(&t->optimizer, adamw, m, v, net->weight_count);
+    status = segc_adamw_init_on(&t->optimizer, adamw, m, v, net->weight_count,
+                                t->optimizer_arena.device);
   if (status == SEGC_OK)
     status = segc_arena_init(&t->activations, "training activations",
                              activation_bytes, net->device);
