@@ -447,26 +447,7 @@ int main(int argc, char **argv) {
   // CI runs as root: OpenMPI refuses that unless told it is intended.
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-  // In the sanitizer build the ranks' LeakSanitizer ignores what OpenMPI
-  // keeps until exit (tests/mpi_lsan.supp names only MPI's libraries); the
-  // slow unwinder gives the full stacks those names are matched against.
-  // Without a sanitizer the variable is unused.
-  // Outside ctest the file is found beside this source (__FILE__).
-  char tests_dir[2048] = ".";
-  const char *source_dir = getenv("SEGC_SOURCE_DIR");
-  if (source_dir != NULL) {
-    snprintf(tests_dir, sizeof tests_dir, "%s/tests", source_dir);
-  } else if (strrchr(__FILE__, '/') != NULL) {
-    int dir_length = (int)(strrchr(__FILE__, '/') - __FILE__);
-    snprintf(tests_dir, sizeof tests_dir, "%.*s", dir_length, __FILE__);
-  }
-  static char lsan_options[4096];
-  const char *earlier = getenv("LSAN_OPTIONS");
-  snprintf(lsan_options, sizeof lsan_options,
-           "%.1000s%ssuppressions=%s/mpi_lsan.supp:fast_unwind_on_malloc=0:"
-           "print_suppressions=0",
-           earlier ? earlier : "", earlier && *earlier ? ":" : "", tests_dir);
-  setenv("LSAN_OPTIONS", lsan_options, 1);
+  test_use_mpi_leak_suppressions();
   const char *log_path = test_path(test_temp_dir("comm_mpi"), "mpirun.log");
 
   check_collectives_job(mpirun_path, self, 2, log_path);

@@ -368,6 +368,7 @@ int main(void) {
            getenv("SEGC_BUILD_DIR") ? getenv("SEGC_BUILD_DIR") : "build");
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  test_use_mpi_leak_suppressions();
   // Two ranks on two cores: no oversubscribed OpenMP threads.
   setenv("OMP_NUM_THREADS", "1", 1);
   temp_dir = test_temp_dir("segtrain_mpi");

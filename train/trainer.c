@@ -150,6 +150,9 @@ segc_status segc_trainer_step(segc_trainer *t, const float *images,
   g->seed = t->seed;
   g->step = (uint64_t)t->step;
   const segc_shape shape = segc_shape5(count, 1, t->roi[0], t->roi[1], t->roi[2]);
+  // The loader's batch is host memory; the trainer refuses a network on a
+  // device without kernels, so today the graph runs where the batch is (a
+  // GPU trainer uploads it first).
   segc_tensor x = segc_tensor_view((void *)images, shape, SEGC_F32,
                                    SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
   segc_tensor y = segc_tensor_view((void *)labels, shape, SEGC_U8,

@@ -114,3 +114,23 @@ bool test_bf16_available(const char *what) {
   said = true;
   return false;
 }
+
+void test_use_mpi_leak_suppressions(void) {
+  // Outside ctest the file is found beside the test sources.
+  char tests_dir[2048] = ".";
+  const char *source_dir = getenv("SEGC_SOURCE_DIR");
+  if (source_dir != NULL) {
+    snprintf(tests_dir, sizeof tests_dir, "%s/tests", source_dir);
+  } else if (strrchr(__FILE__, '/') != NULL) {
+    // __FILE__ is tests/util/test_util.c: two levels up is tests/.
+    const int util_length = (int)(strrchr(__FILE__, '/') - __FILE__);
+    snprintf(tests_dir, sizeof tests_dir, "%.*s/..", util_length, __FILE__);
+  }
+  static char lsan_options[4096];
+  const char *earlier = getenv("LSAN_OPTIONS");
+  snprintf(lsan_options, sizeof lsan_options,
+           "%.1000s%ssuppressions=%s/mpi_lsan.supp:fast_unwind_on_malloc=0:"
+           "print_suppressions=0",
+           earlier ? earlier : "", earlier && *earlier ? ":" : "", tests_dir);
+  setenv("LSAN_OPTIONS", lsan_options, 1);
+}

@@ -59,6 +59,12 @@ int test_finish(const char *name);
 bool test_bf16_available(const char *what);
 int test_finish_failed(void);
 
+// For tests that start MPI ranks: in the sanitizer build the ranks'
+// LeakSanitizer ignores what OpenMPI keeps until exit (tests/mpi_lsan.supp
+// names only MPI's libraries); the slow unwinder gives the full stacks those
+// names are matched against. Without a sanitizer the variable is unused.
+void test_use_mpi_leak_suppressions(void);
+
 // Exit code that ctest reports as skipped.
 enum { TEST_SKIP = 77 };
 
