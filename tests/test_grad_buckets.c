@@ -220,6 +220,26 @@ int main(void) {
   CHECK(overlapped == 0, "undeclared gradients start nothing early (%d)",
         overlapped);
 
+  // The bundle's 18,799,401 gradients: 25 MiB buckets from the end, and the
+  // first 1 MiB (final only when backward ends) alone.
+  const int64_t bundle = 18799401;
+  float *arena = malloc(sizeof(float) * (size_t)bundle);  // never touched
+  segc_grad_buckets big;
+  CHECK_OK(segc_grad_buckets_init(&big, arena, bundle, 0,
+                                  (segc_allreduce_ops){fake_start, fake_wait,
+                                                       NULL, NULL}));
+  const segc_grad_bucket *last = &big.buckets[big.bucket_count - 1];
+  int64_t covered = 0;
+  for (int i = 0; i < big.bucket_count; ++i) covered += big.buckets[i].count;
+  CHECK(big.bucket_count == 4 && last->data == arena &&
+            last->count == (1 << 20) / 4 &&
+            big.buckets[0].count == (25 << 20) / 4 &&
+            big.buckets[0].data + big.buckets[0].count == arena + bundle &&
+            covered == bundle,
+        "bundle buckets: %d, the last %lld floats at the start, %lld covered",
+        big.bucket_count, (long long)last->count, (long long)covered);
+  segc_grad_buckets_destroy(&big);
+  free(arena);
   free(final_grads);
   free(in);
   free(input);

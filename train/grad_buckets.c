@@ -18,7 +18,12 @@ segc_status segc_grad_buckets_init(segc_grad_buckets *b, float *grads,
   if (per_bucket < 1)
     return SEGC_FAIL(SEGC_ERR_INVALID, "gradient buckets: %zu-byte buckets",
                      bucket_bytes);
-  const int64_t n = (count + per_bucket - 1) / per_bucket;
+  // The arena's start: backward writes it last, so it is sent alone.
+  int64_t head = (int64_t)(SEGC_GRAD_LAST_BUCKET_BYTES / sizeof(float));
+  if (head > per_bucket) head = per_bucket;
+  if (head > count) head = count;
+  const int64_t rest = count - head;
+  const int64_t n = (rest + per_bucket - 1) / per_bucket + 1;
   b->buckets = calloc((size_t)n, sizeof *b->buckets);
   if (!b->buckets)
     return SEGC_FAIL(SEGC_ERR_NOMEM, "gradient buckets: out of memory");
@@ -27,12 +32,14 @@ segc_status segc_grad_buckets_init(segc_grad_buckets *b, float *grads,
   b->bucket_count = (int)n;
   b->ops = ops;
   // Bucket 0 ends the arena: backward reaches the last parameters first.
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i + 1 < n; ++i) {
     const int64_t end = count - i * per_bucket;
-    const int64_t begin = end > per_bucket ? end - per_bucket : 0;
+    const int64_t begin = end - per_bucket > head ? end - per_bucket : head;
     b->buckets[i].data = grads + begin;
     b->buckets[i].count = end - begin;
   }
+  b->buckets[n - 1].data = grads;
+  b->buckets[n - 1].count = head;
   return SEGC_OK;
 }
 

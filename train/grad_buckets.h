@@ -3,7 +3,9 @@
 // all-reduce starts as soon as backward has written the last gradient in it,
 // so that communication overlaps the rest of backward. Buckets are filled
 // from the end of the arena, whose parameters (the decoder's last layers)
-// backward finishes first.
+// backward finishes first; the arena's first 1 MiB (the first layers, final
+// only when backward ends) is a bucket of its own, so that what is left to
+// send after backward is small.
 //
 // The all-reduce itself is behind two calls (start, wait) so that this file
 // needs neither MPI nor NCCL: the communicator supplies them.
@@ -17,8 +19,9 @@
 #include "autograd/graph.h"
 #include "core/status.h"
 
-// DDP's default bucket size (bucket_cap_mb = 25).
-enum { SEGC_GRAD_BUCKET_BYTES = 25 << 20 };
+// DDP's default bucket size (bucket_cap_mb = 25), and the most the bucket
+// holding the arena's start takes.
+enum { SEGC_GRAD_BUCKET_BYTES = 25 << 20, SEGC_GRAD_LAST_BUCKET_BYTES = 1 << 20 };
 
 typedef struct {
   // Starts summing `count` floats at `data` over every process, in place;
