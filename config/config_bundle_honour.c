@@ -79,6 +79,43 @@ static segc_status honour_scripts(segc_bundle *b, const char *list_id) {
   return SEGC_OK;
 }
 
+// The multi-GPU files' samplers and per-rank handlers are what a distributed
+// segc run does: training shuffled and padded (data/loader.h), validation
+// in order, every case once (train/validate.h), rank 0 alone logging.
+// Anything else stays listed as ignored.
+static segc_status honour_samplers(segc_bundle *b) {
+  bool train_ok, ok;
+  SEGC_TRY(segc_bundle_expect(
+      b, "train#sampler",
+      "{\"_target_\": \"DistributedSampler\", \"dataset\": \"@train#dataset\","
+      " \"even_divisible\": true, \"shuffle\": true}",
+      &train_ok));
+  if (train_ok && segc_bundle_node(b, "train#dataloader#sampler")) {
+    SEGC_TRY(segc_bundle_expect(b, "train#dataloader#sampler",
+                                "\"@train#sampler\"", &ok));
+    // The sampler shuffles, so the loader must not.
+    if (ok) SEGC_TRY(segc_bundle_expect(b, "train#dataloader#shuffle",
+                                        "false", &ok));
+  }
+  bool validate_ok;
+  SEGC_TRY(segc_bundle_expect(
+      b, "validate#sampler",
+      "{\"_target_\": \"DistributedSampler\", \"dataset\": "
+      "\"@validate#dataset\", \"even_divisible\": false, \"shuffle\": false}",
+      &validate_ok));
+  if (validate_ok)
+    SEGC_TRY(segc_bundle_expect(b, "validate#dataloader#sampler",
+                                "\"@validate#sampler\"", &ok));
+  static const char *const train_handlers[] = {
+      "$@train#handlers[:-2ifdist.get_rank()>0elseNone]", NULL};
+  static const char *const val_handlers[] = {
+      "$Noneifdist.get_rank()>0else@validate#handlers", NULL};
+  SEGC_TRY(segc_bundle_consume_if(b, "train#trainer#train_handlers",
+                                  train_handlers));
+  return segc_bundle_consume_if(b, "validate#evaluator#val_handlers",
+                                val_handlers);
+}
+
 static segc_status honour_wiring(segc_bundle *b) {
   const cJSON *imports = segc_bundle_node(b, "imports");
   bool only_imports = cJSON_IsArray(imports);
@@ -437,6 +474,7 @@ segc_status segc_bundle_honour(segc_bundle *b) {
   char optimizer[SEGC_BUNDLE_ID_MAX];
   SEGC_TRY(segc_bundle_honour_model(b, optimizer));
   SEGC_TRY(honour_wiring(b));
+  SEGC_TRY(honour_samplers(b));
   found_ids found;
   SEGC_TRY(recognise_parts(b, &found));
   SEGC_TRY(honour_values(b, optimizer, &found));
