@@ -148,12 +148,6 @@ segc_status segc_graph_backward_seeded(segc_graph *graph, segc_value *loss,
 segc_status segc_graph_use_param(segc_graph *graph, const void *grad,
                                  size_t bytes);
 
-// The parameters of this pass whose gradients are final once backward has
-// run entry `entry`: those first used at an index >= entry.
-static inline bool segc_param_use_final(const segc_param_use *use, int entry) {
-  return use->first_entry >= entry;
-}
-
 // For backward functions: where to put a gradient contribution for `value`.
 // When the value has no gradient yet, *target is its (possibly freshly
 // allocated) grad buffer and *accumulate is false: the op may store. When a
