@@ -1,6 +1,7 @@
 // segeval: Dice (and NSD) of predictions against labels with MONAI's rules,
 // from files or by running the bundle's evaluation (configs/evaluate.json).
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 #include "data/datalist.h"
 #include "data/file_list.h"
 #include "data/nifti_io.h"
+#include "dist/comm.h"
 #include "infer/eval_cases.h"
+#include "infer/eval_shards.h"
 #include "infer/eval_table.h"
 #include "infer/infer_options.h"
 #include "infer/infer_report.h"
@@ -31,6 +34,9 @@ static void usage(FILE *out) {
       "val_roi), sliding window with sw_mode/sw_padding_mode (without a\n"
       "config file: configs/evaluate.json's constant/constant), prediction and\n"
       "label mapped back to the label's grid, then the metrics.\n"
+      "Under mpirun with distributed true (configs/multi_cpu_evaluate.json)\n"
+      "the cases are dealt over the processes (case i to rank i mod N) and\n"
+      "rank 0 writes the CSVs, identical to one process's.\n"
       "Predictions and labels are given only with --pred and --label: an\n"
       "argument on its own is a config file and must end in .json.\n"
       "  --pred P / --label L   files or folders (repeatable)\n"
@@ -101,17 +107,17 @@ static segc_status write_outputs(outputs *o, const segc_eval_table *table,
 
 // `pred_source` and `label_source` name where each map came from, so that a
 // value beyond the class count is blamed on the right file.
-static segc_status add_case(segc_eval_table *table, const char *name,
-                            const char *pred_source, const char *label_source,
-                            const segc_volume *pred, const segc_volume *label,
-                            double tolerance) {
-  SEGC_TRY(segc_metrics_check_classes(pred, table->classes, pred_source));
-  SEGC_TRY(segc_metrics_check_classes(label, table->classes, label_source));
+static segc_status add_case(segc_eval_shards *rows, int index,
+                            const char *name, const char *pred_source,
+                            const char *label_source, const segc_volume *pred,
+                            const segc_volume *label, double tolerance) {
+  SEGC_TRY(segc_metrics_check_classes(pred, rows->classes, pred_source));
+  SEGC_TRY(segc_metrics_check_classes(label, rows->classes, label_source));
   segc_case_metrics m;
   segc_status status =
-      segc_metrics_compute(pred, label, table->classes, tolerance, &m);
+      segc_metrics_compute(pred, label, rows->classes, tolerance, &m);
   if (status != SEGC_OK) return segc_fail_context(status, "%s", name);
-  status = segc_eval_table_add(table, name, &m);
+  status = segc_eval_shards_put(rows, index, &m);
   segc_metrics_free(&m);
   return status;
 }
@@ -186,45 +192,120 @@ static int parse_args(int argc, char **argv, segc_config *config,
   return 0;
 }
 
-// Mode 1: prediction files against label files.
-static segc_status evaluate_files(const segc_config *config, const eval_args *e,
-                                  segc_eval_table *table) {
-  segc_eval_pairs pairs;
-  SEGC_TRY(segc_eval_pair_files(e->preds.items, e->preds.count, e->labels.items,
-                                e->labels.count, config->output_postfix, &pairs));
-  if (pairs.unpaired_predictions)
+// The cases of a run and the rounds that deal them over the ranks. Every
+// rank takes every step (the collectives in segc_eval_shards_agree), and
+// stops after the first round in which any rank failed.
+typedef struct {
+  segc_eval_shards rows;
+  int failed_rank;  // -1: none
+} eval_run;
+
+// Collective: the end of one step; false when this or another rank failed.
+// A failure to exchange ends the job: the other ranks cannot be told.
+static bool round_ok(eval_run *r, segc_status local) {
+  if (segc_eval_shards_agree(&r->rows, local, &r->failed_rank) != SEGC_OK)
+    segc_comm_abort(r->rows.comm, 1, segc_error_message());
+  return r->failed_rank < 0;
+}
+
+// A rank's own failure, said by that rank (prefixed with it under mpirun).
+static void report(const eval_run *r, segc_status status) {
+  if (status == SEGC_OK) return;
+  if (r->rows.world_size > 1)
+    fprintf(stderr, "segeval: error: rank %d of %d: %s\n", r->rows.rank,
+            r->rows.world_size, segc_error_message());
+  else
+    fprintf(stderr, "segeval: error: %s\n", segc_error_message());
+}
+
+static void print_case(const eval_run *r, int index, const char *name,
+                       double seconds) {
+  fprintf(stderr, "segeval: case %d/%d %s: Dice %.4f (%.1f s)\n", index + 1,
+          r->rows.cases, name,
+          segc_metrics_mean(r->rows.dice + (size_t)index * (size_t)r->rows.classes,
+                            r->rows.classes),
+          seconds);
+}
+
+// Mode 1: prediction files against label files (the table's case names
+// are pairs->label).
+static void evaluate_files(const segc_config *config, const eval_args *e,
+                           segc_eval_pairs *pairs, eval_run *r) {
+  segc_status status = segc_eval_pair_files(
+      e->preds.items, e->preds.count, e->labels.items, e->labels.count,
+      config->output_postfix, pairs);
+  if (status == SEGC_OK && pairs->unpaired_predictions && r->rows.rank == 0)
     fprintf(stderr, "note: %d prediction files have no label and are skipped\n",
-            pairs.unpaired_predictions);
-  segc_status status = SEGC_OK;
-  for (int i = 0; i < pairs.count && status == SEGC_OK; ++i) {
-    segc_volume p, l;
-    status = segc_read_label_map(pairs.pred[i], "prediction", &p);
-    if (status != SEGC_OK) break;
-    status = segc_read_label_map(pairs.label[i], "label", &l);
-    if (status == SEGC_OK) {
-      status = add_case(table, pairs.label[i], pairs.pred[i], pairs.label[i],
-                        &p, &l, e->tolerance);
-      segc_volume_free(&l);
+            pairs->unpaired_predictions);
+  if (status == SEGC_OK)
+    status = segc_eval_shards_init(&r->rows, r->rows.comm, pairs->count,
+                                   r->rows.classes, r->rows.with_nsd);
+  report(r, status);
+  const int rounds = round_ok(r, status) ? segc_eval_shards_rounds(&r->rows) : 0;
+  for (int round = 0; round < rounds; ++round) {
+    const int i = segc_eval_shards_case(&r->rows, round);
+    if (i >= 0) {
+      segc_volume p, l;
+      status = segc_read_label_map(pairs->pred[i], "prediction", &p);
+      if (status == SEGC_OK) {
+        status = segc_read_label_map(pairs->label[i], "label", &l);
+        if (status == SEGC_OK) {
+          status = add_case(&r->rows, i, pairs->label[i], pairs->pred[i],
+                            pairs->label[i], &p, &l, e->tolerance);
+          segc_volume_free(&l);
+        }
+        segc_volume_free(&p);
+      }
+      report(r, status);
     }
-    segc_volume_free(&p);
+    if (!round_ok(r, status)) break;
   }
-  segc_eval_pairs_free(&pairs);
+}
+
+// One case of mode 2: evaluated, saved when asked, its metrics stored.
+static segc_status network_case(segc_infer_model *model,
+                                const segc_infer_settings *settings,
+                                const segc_training_transforms *transforms,
+                                const eval_args *e,
+                                const segc_datalist_item *item, int index,
+                                eval_run *r) {
+  segc_volume pred, label;
+  const double t0 = segc_now();
+  SEGC_TRY(segc_eval_case(model, settings, transforms, item->image, item->label,
+                          &pred, &label));
+  segc_status status = SEGC_OK;
+  if (e->save_pred) status = save_pair(e->save_pred, item->image, &pred, &label);
+  char pred_source[8192];
+  snprintf(pred_source, sizeof pred_source, "the prediction for %s", item->image);
+  if (status == SEGC_OK)
+    status = add_case(&r->rows, index, item->image, pred_source, item->label,
+                      &pred, &label, e->tolerance);
+  if (status == SEGC_OK && r->rows.rank == 0)
+    print_case(r, index, item->image, segc_now() - t0);
+  segc_volume_free(&pred);
+  segc_volume_free(&label);
   return status;
 }
 
-// Mode 2: the bundle's evaluation of the validation cases with a network.
-static segc_status evaluate_network(const segc_config *config,
-                                    const eval_args *e, segc_eval_table *table) {
-  segc_datalist list;
-  segc_datalist_init(&list);
+// Mode 2: the bundle's evaluation of the validation cases with a network
+// (the table's case names are the images). Every rank reads the datalist
+// and loads the network, then evaluates its own cases.
+static void evaluate_network(const segc_config *config, const eval_args *e,
+                             segc_datalist *list, eval_run *r) {
   segc_status status =
-      e->datalist ? segc_datalist_read_json(e->datalist, true, &list)
+      e->datalist ? segc_datalist_read_json(e->datalist, true, list)
                   : segc_datalist_from_dataset_dir(e->dataset_dir, config->val_cases,
-                                                   &list);
-  const int64_t count = status == SEGC_OK ? list.count[SEGC_DATALIST_VALIDATION] : 0;
+                                                   list);
+  const int64_t count = status == SEGC_OK ? list->count[SEGC_DATALIST_VALIDATION] : 0;
   if (status == SEGC_OK && count == 0)
     status = SEGC_FAIL(SEGC_ERR_INVALID, "%s has no validation cases",
                        e->datalist ? e->datalist : e->dataset_dir);
+  if (status == SEGC_OK && count > INT32_MAX / 2)
+    status = SEGC_FAIL(SEGC_ERR_INVALID, "%lld validation cases: too many",
+                       (long long)count);
+  if (status == SEGC_OK)
+    status = segc_eval_shards_init(&r->rows, r->rows.comm, (int)count,
+                                   r->rows.classes, r->rows.with_nsd);
   segc_infer_settings settings = {0};
   if (status == SEGC_OK)
     status = segc_infer_settings_from_config(config, e->classes, &settings);
@@ -239,37 +320,24 @@ static segc_status evaluate_network(const segc_config *config,
   segc_infer_model model = {0};
   if (status == SEGC_OK)
     status = segc_infer_model_load(&model, weights, config, &settings);
+  report(r, status);
   const int64_t roi[3] = {config->roi[0], config->roi[1], config->roi[2]};
   segc_training_transforms transforms =
       segc_training_transforms_bundle(settings.pixdim, roi);
   transforms.classes = e->classes;
   transforms.center_crop = config->val_roi_set;
   for (int a = 0; a < 3; ++a) transforms.center_roi[a] = config->val_roi[a];
-  for (int64_t i = 0; i < count && status == SEGC_OK; ++i) {
-    const segc_datalist_item *item = &list.items[SEGC_DATALIST_VALIDATION][i];
-    segc_volume pred, label;
-    const double t0 = segc_now();
-    status = segc_eval_case(&model, &settings, &transforms, item->image,
-                            item->label, &pred, &label);
-    if (status != SEGC_OK) break;
-    if (e->save_pred) status = save_pair(e->save_pred, item->image, &pred, &label);
-    char pred_source[8192];
-    snprintf(pred_source, sizeof pred_source, "the prediction for %s", item->image);
-    if (status == SEGC_OK)
-      status = add_case(table, item->image, pred_source, item->label, &pred,
-                        &label, e->tolerance);
-    if (status == SEGC_OK)
-      fprintf(stderr, "segeval: case %lld/%lld %s: Dice %.4f (%.1f s)\n",
-              (long long)i + 1, (long long)count, item->image,
-              segc_metrics_mean(table->dice + (size_t)i * (size_t)e->classes,
-                                e->classes),
-              segc_now() - t0);
-    segc_volume_free(&pred);
-    segc_volume_free(&label);
+  const int rounds = round_ok(r, status) ? segc_eval_shards_rounds(&r->rows) : 0;
+  for (int round = 0; round < rounds; ++round) {
+    const int i = segc_eval_shards_case(&r->rows, round);
+    if (i >= 0) {
+      status = network_case(&model, &settings, &transforms, e,
+                            &list->items[SEGC_DATALIST_VALIDATION][i], i, r);
+      report(r, status);
+    }
+    if (!round_ok(r, status)) break;
   }
   segc_infer_model_destroy(&model);
-  segc_datalist_free(&list);
-  return status;
 }
 
 static void print_summary(const segc_eval_table *table, double tolerance,
@@ -290,7 +358,24 @@ static void print_summary(const segc_eval_table *table, double tolerance,
   printf("; CSVs in %s\n", output_dir);
 }
 
-static int run(const segc_config *config, const eval_args *e) {
+// Rank 0's table of every case in dataset order, from the gathered rows.
+static segc_status build_table(const eval_run *r, const char *const *names,
+                               segc_eval_table *table) {
+  for (int i = 0; i < r->rows.cases; ++i) {
+    const size_t offset = (size_t)i * (size_t)r->rows.classes;
+    const segc_case_metrics m = {
+        .classes = r->rows.classes,
+        .dice = r->rows.dice + offset,
+        .nsd = r->rows.with_nsd ? r->rows.nsd + offset : NULL};
+    SEGC_TRY(segc_eval_table_add(table, names[i], &m));
+  }
+  return SEGC_OK;
+}
+
+// Evaluates this rank's cases; on rank 0 then writes the CSVs of all.
+static int run(const segc_config *config, const eval_args *e,
+               segc_comm *comm) {
+  const bool lead = segc_comm_rank(comm) == 0;
   // The default labels file names the bundle's 105 classes (other class
   // counts get generic names) and may be absent; a labels file the user
   // names must be there, as for seginfer.
@@ -298,25 +383,60 @@ static int run(const segc_config *config, const eval_args *e) {
   segc_config_defaults(&defaults);
   const bool default_labels = !strcmp(config->labels, defaults.labels);
   segc_label_table names = {0};
-  segc_eval_table table;
-  segc_eval_table_init(&table, e->classes, e->tolerance > 0.0);
+  eval_run r = {.failed_rank = -1};
+  r.rows.comm = comm;
+  r.rows.rank = segc_comm_rank(comm);
+  r.rows.world_size = segc_comm_world_size(comm);
+  r.rows.classes = e->classes;
+  r.rows.with_nsd = e->tolerance > 0.0;
   outputs out = {.dir = e->output_dir};
+  segc_output_stage_init(&out.stage);
   segc_status status =
       segc_structures_for_setting(config->labels, default_labels, e->classes, &names);
-  if (status == SEGC_OK) {
-    segc_set_threads(config->threads);
-    status = stage_outputs(&out, table.with_nsd);
+  segc_set_threads(config->threads);
+  // Only rank 0 writes; it finds out first whether it can.
+  if (status == SEGC_OK && lead) status = stage_outputs(&out, r.rows.with_nsd);
+  report(&r, status);
+  segc_eval_pairs pairs = {0};
+  segc_datalist list;
+  segc_datalist_init(&list);
+  const char **case_names = NULL;
+  if (round_ok(&r, status)) {
+    if (e->preds.count) {
+      evaluate_files(config, e, &pairs, &r);
+      case_names = (const char **)pairs.label;
+    } else {
+      evaluate_network(config, e, &list, &r);
+      case_names = calloc((size_t)r.rows.cases + 1, sizeof *case_names);
+      for (int i = 0; case_names && i < r.rows.cases; ++i)
+        case_names[i] = list.items[SEGC_DATALIST_VALIDATION][i].image;
+    }
   }
-  if (status == SEGC_OK)
-    status = e->preds.count ? evaluate_files(config, e, &table)
-                            : evaluate_network(config, e, &table);
-  if (status == SEGC_OK) status = write_outputs(&out, &table, &names);
-  else segc_output_stage_abort(&out.stage);
-  if (status == SEGC_OK) print_summary(&table, e->tolerance, e->output_dir);
-  else fprintf(stderr, "segeval: error: %s\n", segc_error_message());
-  segc_eval_table_free(&table);
+  int code = r.failed_rank < 0 ? 0 : 1;
+  if (code == 0 && segc_eval_shards_gather(&r.rows) != SEGC_OK)
+    segc_comm_abort(comm, 1, segc_error_message());
+  if (lead && code == 0) {
+    segc_eval_table table;
+    segc_eval_table_init(&table, e->classes, r.rows.with_nsd);
+    status = case_names ? build_table(&r, case_names, &table)
+                        : SEGC_FAIL(SEGC_ERR_NOMEM, "segeval: out of memory");
+    if (status == SEGC_OK) status = write_outputs(&out, &table, &names);
+    if (status == SEGC_OK) print_summary(&table, e->tolerance, e->output_dir);
+    else report(&r, status);
+    code = status == SEGC_OK ? 0 : 1;
+    segc_eval_table_free(&table);
+  } else if (lead) {
+    if (r.failed_rank > 0)
+      fprintf(stderr, "segeval: error: rank %d failed (its message is above); "
+              "no CSVs written\n", r.failed_rank);
+  }
+  if (lead && code != 0) segc_output_stage_abort(&out.stage);
+  if (!e->preds.count) free(case_names);
+  segc_eval_pairs_free(&pairs);
+  segc_datalist_free(&list);
+  segc_eval_shards_free(&r.rows);
   segc_labels_free(&names);
-  return status == SEGC_OK ? 0 : 1;
+  return code;
 }
 
 // Every option parse_args reads with a value (a value ending in .json is
@@ -349,8 +469,24 @@ int main(int argc, char **argv) {
   // Without a config file: evaluate.json's sliding window (MONAI's defaults).
   if (!has_config && !sets_mode) config.sw_mode = SEGC_CONFIG_SW_CONSTANT;
   if (!has_config && !sets_padding) config.sw_padding_mode = SEGC_CONFIG_PAD_CONSTANT;
-  segc_config_notes_print(&notes, stderr);
+  // Under mpirun every process reads the same command line; rank 0 speaks.
+  segc_comm *comm = NULL;
+  if (segc_comm_create(&comm) != SEGC_OK) {
+    segc_config_notes_free(&notes);
+    return fail(segc_error_message());
+  }
+  const bool lead = segc_comm_rank(comm) == 0;
+  if (lead) segc_config_notes_print(&notes, stderr);
   segc_config_notes_free(&notes);
+  if (!config.distributed && segc_comm_world_size(comm) > 1) {
+    // Every rank would evaluate every case and write the same files.
+    if (lead)
+      fprintf(stderr, "segeval: error: started as one of %d processes, but the "
+              "config has distributed false (add configs/multi_cpu_evaluate.json "
+              "or --set distributed=true)\n", segc_comm_world_size(comm));
+    segc_comm_free(comm);
+    return 1;
+  }
   eval_args e = {.output_dir = config.output_dir, .tolerance = 3.0,
                  .classes = config.network_def.out_channels,
                  .check_network = check_network};
@@ -358,8 +494,9 @@ int main(int argc, char **argv) {
   e.labels.items = calloc((size_t)argc, sizeof(char *));
   int rc = e.preds.items && e.labels.items ? parse_args(argc, argv, &config, &e)
                                            : fail("out of memory");
-  if (rc == 0) rc = run(&config, &e);
+  if (rc == 0) rc = run(&config, &e, comm);
   free(e.preds.items);
   free(e.labels.items);
+  segc_comm_free(comm);
   return rc;
 }

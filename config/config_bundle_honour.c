@@ -54,6 +54,11 @@ static segc_status honour_scripts(segc_bundle *b, const char *list_id) {
       "$@checkpointloader(@evaluator)if@load_pretrainelseNone",
       "$@train#trainer.run()", "$@validate#evaluator.run()",
       "$@evaluator.run()", "$dist.is_initialized()anddist.destroy_process_group()",
+      // Ranks above 0 quiet: what segtrain and segeval do under mpirun.
+      "$@train#trainer.logger.setLevel(logging.WARNINGifdist.get_rank()>0"
+      "elselogging.INFO)",
+      "$@validate#evaluator.logger.setLevel(logging.WARNINGifdist.get_rank()>0"
+      "elselogging.INFO)",
       NULL};
   int index = 0;
   for (const cJSON *item = list->child; item; item = item->next, ++index) {

@@ -163,9 +163,33 @@ static void check_shared_bundle(const char *shared) {
   for (int i = 0; honoured[i]; ++i)
     CHECK(!segc_config_notes_ignored(&notes, honoured[i]), "%s is honoured",
           honoured[i]);
+  // Ranks above 0 log warnings only, as segc's do.
+  CHECK(!segc_config_notes_ignored(&notes, "initialize#6") &&
+            !segc_config_notes_ignored(&notes, "initialize#7"),
+        "multi-gpu: the rank-0 logging is honoured");
   // What it sets beyond those is still listed (cudnn.benchmark).
   CHECK(segc_config_notes_ignored(&notes, "initialize#4"),
         "multi-gpu: initialize#4 listed");
+  segc_config_notes_free(&notes);
+
+  // Multi-GPU evaluation (train.json + evaluate.json +
+  // multi_gpu_evaluate.json, as the bundle's README runs it).
+  const char *multi_eval[3] = {test_path(dir, "train.json"),
+                               test_path(dir, "evaluate.json"),
+                               test_path(dir, "multi_gpu_evaluate.json")};
+  segc_config_defaults(&c);
+  EXPECT_OK(segc_config_load_files(&c, multi_eval, 3, &notes));
+  CHECK(c.distributed && c.backend == SEGC_BACKEND_NCCL &&
+            c.device == SEGC_RUN_ON_CUDA,
+        "multi-gpu evaluation: distributed nccl cuda");
+  static const char *const eval_honoured[] = {
+      "network", "validate#sampler", "validate#dataloader#sampler",
+      "initialize#2", "initialize#5", NULL};
+  for (int i = 0; eval_honoured[i]; ++i)
+    CHECK(!segc_config_notes_ignored(&notes, eval_honoured[i]),
+          "multi-gpu evaluation: %s is honoured", eval_honoured[i]);
+  CHECK(segc_config_notes_ignored(&notes, "initialize#3"),
+        "multi-gpu evaluation: initialize#3 (cudnn.benchmark) listed");
   segc_config_notes_free(&notes);
 
   // inference.json: gaussian blending with replicate padding, and the
@@ -200,17 +224,21 @@ static void check_shared_bundle(const char *shared) {
   char mine[4096];
   snprintf(mine, sizeof mine, "%s/configs", source && *source ? source : ".");
   const struct {
-    const char *segc[2], *bundle[2];
+    const char *segc[2], *bundle[3];
   } pairs[] = {
       {{"train.json", NULL}, {"train.json", NULL}},
       {{"evaluate.json", NULL}, {"train.json", "evaluate.json"}},
       {{"inference.json", NULL}, {"inference.json", NULL}},
       {{"train.json", "multi_gpu_train.json"},
        {"train.json", "multi_gpu_train.json"}},
+      {{"evaluate.json", "multi_gpu_evaluate.json"},
+       {"train.json", "evaluate.json", "multi_gpu_evaluate.json"}},
   };
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; ++i) {
-    const char *ours[2], *theirs[2];
-    int n = pairs[i].segc[1] ? 2 : 1, m = pairs[i].bundle[1] ? 2 : 1;
+    const char *ours[2], *theirs[3];
+    int n = pairs[i].segc[1] ? 2 : 1;
+    int m = 1;
+    while (m < 3 && pairs[i].bundle[m]) ++m;
     for (int k = 0; k < n; ++k) ours[k] = test_path(mine, pairs[i].segc[k]);
     for (int k = 0; k < m; ++k) theirs[k] = test_path(dir, pairs[i].bundle[k]);
     segc_config a, b2;
