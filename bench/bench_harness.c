@@ -1,7 +1,9 @@
 #include "bench/bench_harness.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "config/config.h"
 #include "core/parallel.h"
 
 static segc_status timed_call(bench_timed_job job, int run,
@@ -47,4 +49,16 @@ double bench_median(double *values, int count) {
   bench_sort(values, count);
   return count % 2 ? values[count / 2]
                    : 0.5 * (values[count / 2 - 1] + values[count / 2]);
+}
+
+segc_status bench_parse_device(const char *name, segc_device *device) {
+  segc_config config;
+  segc_config_defaults(&config);
+  if (!strcmp(name, "cpu")) config.device = SEGC_RUN_ON_CPU;
+  else if (!strcmp(name, "cuda")) config.device = SEGC_RUN_ON_CUDA;
+  else if (!strcmp(name, "auto")) config.device = SEGC_RUN_ON_AUTO;
+  else
+    return SEGC_FAIL(SEGC_ERR_INVALID, "--device: unknown %s (cpu, cuda, auto)",
+                     name);
+  return segc_config_device(&config, device);
 }

@@ -7,6 +7,7 @@
 #define SEGC_BENCH_BENCH_HARNESS_H
 
 #include "core/status.h"
+#include "core/tensor.h"
 
 // One run of what is timed. `run` counts from 0; warm-ups get negative
 // numbers. The harness times the call; a function that measures a narrower
@@ -35,5 +36,10 @@ void bench_sort(double *values, int count);
 // The median of values[0..count) (the mean of the two middle values for an
 // even count); sorts them in place.
 double bench_median(double *values, int count);
+
+// --device NAME for the benchmarks: "cpu", "cuda" or "auto", resolved as the
+// config's `device` is (segc_config_device): cuda is refused with the
+// supports table's message where this build has no CUDA kernels.
+segc_status bench_parse_device(const char *name, segc_device *device);
 
 #endif

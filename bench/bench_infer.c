@@ -17,7 +17,9 @@
 
 #include "core/dnnl_context.h"
 #include "bench/bench.h"
+#include "bench/bench_harness.h"
 #include "bench/bench_infer_runs.h"
+#include "core/backend.h"
 #include "data/file_list.h"
 
 enum { kSeed = 20240601 };
@@ -31,6 +33,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: segbench infer [--inputs example,512] [--res lowres,highres]\n"
           "       [--dtypes f32,bf16] [--no-monai] [--threads N (2)]\n"
+          "       [--device cpu|cuda|auto (cpu)]\n"
           "       [--cache DIR (build/bench-data)] [--shared DIR (../shared)]\n"
           "       [--tools DIR (tools)]\n");
 }
@@ -82,7 +85,14 @@ int segc_bench_infer(int argc, char **argv) {
     else if (!strcmp(a, "--shared")) shared = v;
     else if (!strcmp(a, "--tools")) tools = v;
     else if (!strcmp(a, "--threads")) setup.threads = atoi(v);
-    else {
+    else if (!strcmp(a, "--device")) {
+      segc_device device;
+      if (bench_parse_device(v, &device) != SEGC_OK) {
+        fprintf(stderr, "segbench infer: error: %s\n", segc_error_message());
+        return 2;
+      }
+      snprintf(setup.device, sizeof setup.device, "%s", segc_device_name(device));
+    } else {
       fprintf(stderr, "segbench infer: error: unknown option '%s'\n", a);
       usage(stderr);
       return 2;
@@ -118,7 +128,8 @@ int segc_bench_infer(int argc, char **argv) {
   else if (!segc_data_is_file(script)) monai_note = "MONAI not run: no tools/monai_infer.py (--tools DIR)";
   else if (!bench_monai_available()) monai_note = "MONAI not run: /usr/bin/python3 cannot import monai";
   printf("segbench infer: weights %s (bundle-shaped SegResNet, random, seed %d), "
-         "%d threads; %s\n", setup.weights, kSeed, setup.threads,
+         "%s, %d threads; %s\n", setup.weights, kSeed,
+         setup.device[0] ? setup.device : "cpu", setup.threads,
          monai_note ? monai_note : "MONAI 1.4 beside it (tools/monai_infer.py)");
   printf("| Input | Res | Run | Total (s) | Pre | Inferer | Invert | Post | Write "
          "| Windows/s | Peak RSS (GB) |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -138,7 +149,8 @@ int segc_bench_infer(int argc, char **argv) {
         print_row(list[in].tag, res_name, "segc f32", &f32);
         fflush(stdout);
       }
-      if (listed(dtypes, "bf16") && segc_dnnl_require_compute(SEGC_BF16) != SEGC_OK) {
+      if (listed(dtypes, "bf16") && strcmp(setup.device, "cuda") != 0 &&
+          segc_dnnl_require_compute(SEGC_BF16) != SEGC_OK) {
         printf("segc bf16: skipped: %s\n", segc_error_message());
       } else if (listed(dtypes, "bf16")) {
         bench_run_seginfer(&setup, list[in].path, list[in].tag, lowres, "bf16", &bf16);

@@ -89,9 +89,11 @@ void bench_run_seginfer(const bench_setup *setup, const char *input,
            lowres ? "lowres" : "highres", dtype);
   snprintf(command, sizeof command,
            "'%s/seginfer' --weights '%s' --%s --dtype %s --threads %d --quiet "
-           "-i '%s' -o '%s' --report '%s' >/dev/null 2>'%s/out/seginfer.err'",
+           "--set device=%s -i '%s' -o '%s' --report '%s' >/dev/null "
+           "2>'%s/out/seginfer.err'",
            setup->bin_dir, setup->weights, lowres ? "lowres" : "highres", dtype,
-           setup->threads, input, run->label_path, report, setup->cache);
+           setup->threads, setup->device[0] ? setup->device : "cpu", input,
+           run->label_path, report, setup->cache);
   if (shell(command) != 0) {
     snprintf(run->note, sizeof run->note, "seginfer failed (see %s/out/seginfer.err)",
              setup->cache);

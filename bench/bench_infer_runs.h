@@ -27,6 +27,7 @@ typedef struct {
   char cache[1024];
   char weights[4096];
   int threads;
+  char device[16];              // seginfer's --set device= (cpu, cuda, auto)
 } bench_setup;
 
 // The folder holding this executable (/proc/self/exe).

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config/config.h"
+#include "core/backend.h"
 #include "core/dnnl_context.h"
 #include "bench/bench.h"
 #include "bench/bench_harness.h"
@@ -27,6 +29,7 @@ extern char **environ;
 typedef struct {
   int init_filters, out_channels, size, batch, repeat, threads;
   segc_dtype dtype;
+  segc_device device;
   bool train;
 } net_options;
 
@@ -139,7 +142,7 @@ static segc_status predict_once(void *context, int run, double *seconds) {
 static int run_forward(const net_options *o) {
   const segc_segresnet_config config = network_config(o);
   segc_segresnet net;
-  if (segc_segresnet_create(&net, &config, false, SEGC_DEVICE_CPU) != SEGC_OK) goto fail;
+  if (segc_segresnet_create(&net, &config, false, o->device) != SEGC_OK) goto fail;
   segc_segresnet_init_weights(&net, 7);
   const segc_shape input = segc_shape5(o->batch, 1, o->size, o->size, o->size);
   float *x = malloc(sizeof(float) * (size_t)segc_shape_numel(input));
@@ -199,13 +202,16 @@ static int run_train_step(const net_options *o) {
   const segc_segresnet_config config = network_config(o);
   segc_segresnet net;
   segc_trainer trainer;
-  if (segc_segresnet_create(&net, &config, true, SEGC_DEVICE_CPU) != SEGC_OK) goto fail;
+  if (segc_segresnet_create(&net, &config, true, o->device) != SEGC_OK) goto fail;
   segc_segresnet_init_weights(&net, 7);
   const int64_t roi[3] = {o->size, o->size, o->size};
   segc_adamw_config adamw = segc_adamw_default();
   adamw.lr = 1e-4;
   adamw.weight_decay = 1e-5;
-  const segc_amp_mode amp = o->dtype == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
+  // bf16: AMP bf16; f16: AMP fp16 with the loss scaler (the bundle's GPU mode).
+  const segc_amp_mode amp = o->dtype == SEGC_BF16   ? SEGC_AMP_BF16
+                            : o->dtype == SEGC_F16 ? SEGC_AMP_FP16
+                                                   : SEGC_AMP_OFF;
   if (segc_trainer_init(&trainer, &net, &adamw, amp, o->batch, roi, 123) != SEGC_OK)
     goto fail;
   const int64_t voxels = (int64_t)o->batch * o->size * o->size * o->size;
@@ -258,7 +264,8 @@ static int spawn_one(const char *command, const net_options *o) {
   char *args[] = {"segbench", (char *)command, "--one",
                   (char *)segc_dtype_name(o->dtype), "--init-filters", filters,
                   "--out-channels", out, "--size", size, "--batch", batch,
-                  "--repeat", repeat, "--threads", threads, NULL};
+                  "--repeat", repeat, "--threads", threads, "--device",
+                  (char *)segc_device_name(o->device), NULL};
   pid_t pid;
   if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0) {
     perror("segbench: posix_spawn");
@@ -273,8 +280,9 @@ static int spawn_one(const char *command, const net_options *o) {
 }
 
 static int run(int argc, char **argv, bool train) {
-  net_options o = {32, 105, 96, 1, 3, 0, SEGC_F32, train};
-  const char *dtypes = "both", *batches = train ? "1,2" : "1";
+  net_options o = {32, 105, 96, 1, 3, 0, SEGC_F32, SEGC_DEVICE_CPU, train};
+  const char *dtypes = "f32,bf16", *batches = train ? "1,2" : "1";
+  const char *device = "cpu";
   bool one = false;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -286,7 +294,8 @@ static int run(int argc, char **argv, bool train) {
     if (!strcmp(a, "--one")) {
       one = true;
       dtypes = v;
-    } else if (!strcmp(a, "--dtype")) dtypes = v;
+    } else if (!strcmp(a, "--dtype")) dtypes = strcmp(v, "both") ? v : "f32,bf16";
+    else if (!strcmp(a, "--device")) device = v;
     else if (!strcmp(a, "--init-filters")) o.init_filters = atoi(v);
     else if (!strcmp(a, "--out-channels")) o.out_channels = atoi(v);
     else if (!strcmp(a, "--size")) o.size = atoi(v);
@@ -302,31 +311,50 @@ static int run(int argc, char **argv, bool train) {
     fprintf(stderr, "segbench: bad sizes\n");
     return 2;
   }
+  if (bench_parse_device(device, &o.device) != SEGC_OK) {
+    fprintf(stderr, "segbench: error: %s\n", segc_error_message());
+    return 2;
+  }
   segc_set_threads(o.threads);
   if (one) {
-    o.dtype = strcmp(dtypes, "bf16") ? SEGC_F32 : SEGC_BF16;
+    const int dtype = segc_dtype_parse(dtypes);
+    if (dtype != SEGC_F32 && dtype != SEGC_BF16 && dtype != SEGC_F16) {
+      fprintf(stderr, "segbench: --one: unknown dtype %s\n", dtypes);
+      return 2;
+    }
+    o.dtype = (segc_dtype)dtype;
     o.batch = atoi(batches);
     return train ? run_train_step(&o) : run_forward(&o);
   }
-  printf("segbench %s: SegResNet init_filters %d -> %d channels at %d^3, %d "
-         "threads, median of %d (reference: PyTorch 1.13 f32 forward 11.2 s "
+  printf("segbench %s: SegResNet init_filters %d -> %d channels at %d^3 on %s, "
+         "%d threads, median of %d (reference: PyTorch 1.13 f32 forward 11.2 s "
          "at 44 GFLOP/s; training step 43.8 s / 99.9 s at batch 1 / 2)\n",
          train ? "train-step" : "forward", o.init_filters, o.out_channels,
-         o.size, segc_threads(), o.repeat);
+         o.size, segc_device_name(o.device), segc_threads(), o.repeat);
   fflush(stdout);
   int rc = 0;
-  char batch_list[64];
+  char batch_list[64], dtype_list[64];
   snprintf(batch_list, sizeof batch_list, "%s", batches);
-  for (char *b = strtok(batch_list, ","); b; b = strtok(NULL, ",")) {
+  char *batch_state = NULL;
+  for (char *b = strtok_r(batch_list, ",", &batch_state); b;
+       b = strtok_r(NULL, ",", &batch_state)) {
     o.batch = atoi(b);
-    if (strcmp(dtypes, "bf16") != 0) {
-      o.dtype = SEGC_F32;
-      rc |= spawn_one(train ? "train-step" : "forward", &o);
-    }
-    if (strcmp(dtypes, "f32") != 0 && segc_dnnl_require_compute(SEGC_BF16) != SEGC_OK) {
-      printf("bf16: skipped: %s\n", segc_error_message());
-    } else if (strcmp(dtypes, "f32") != 0) {
-      o.dtype = SEGC_BF16;
+    snprintf(dtype_list, sizeof dtype_list, "%s", dtypes);
+    char *dtype_state = NULL;
+    for (char *d = strtok_r(dtype_list, ",", &dtype_state); d;
+         d = strtok_r(NULL, ",", &dtype_state)) {
+      const int dtype = segc_dtype_parse(d);
+      if (dtype != SEGC_F32 && dtype != SEGC_BF16 && dtype != SEGC_F16) {
+        fprintf(stderr, "segbench: --dtype: unknown %s (f32, bf16, f16)\n", d);
+        return 2;
+      }
+      // oneDNN on this CPU may have no bf16 convolutions: said, not failed.
+      if (o.device == SEGC_DEVICE_CPU && dtype == SEGC_BF16 &&
+          segc_dnnl_require_compute(SEGC_BF16) != SEGC_OK) {
+        printf("bf16: skipped: %s\n", segc_error_message());
+        continue;
+      }
+      o.dtype = (segc_dtype)dtype;
       rc |= spawn_one(train ? "train-step" : "forward", &o);
     }
   }
