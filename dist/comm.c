@@ -146,6 +146,7 @@ void segc_comm_free(segc_comm *comm) {
     if (segc_comm_wait(&request) != SEGC_OK)
       fprintf(stderr, "segc: rank %d: %s\n", comm->rank, segc_error_message());
   }
+  if (comm->device_ops != NULL) comm->device_ops->destroy(comm);
   comm->ops->destroy(comm);
   free(comm);
 }
@@ -172,15 +173,24 @@ static segc_status check_op(const char *call, segc_comm_op op) {
   return SEGC_OK;
 }
 
+// GPU buffers go to NCCL once the communicator has it, host buffers to the
+// communicator's own implementation.
+static const segc_comm_ops *ops_for(const segc_comm *comm, const void *data) {
+  if (comm->device_ops != NULL && data != NULL && segc_comm_device_buffer(data))
+    return comm->device_ops;
+  return comm->ops;
+}
+
 segc_status segc_comm_broadcast(segc_comm *comm, void *data, size_t bytes) {
   SEGC_TRY(check_buffer("segc_comm_broadcast", data, bytes));
-  return comm->ops->broadcast(comm, data, bytes);
+  return ops_for(comm, data)->broadcast(comm, data, bytes);
 }
 
 segc_status segc_comm_allreduce_sum_f32(segc_comm *comm, float *data,
                                         size_t count) {
   SEGC_TRY(check_buffer("segc_comm_allreduce_sum_f32", data, count));
-  return comm->ops->allreduce(comm, data, count, SEGC_COMM_F32, SEGC_COMM_SUM);
+  return ops_for(comm, data)->allreduce(comm, data, count, SEGC_COMM_F32,
+                                        SEGC_COMM_SUM);
 }
 
 segc_status segc_comm_allreduce_f64(segc_comm *comm, double *data,
@@ -207,7 +217,8 @@ segc_status segc_comm_allreduce_sum_f32_start(segc_comm *comm, float *data,
     return SEGC_FAIL(SEGC_ERR_NOMEM,
                      "segc_comm_allreduce_sum_f32_start: out of memory");
   request->comm = comm;
-  segc_status status = comm->ops->allreduce_start(comm, data, count, request);
+  request->ops = ops_for(comm, data);
+  segc_status status = request->ops->allreduce_start(comm, data, count, request);
   if (status != SEGC_OK) {
     free(request);
     return status;
@@ -222,7 +233,7 @@ segc_status segc_comm_test(segc_comm_request *request, int *done) {
   *done = 0;
   if (request == NULL)
     return SEGC_FAIL(SEGC_ERR_INVALID, "segc_comm_test: the request is NULL");
-  return request->comm->ops->test(request, done);
+  return request->ops->test(request, done);
 }
 
 segc_status segc_comm_wait(segc_comm_request **request_ptr) {
@@ -238,7 +249,7 @@ segc_status segc_comm_wait(segc_comm_request **request_ptr) {
       break;
     }
   }
-  segc_status status = comm->ops->wait(request);
+  segc_status status = request->ops->wait(request);
   free(request);
   return status;
 }

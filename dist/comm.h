@@ -7,6 +7,10 @@
 // - MPI: when started by mpirun (or another PMI/PMIx launcher) in a build
 //   with SEGC_MPI. A build without MPI refuses a launch of more than one
 //   process with "this build has no MPI".
+// On GPUs, segc_comm_use_nccl adds NCCL for buffers in GPU memory (the
+// gradients, the weights and optimizer state broadcast at start); host
+// buffers (metrics, flags) still go through MPI. Same calls either way: the
+// buffer's memory decides.
 //
 // Every call is collective unless it says otherwise: all ranks make the same
 // calls in the same order with the same counts. Only the thread that created
@@ -109,6 +113,22 @@ segc_status segc_comm_test(segc_comm_request *request, int *done);
 segc_status segc_comm_wait(segc_comm_request **request);
 
 segc_status segc_comm_barrier(segc_comm *comm);
+
+// GPU buffers (dist/comm_nccl.c). Whether this build has NCCL (a CUDA build
+// with MPI).
+bool segc_comm_have_nccl(void);
+// Collective: selects this rank's GPU (cudaSetDevice(cuda_device), so call
+// it before any device memory is allocated; on GPUs the device is the local
+// rank) and, for several processes, starts NCCL: rank 0 makes the unique id,
+// MPI broadcasts it, every rank joins. From then on segc_comm_broadcast,
+// segc_comm_allreduce_sum_f32 and segc_comm_allreduce_sum_f32_start on
+// buffers in GPU memory are NCCL collectives on cudaStreamPerThread (they
+// follow the kernels queued before them; a wait returns when the result is
+// in memory); host buffers still go through MPI. Waits are bounded by
+// SEGC_COMM_TIMEOUT_S as above, and NCCL's asynchronous errors are checked
+// while waiting. Fails with a clear message without a GPU, with a local rank
+// that has no GPU of its own, or in a build without NCCL.
+segc_status segc_comm_use_nccl(segc_comm *comm, int cuda_device);
 
 // Not collective: prints "segc: rank R of N: <message>; aborting all ranks"
 // to stderr and ends every rank of the job with `exit_code` (MPI_Abort; exit

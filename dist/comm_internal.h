@@ -35,15 +35,24 @@ struct segc_comm {
   double timeout_s;
   segc_comm_request *outstanding;  // started, not yet waited for (a list)
   void *impl;
+  // Buffers in GPU memory (comm_nccl.c): NULL until segc_comm_use_nccl.
+  // Only broadcast, allreduce (f32 sums), allreduce_start, test, wait and
+  // destroy are set.
+  const segc_comm_ops *device_ops;
+  void *device_impl;
 };
 
 struct segc_comm_request {
   segc_comm *comm;
-  segc_comm_request *next;  // in comm->outstanding
+  const segc_comm_ops *ops;  // the implementation that started it
+  segc_comm_request *next;   // in comm->outstanding
   void *impl;
 };
 
 extern const segc_comm_ops segc_comm_single_ops;
+
+// Whether `data` is CUDA device memory (false in a build without NCCL).
+bool segc_comm_device_buffer(const void *data);
 
 // The world size a launcher announced in the environment: 0 when this
 // process was not started by one, -1 when it was but the size is not known

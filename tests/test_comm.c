@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/cuda_runtime.h"
 #include "dist/comm.h"
 #include "dist/comm_internal.h"
 #include "dist/comm_watchdog.h"
@@ -246,10 +247,46 @@ static int check_abort(void) {
   return 0;
 }
 
+// GPU collectives (dist/comm_nccl.c): present exactly in a CUDA build with
+// MPI; a host buffer is never taken for a GPU one; without a GPU (or
+// without NCCL) asking for them is a clear refusal, never a crash. On a
+// machine with a GPU the single process selects it and needs no NCCL.
+static int check_nccl(void) {
+#if defined(SEGC_HAVE_CUDA) && defined(SEGC_HAVE_MPI)
+  CHECK(segc_comm_have_nccl(), "a CUDA build with MPI has NCCL");
+#else
+  CHECK(!segc_comm_have_nccl(), "no NCCL without CUDA and MPI");
+#endif
+  float host[4] = {1, 2, 3, 4};
+  segc_comm *comm = NULL;
+  CHECK_OK(segc_comm_create_single(&comm));
+  if (!comm) return 1;
+  int gpus = 0;
+  const bool have_gpu = segc_comm_have_nccl() &&
+                        segc_cuda_device_count(&gpus) == SEGC_OK && gpus > 0;
+  segc_clear_error();
+  const segc_status status = segc_comm_use_nccl(comm, 0);
+  if (have_gpu) {
+    CHECK_OK(status);
+  } else {
+    CHECK(status != SEGC_OK, "GPU collectives refused without a GPU");
+    printf("comm: without a GPU: %s\n", segc_error_message());
+    CHECK(strstr(segc_error_message(), "CUDA") ||
+              strstr(segc_error_message(), "NCCL") ||
+              strstr(segc_error_message(), "GPU"),
+          "the refusal names CUDA, NCCL or the GPU: %s", segc_error_message());
+  }
+  // Host memory keeps going through the host implementation.
+  CHECK_OK(segc_comm_allreduce_sum_f32(comm, host, 4));
+  CHECK(host[0] == 1 && host[3] == 4, "world 1 sum is the identity");
+  segc_comm_free(comm);
+  return test_failures != 0;
+}
+
 int main(void) {
   clear_launcher_environment();
   if (check_single_collectives() != 0 || check_environment() != 0 ||
-      check_watchdog() != 0 || check_abort() != 0)
+      check_watchdog() != 0 || check_abort() != 0 || check_nccl() != 0)
     return test_finish_failed();
   return test_finish("comm");
 }

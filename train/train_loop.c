@@ -202,6 +202,15 @@ static segc_status setup(const segc_config *config,
   const segc_segresnet_config net_config = segc_config_network(config);
   segc_device device;
   SEGC_TRY(segc_config_device(config, &device));
+  // On GPUs each rank takes the GPU of its local rank before allocating,
+  // and the gradients go through NCCL (MPI only starts it).
+  if (r->comm && device == SEGC_DEVICE_CUDA) {
+    if (config->backend == SEGC_BACKEND_MPI)
+      return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                       "config: backend \"mpi\" cannot all-reduce GPU "
+                       "gradients in this build: use \"nccl\" or \"auto\"");
+    SEGC_TRY(segc_comm_use_nccl(r->comm, segc_comm_local_rank(r->comm)));
+  }
   SEGC_TRY(segc_segresnet_create(&r->net, &net_config, true, device));
   r->have_net = true;
   segc_segresnet_init_weights(&r->net, config->seed);
