@@ -13,8 +13,8 @@
 // (conv3d_cuda_pick: deterministic algorithms only while
 // segc_conv3d_deterministic() is on, the CPU's policy) and its workspace
 // size. Workspaces and every temporary come from the context's scratch arena
-// (device memory); the layer's weight copies (ODHWI, one per compute dtype)
-// are allocated once per layer and dtype, like the CPU's. Every call runs on
+// (device memory); the layer's weight copies (ODHWI, one per values and
+// storage dtype) are allocated once per layer and kind, like the CPU's. Every call runs on
 // cudaStreamPerThread; scratch is handed back right after queueing, which
 // is safe because everything that reuses it runs on the same stream.
 #include <stdio.h>
@@ -42,7 +42,7 @@ typedef struct {
 // The layer's opaque segc_conv3d_prepared on CUDA (a type of its own, so the
 // CPU's struct of that name is the only one).
 typedef struct {
-  weight_copy copies[SEGC_DTYPE_COUNT];  // indexed by compute dtype
+  weight_copy copies[CONV3D_CUDA_WEIGHT_SLOTS];  // conv3d_cuda_weight_slot
 } cuda_prepared;
 
 static cuda_prepared *prepared_of(segc_conv3d *layer) {
@@ -58,7 +58,7 @@ static segc_status prepared_new(segc_conv3d_prepared **out) {
 
 static void prepared_free(segc_conv3d_prepared *opaque) {
   cuda_prepared *prepared = (cuda_prepared *)opaque;
-  for (int i = 0; i < SEGC_DTYPE_COUNT; ++i)
+  for (int i = 0; i < CONV3D_CUDA_WEIGHT_SLOTS; ++i)
     segc_cuda_free(prepared->copies[i].data);
   free(prepared);
 }
@@ -72,11 +72,16 @@ static segc_status launched(const char *what) {
   return segc_cuda_check_last(what);
 }
 
-// The weights as ODHWI in `dtype`, converted from the f32 OIDHW master only
-// when the parameter changed (version or storage).
-static segc_status prepared_weights(segc_conv3d *layer, segc_dtype dtype,
+// The weights as ODHWI in the route's io dtype holding its values' dtype,
+// converted from the f32 OIDHW master only when the parameter changed
+// (version or storage).
+static segc_status prepared_weights(segc_conv3d *layer,
+                                    const conv3d_cuda_route *route,
                                     void **out) {
-  weight_copy *copy = &prepared_of(layer)->copies[dtype];
+  const segc_dtype dtype = route->io;
+  const int values = (int)route->values;
+  weight_copy *copy =
+      &prepared_of(layer)->copies[conv3d_cuda_weight_slot(route)];
   const segc_param *master = layer->weight;
   if (copy->valid && copy->version == master->version &&
       copy->source == master->value.data) {
@@ -100,13 +105,13 @@ static segc_status prepared_weights(segc_conv3d *layer, segc_dtype dtype,
   cudaStream_t stream = cudaStreamPerThread;
   if (dtype == SEGC_BF16)
     conv3d_weights_to_odhwi<<<grid, 256, 0, stream>>>(
-        src, (__nv_bfloat16 *)copy->data, count, cin, k);
+        src, (__nv_bfloat16 *)copy->data, count, cin, k, values);
   else if (dtype == SEGC_F16)
     conv3d_weights_to_odhwi<<<grid, 256, 0, stream>>>(
-        src, (__half *)copy->data, count, cin, k);
+        src, (__half *)copy->data, count, cin, k, values);
   else
     conv3d_weights_to_odhwi<<<grid, 256, 0, stream>>>(
-        src, (float *)copy->data, count, cin, k);
+        src, (float *)copy->data, count, cin, k, values);
   SEGC_TRY(launched("conv3d weight copy"));
   copy->version = master->version;
   copy->source = master->value.data;
@@ -217,7 +222,7 @@ static segc_status run_forward(segc_backend_context *backend,
   conv3d_cuda_plan *plan;
   SEGC_TRY(conv3d_cuda_get_plan(backend, &key, &plan));
   void *weights;
-  SEGC_TRY(prepared_weights(layer, route.io, &weights));
+  SEGC_TRY(prepared_weights(layer, &route, &weights));
   const void *src = x->data;
   if (route.convert_inputs) {
     float *converted;
@@ -259,7 +264,7 @@ static segc_status backward_data(segc_backend_context *backend,
   conv3d_cuda_plan *plan;
   SEGC_TRY(conv3d_cuda_get_plan(backend, &key, &plan));
   void *weights;
-  SEGC_TRY(prepared_weights(layer, route.io, &weights));
+  SEGC_TRY(prepared_weights(layer, &route, &weights));
   temps tmp = {backend->scratch, {NULL}, {0}, 0};
   void *workspace;
   segc_status status = take(&tmp, plan->workspace, &workspace);

@@ -40,13 +40,22 @@ __device__ inline __half conv3d_from_f32<__half>(float v) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;     \
        i < (count); i += (int64_t)gridDim.x * blockDim.x)
 
+// v rounded to the values of `dtype` (bf16, f16; f32 unchanged).
+__device__ inline float conv3d_round_to(float v, int dtype) {
+  if (dtype == SEGC_BF16) return __bfloat162float(__float2bfloat16_rn(v));
+  if (dtype == SEGC_F16) return __half2float(__float2half_rn(v));
+  return v;
+}
+
+// The f32 OIDHW master as ODHWI in T, rounded to the values of
+// `values_dtype` first (an f32 copy of bf16 weights holds bf16 values).
 template <typename T>
 __global__ void conv3d_weights_to_odhwi(const float *oidhw, T *odhwi,
-                                        int64_t count, int64_t cin,
-                                        int64_t k) {
+                                        int64_t count, int64_t cin, int64_t k,
+                                        int values_dtype) {
   CONV3D_GRID_STRIDE(i, count) {
     odhwi[conv3d_cuda_odhwi_of_oidhw(i, cin, k)] =
-        conv3d_from_f32<T>(oidhw[i]);
+        conv3d_from_f32<T>(conv3d_round_to(oidhw[i], values_dtype));
   }
 }
 

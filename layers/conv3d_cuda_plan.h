@@ -53,6 +53,10 @@ typedef enum {
 
 typedef struct {
   segc_dtype io;          // what cuDNN reads and writes
+  segc_dtype values;      // the dtype whose values x and the weights hold:
+                          // the weight copy is rounded to it (bf16 input:
+                          // bf16 weights, also in an f32 copy), as on the
+                          // CPU
   conv3d_cuda_math math;
   bool convert_inputs;    // x (and dy) copied to `io` (f32) first
   bool output_aside;      // cuDNN writes an `io` scratch tensor, then segc's
@@ -70,6 +74,7 @@ static inline conv3d_cuda_route conv3d_cuda_forward_route(segc_dtype x,
   conv3d_cuda_route r;
   memset(&r, 0, sizeof r);
   r.add_bias = bias;
+  r.values = x;
   if (conv3d_cuda_low_precision(x) && y == x && !bias) {
     r.io = x;
     r.math = CONV3D_CUDA_MATH_TENSOR;
@@ -89,6 +94,7 @@ static inline conv3d_cuda_route conv3d_cuda_backward_data_route(
   conv3d_cuda_route r;
   memset(&r, 0, sizeof r);
   r.io = dtype;
+  r.values = dtype;
   r.math = conv3d_cuda_low_precision(dtype) ? CONV3D_CUDA_MATH_TENSOR
                                             : CONV3D_CUDA_MATH_FMA;
   return r;
@@ -100,6 +106,7 @@ static inline conv3d_cuda_route conv3d_cuda_backward_weights_route(
   conv3d_cuda_route r;
   memset(&r, 0, sizeof r);
   r.io = SEGC_F32;
+  r.values = dtype;
   r.convert_inputs = dtype != SEGC_F32;
   r.math = r.convert_inputs ? CONV3D_CUDA_MATH_TENSOR : CONV3D_CUDA_MATH_FMA;
   return r;
@@ -236,6 +243,15 @@ static inline SEGC_HOST_DEVICE int64_t conv3d_cuda_odhwi_of_oidhw(
   const int64_t rest = oidhw / k3;
   const int64_t i = rest % cin, o = rest / cin;
   return (o * k3 + spatial) * cin + i;
+}
+
+// The weight copy a route uses: one slot per (values, storage) pair, the
+// storage being `values` itself or f32 (f32 copies of bf16/f16 values).
+enum { CONV3D_CUDA_WEIGHT_SLOTS = 2 * SEGC_DTYPE_COUNT };
+
+static inline int conv3d_cuda_weight_slot(const conv3d_cuda_route *route) {
+  return route->io == route->values ? (int)route->values
+                                    : SEGC_DTYPE_COUNT + (int)route->values;
 }
 
 // The bias gradient sums dy over rows (voxels of the batch) per channel:

@@ -50,6 +50,35 @@ static void check_routes(void) {
               false, false, false, "backward-weights f32");
   check_route(conv3d_cuda_backward_weights_route(SEGC_F16), SEGC_F32, TENSOR,
               true, false, false, "backward-weights f16 (f32 gradient)");
+  // Weight copies: bf16 values in a bf16 copy natively, bf16 values in an
+  // f32 copy on the TF32 route (so the weights are rounded as on the CPU),
+  // and each pair in a slot of its own.
+  const conv3d_cuda_route native =
+      conv3d_cuda_forward_route(SEGC_BF16, SEGC_BF16, false);
+  const conv3d_cuda_route through_f32 =
+      conv3d_cuda_forward_route(SEGC_BF16, SEGC_BF16, true);
+  const conv3d_cuda_route f32 =
+      conv3d_cuda_forward_route(SEGC_F32, SEGC_BF16, false);
+  const conv3d_cuda_route f16 =
+      conv3d_cuda_forward_route(SEGC_F16, SEGC_F32, false);
+  CHECK(native.values == SEGC_BF16 && through_f32.values == SEGC_BF16 &&
+            f32.values == SEGC_F32 && f16.values == SEGC_F16,
+        "the weights hold the input dtype's values");
+  const int slots[4] = {conv3d_cuda_weight_slot(&native),
+                        conv3d_cuda_weight_slot(&through_f32),
+                        conv3d_cuda_weight_slot(&f32),
+                        conv3d_cuda_weight_slot(&f16)};
+  int distinct = 1;
+  for (int i = 0; i < 4; ++i) {
+    CHECK(slots[i] >= 0 && slots[i] < CONV3D_CUDA_WEIGHT_SLOTS, "slot %d",
+          slots[i]);
+    for (int j = 0; j < i; ++j) distinct &= slots[i] != slots[j];
+  }
+  CHECK(distinct, "one slot per (values, storage) pair");
+  CHECK(conv3d_cuda_weight_slot(&native) ==
+            conv3d_cuda_weight_slot(&(conv3d_cuda_route){
+                .io = SEGC_BF16, .values = SEGC_BF16}),
+        "backward-data shares the native bf16 copy with the forward");
 }
 
 static void check_keys(void) {
