@@ -8,15 +8,23 @@
 #define ANY_FLOAT (FLOATS | DTYPE_BIT(SEGC_F16))
 #define ANY_DTYPE ((1u << SEGC_DTYPE_COUNT) - 1u)
 
+// The CUDA column holds what the CUDA build has kernels for.
+#ifdef SEGC_HAVE_CUDA
+#define WITH_CUDA(dtypes) (dtypes)
+#else
+#define WITH_CUDA(dtypes) 0u
+#endif
+
 typedef struct {
   const char *op;
   unsigned dtypes[SEGC_DEVICE_COUNT];  // bit d set: a kernel for dtype d
 } backend_row;
 
-// Every op with kernels, and the dtypes each backend handles. The CUDA
-// column stays empty until its kernels land.
+// Every op with kernels, and the dtypes each backend handles.
 static const backend_row backend_table[] = {
-    {"conv3d", {[SEGC_DEVICE_CPU] = FLOATS}},
+    // cuDNN computes f32, bf16 and f16 (layers/conv3d_cuda.cu).
+    {"conv3d",
+     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = WITH_CUDA(ANY_FLOAT)}},
     {"groupnorm", {[SEGC_DEVICE_CPU] = FLOATS}},
     {"add", {[SEGC_DEVICE_CPU] = FLOATS}},
     {"upsample2x", {[SEGC_DEVICE_CPU] = FLOATS}},
@@ -39,7 +47,8 @@ static const backend_row backend_table[] = {
     {"tensor fill", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     {"tensor add", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     // Engines, streams and library handles (core/backend_context.h).
-    {"backend context", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"backend context",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = WITH_CUDA(ANY_DTYPE)}},
     // The sliding window blends logits of any float dtype into f32 sums
     // (infer/sliding_window_kernels.h).
     {"sliding window",

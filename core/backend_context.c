@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/backend_context_cuda.h"
 
 typedef struct {
   segc_status (*init)(segc_backend_context *context);
@@ -18,8 +19,17 @@ static void cpu_destroy(segc_backend_context *context) {
 }
 
 static const backend_lifecycle cpu_lifecycle = {cpu_init, cpu_destroy};
+#ifdef SEGC_HAVE_CUDA
+// cuDNN and cuBLAS handles on cudaStreamPerThread, the plan cache
+// (core/backend_context_cuda.cu); refused when no device is present.
+static const backend_lifecycle cuda_lifecycle = {
+    segc_backend_context_cuda_init, segc_backend_context_cuda_destroy};
+#define CUDA_LIFECYCLE (&cuda_lifecycle)
+#else
+#define CUDA_LIFECYCLE NULL
+#endif
 static const backend_lifecycle *const lifecycle_by_device[SEGC_DEVICE_COUNT] =
-    SEGC_BACKEND_KERNELS(&cpu_lifecycle, NULL);
+    SEGC_BACKEND_KERNELS(&cpu_lifecycle, CUDA_LIFECYCLE);
 
 segc_status segc_backend_context_init(segc_backend_context *context,
                                       segc_device device,

@@ -13,6 +13,29 @@ segc_status segc_cuda_device_count(int *count) {
   return not_built();
 }
 
+segc_status segc_cuda_device_count_reason(int *count, const char **reason) {
+  *count = 0;
+  *reason = "this segc was built without CUDA";
+  return not_built();
+}
+
+segc_status segc_cuda_set_device(int device) {
+  (void)device;
+  return not_built();
+}
+
+segc_status segc_cuda_get_device(int *device) {
+  *device = -1;
+  return not_built();
+}
+
+segc_status segc_cuda_synchronize(void) { return not_built(); }
+
+segc_status segc_cuda_check_last(const char *what) {
+  (void)what;
+  return not_built();
+}
+
 segc_status segc_cuda_malloc(void **ptr, size_t bytes, const char *what) {
   (void)bytes;
   (void)what;

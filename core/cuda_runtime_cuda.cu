@@ -6,25 +6,50 @@ extern "C" {
 
 #include <cuda_runtime.h>
 
-#define SEGC_CUDA_CHECK(call)                                                  \
-  do {                                                                         \
-    cudaError_t cuda_status_ = (call);                                         \
-    if (cuda_status_ != cudaSuccess)                                           \
-      return segc_fail(SEGC_ERR_BACKEND, "CUDA %s failed: %s (%s:%d)", #call,  \
-                       cudaGetErrorString(cuda_status_), __FILE__, __LINE__);  \
-  } while (0)
+#include "core/cuda_check.h"
 
-extern "C" segc_status segc_cuda_device_count(int *count) {
+extern "C" segc_status segc_cuda_device_count_reason(int *count,
+                                                     const char **reason) {
   *count = 0;
+  *reason = "0 devices";
   cudaError_t status = cudaGetDeviceCount(count);
   // No driver or no device is an answer (zero devices), not a failure.
   if (status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver) {
     cudaGetLastError();
     *count = 0;
+    *reason = cudaGetErrorString(status);
     return SEGC_OK;
   }
   SEGC_CUDA_CHECK(status);
   return SEGC_OK;
+}
+
+extern "C" segc_status segc_cuda_device_count(int *count) {
+  const char *reason;
+  return segc_cuda_device_count_reason(count, &reason);
+}
+
+extern "C" segc_status segc_cuda_set_device(int device) {
+  SEGC_CUDA_CHECK(cudaSetDevice(device));
+  return SEGC_OK;
+}
+
+extern "C" segc_status segc_cuda_get_device(int *device) {
+  *device = -1;
+  SEGC_CUDA_CHECK(cudaGetDevice(device));
+  return SEGC_OK;
+}
+
+extern "C" segc_status segc_cuda_synchronize(void) {
+  SEGC_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread));
+  return SEGC_OK;
+}
+
+extern "C" segc_status segc_cuda_check_last(const char *what) {
+  const cudaError_t status = cudaGetLastError();
+  if (status == cudaSuccess) return SEGC_OK;
+  return segc_fail(SEGC_ERR_BACKEND, "%s: CUDA kernel launch failed: %s",
+                   what, cudaGetErrorString(status));
 }
 
 extern "C" segc_status segc_cuda_malloc(void **ptr, size_t bytes,

@@ -11,7 +11,7 @@
 #include "layers/conv3d_kernels.h"
 
 static const conv3d_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
-    SEGC_BACKEND_KERNELS(&conv3d_cpu_kernels, NULL);
+    SEGC_BACKEND_KERNELS(&conv3d_cpu_kernels, CONV3D_CUDA_KERNELS);
 
 int64_t segc_conv3d_output_size(const segc_conv3d_config *config,
                                 int64_t size) {
@@ -138,7 +138,8 @@ static segc_status check_backend(const segc_conv3d *layer,
   return SEGC_OK;
 }
 
-// An activation tensor: NDHWC, f32 or bf16, the given shape, on `device`.
+// An activation tensor: NDHWC, a float dtype the backend has (f32 and bf16
+// on the CPU, also f16 on CUDA), the given shape, on `device`.
 static segc_status check_activation(const segc_tensor *t, segc_shape want,
                                     segc_device device, const char *what) {
   char got[64], wanted[64];
@@ -147,8 +148,8 @@ static segc_status check_activation(const segc_tensor *t, segc_shape want,
   if (t->layout != SEGC_LAYOUT_NDHWC)
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "%s must be NDHWC (channels-last), got NCDHW", what);
-  if (t->dtype != SEGC_F32 && t->dtype != SEGC_BF16)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s is %s, only f32 and bf16",
+  if (t->dtype != SEGC_F32 && t->dtype != SEGC_BF16 && t->dtype != SEGC_F16)
+    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s is %s, only f32, bf16 and f16",
                      what, segc_dtype_name(t->dtype));
   SEGC_TRY(segc_backend_require("conv3d", t->device, t->dtype));
   if (t->device != device)
@@ -337,9 +338,9 @@ static segc_status conv_backward(segc_graph *graph, void *saved) {
 static segc_status forward_op(segc_graph *graph, segc_conv3d *layer,
                               segc_value *x, segc_dtype out_dtype,
                               segc_value **y) {
-  if (out_dtype != SEGC_F32 && out_dtype != SEGC_BF16)
+  if (out_dtype != SEGC_F32 && out_dtype != SEGC_BF16 && out_dtype != SEGC_F16)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "output dtype %s, only f32 and bf16",
+                     "output dtype %s, only f32, bf16 and f16",
                      segc_dtype_name(out_dtype));
   segc_shape out;
   SEGC_TRY(output_shape(&layer->config, x->data.shape, &out));

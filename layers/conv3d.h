@@ -1,5 +1,6 @@
 // 3D convolution (PyTorch's nn.Conv3d semantics), on the backend of the
-// tensors' device (conv3d_kernels.h: oneDNN on the CPU).
+// tensors' device (conv3d_kernels.h: oneDNN on the CPU, cuDNN on CUDA,
+// docs/CUDA.md).
 //
 // Activations are NDHWC; the master weight is the f32 OIDHW parameter. The
 // layer keeps the weight reordered (and converted to bf16 when the input is
@@ -47,7 +48,8 @@ int64_t segc_conv3d_output_size(const segc_conv3d_config *config,
 
 // y = conv(x, weight) + bias.
 // x: (N, Cin, D, H, W) NDHWC, f32 or bf16 (bf16 computes in bf16 with f32
-// accumulation). y: (N, Cout, D', H', W') NDHWC in `out_dtype` (f32 or bf16).
+// accumulation; f16 too on CUDA). y: (N, Cout, D', H', W') NDHWC in
+// `out_dtype` (f32 or bf16; f16 on CUDA).
 // Records backward-data (when x requires a gradient) and backward-weights
 // (into weight->grad and bias->grad, accumulated, f32 OIDHW) when training.
 segc_status segc_conv3d_forward(segc_graph *graph, segc_conv3d *layer,
@@ -82,7 +84,9 @@ segc_status segc_conv3d_backward_weights(segc_conv3d *layer,
 
 // Deterministic backward-weights (the default) or one oneDNN call with all
 // threads, whose summation order depends on the thread count (faster on some
-// shapes; for comparisons). Process-wide.
+// shapes; for comparisons). On CUDA the same setting admits only cuDNN
+// algorithms that report themselves deterministic (no atomics), in every
+// pass. Process-wide.
 void segc_conv3d_set_deterministic(bool deterministic);
 bool segc_conv3d_deterministic(void);
 

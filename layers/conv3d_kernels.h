@@ -1,10 +1,11 @@
 // conv3d kernels, one table per backend (private to layers/):
-// conv3d_cpu.c on oneDNN now, conv3d_cuda.cu on cuDNN next. conv3d.c (the
+// conv3d_cpu.c on oneDNN, conv3d_cuda.cu on cuDNN (CUDA builds). conv3d.c (the
 // glue) checks layers, shapes, dtypes and devices, converts an output
 // gradient to the compute dtype, and picks the table by the backend
 // context's device; a kernel gets checked tensors on that device:
-// activations NDHWC in f32 or bf16 of the layer's shapes, the weight an f32
-// OIDHW parameter.
+// activations NDHWC in a dtype the backend table gives it (f32 or bf16 on
+// the CPU, also f16 on CUDA) of the layer's shapes, the weight an f32 OIDHW
+// parameter.
 #ifndef SEGC_LAYERS_CONV3D_KERNELS_H
 #define SEGC_LAYERS_CONV3D_KERNELS_H
 
@@ -39,5 +40,11 @@ typedef struct {
 } conv3d_kernels;
 
 extern const conv3d_kernels conv3d_cpu_kernels;
+#ifdef SEGC_HAVE_CUDA
+extern const conv3d_kernels conv3d_cuda_kernels;
+#define CONV3D_CUDA_KERNELS (&conv3d_cuda_kernels)
+#else
+#define CONV3D_CUDA_KERNELS NULL
+#endif
 
 #endif

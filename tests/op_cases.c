@@ -25,21 +25,55 @@ static void note(op_report *r, const char *what, double value) {
                           " %s %.2g", what, value);
 }
 
+// The per-element part of a result's tolerance in `dtype` (0 for f32).
+static double element_rtol(segc_dtype dtype) {
+  return dtype == SEGC_BF16  ? OP_BF16_RTOL
+         : dtype == SEGC_F16 ? OP_F16_RTOL
+                             : 0.0;
+}
+
+// Rounds values to the ones `dtype` holds (bf16, f16; f32 unchanged).
+static void round_to(float *v, int64_t n, segc_dtype dtype) {
+  for (int64_t i = 0; i < n; ++i)
+    if (dtype == SEGC_BF16)
+      v[i] = segc_bf16_to_f32(segc_f32_to_bf16(v[i]));
+    else if (dtype == SEGC_F16)
+      v[i] = segc_f16_to_f32(segc_f32_to_f16(v[i]));
+}
+
 // Checks a forward result: the error as a fraction of the tolerance.
-static void check_forward(const char *label, const float *got,
-                          const double *ref, int64_t count, bool bf16,
-                          op_report *r) {
-  const double e = op_forward_error(got, ref, count, bf16);
+static void check_forward_rtol(const char *label, const float *got,
+                               const double *ref, int64_t count,
+                               double per_element, op_report *r) {
+  const double e = op_forward_error_rtol(got, ref, count, per_element);
   CHECK(e <= 1.0, "%s: forward error %.3g of the tolerance", label, e);
   note(r, "forward", e);
 }
+
+static void check_forward(const char *label, const float *got,
+                          const double *ref, int64_t count, bool bf16,
+                          op_report *r) {
+  check_forward_rtol(label, got, ref, count, bf16 ? OP_BF16_RTOL : 0.0, r);
+}
+
+static void check_gradient_rtol(const char *label, const char *block,
+                                segc_scalar_fn fn, void *context, double *x,
+                                int64_t count, const float *analytic,
+                                double h, double rtol, op_report *r);
 
 // Checks one gradient block against central differences of `fn`.
 static void check_gradient(const char *label, const char *block,
                            segc_scalar_fn fn, void *context, double *x,
                            int64_t count, const float *analytic, double h,
                            bool bf16, op_report *r) {
-  const double rtol = bf16 ? OP_BF16_RTOL : OP_F32_RTOL;
+  check_gradient_rtol(label, block, fn, context, x, count, analytic, h,
+                      bf16 ? OP_BF16_RTOL : OP_F32_RTOL, r);
+}
+
+static void check_gradient_rtol(const char *label, const char *block,
+                                segc_scalar_fn fn, void *context, double *x,
+                                int64_t count, const float *analytic,
+                                double h, double rtol, op_report *r) {
   segc_gradcheck_report rep;
   const int ok = segc_gradcheck(fn, context, x, count, analytic, h, rtol, &rep);
   CHECK(ok,
@@ -126,13 +160,16 @@ static segc_status run_conv3d(op_env *env, const op_case *oc,
   const segc_shape ws = S5(c->cout, c->cin, c->k, c->k, c->k);
   const int64_t nx = segc_shape_numel(is), nw = segc_shape_numel(ws);
   const int64_t ny = segc_shape_numel(os), nb = c->cout;
-  // bf16: x, w (and r when a gradient is bf16) are bf16 values, so the
-  // reference sees exactly what the backend sees.
-  const bool bf16_in = is_bf16(oc->dtype), bf16_out = is_bf16(oc->out_dtype);
-  const float *x = random_f32(nx, -1.0f, 1.0f, 500, bf16_in);
-  const float *w = random_f32(nw, -1.0f, 1.0f, 501, bf16_in);
+  // bf16/f16: x, w (and r when a gradient is bf16/f16) are values of that
+  // dtype, so the reference sees exactly what the backend sees.
+  float *x = random_f32(nx, -1.0f, 1.0f, 500, false);
+  float *w = random_f32(nw, -1.0f, 1.0f, 501, false);
   const float *b = random_f32(nb, -1.0f, 1.0f, 502, false);
-  const float *r = random_f32(ny, -1.0f, 1.0f, 503, bf16_in || bf16_out);
+  float *r = random_f32(ny, -1.0f, 1.0f, 503, false);
+  round_to(x, nx, oc->dtype);
+  round_to(w, nw, oc->dtype);
+  round_to(r, ny, oc->out_dtype);
+  round_to(r, ny, oc->dtype);
   double *v = op_f64(nx + nw + nb);
   for (int64_t i = 0; i < nx; ++i) v[i] = x[i];
   for (int64_t i = 0; i < nw; ++i) v[nx + i] = w[i];
@@ -157,8 +194,8 @@ static segc_status run_conv3d(op_env *env, const op_case *oc,
   double *ref = op_f64(ny);
   if (s == SEGC_OK) {
     reference_conv(c, v, v + nx, c->bias ? v + nx + nw : NULL, ref);
-    check_forward(label, reorder(os, NDHWC, y, false), ref, ny, bf16_out,
-                  rep);
+    check_forward_rtol(label, reorder(os, NDHWC, y, false), ref, ny,
+                       element_rtol(oc->out_dtype), rep);
     s = op_seed_loss(g, yv, reorder(os, NDHWC, r, true), &loss);
   }
   if (s == SEGC_OK) {
@@ -172,8 +209,11 @@ static segc_status run_conv3d(op_env *env, const op_case *oc,
   if (s == SEGC_OK) {
     conv_fd fd = {c, v, op_f64(ny), r, nx, nw, ny};
     // Linear in each block: h = 1e-2 is exact up to double rounding.
-    check_gradient(label, "x", conv_loss, &fd, v, nx,
-                   reorder(is, NDHWC, dx, false), 1e-2, bf16_in, rep);
+    check_gradient_rtol(label, "x", conv_loss, &fd, v, nx,
+                        reorder(is, NDHWC, dx, false), 1e-2,
+                        oc->dtype == SEGC_F32 ? OP_F32_RTOL
+                                              : element_rtol(oc->dtype),
+                        rep);
     check_gradient(label, "w", conv_loss, &fd, v + nx, nw, dw, 1e-2, false,
                    rep);
     if (c->bias)

@@ -1,6 +1,9 @@
 // The backend table (core/backend.h): every op the network runs has CPU
-// kernels for f32 and bf16, this build has no CUDA kernels, and a refusal
-// names the op, the device and the dtype.
+// kernels for f32 and bf16, a CUDA build has conv3d's cuDNN kernels (f32,
+// bf16, f16) and a CPU-only build none, and a refusal names the op, the
+// device and the dtype.
+#include <string.h>
+
 #include "core/backend.h"
 #include "util/test_util.h"
 
@@ -17,9 +20,29 @@ int main(void) {
           op);
     CHECK_OK(segc_backend_require(op, SEGC_DEVICE_CPU, SEGC_F32));
     CHECK_OK(segc_backend_require_device(op, SEGC_DEVICE_CPU));
+    if (strcmp(op, "conv3d") == 0) continue;
     CHECK(!segc_backend_supports(op, SEGC_DEVICE_CUDA, SEGC_F32),
           "%s has no cuda kernel yet", op);
   }
+#ifdef SEGC_HAVE_CUDA
+  const bool cuda_build = true;
+#else
+  const bool cuda_build = false;
+#endif
+  for (int d = 0; d < SEGC_DTYPE_COUNT; ++d) {
+    const bool floating =
+        d == SEGC_F32 || d == SEGC_BF16 || d == SEGC_F16;
+    CHECK(segc_backend_supports("conv3d", SEGC_DEVICE_CUDA, (segc_dtype)d) ==
+              (cuda_build && floating),
+          "conv3d on cuda for %s: %s", segc_dtype_name((segc_dtype)d),
+          cuda_build ? "f32, bf16, f16 in a CUDA build" : "none without CUDA");
+  }
+  CHECK(segc_backend_supports("backend context", SEGC_DEVICE_CUDA, SEGC_F32) ==
+            cuda_build,
+        "a backend context on cuda exactly in a CUDA build");
+  if (!cuda_build)
+    CHECK_FAILS(segc_backend_require("conv3d", SEGC_DEVICE_CUDA, SEGC_F32),
+                SEGC_ERR_UNSUPPORTED, "conv3d: no cuda kernel for f32");
   CHECK_FAILS(segc_backend_require("groupnorm", SEGC_DEVICE_CUDA, SEGC_BF16),
               SEGC_ERR_UNSUPPORTED,
               "groupnorm: no cuda kernel for bf16 in this build");

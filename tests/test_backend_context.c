@@ -1,5 +1,6 @@
 // The backend context (core/backend_context.h): a device without a backend
-// is refused with the supports table's line, arenas on another device are
+// is refused with the supports table's line (cuda without a CUDA build; a
+// CUDA build without a GPU names CUDA's reason), arenas on another device are
 // refused by the context and the graph, and two contexts keep their own
 // oneDNN primitives (no process-wide cache), giving the same results.
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "conv3d_test_support.h"
 #include "core/backend_context.h"
+#include "core/cuda_runtime.h"
 #include "util/test_util.h"
 
 // Arena fields as a device arena would have them; never allocated from.
@@ -19,12 +21,48 @@ static segc_arena fake_device_arena(const char *name, segc_device device) {
   return a;
 }
 
+// On cuda: a build without CUDA has no such backend; a CUDA build without
+// a device refuses with CUDA's reason, in one line; with a device the
+// context holds the CUDA state (cuDNN and cuBLAS handles) until destroyed.
+static int check_cuda_context(segc_backend_context *c,
+                              segc_arena *fake_scratch) {
+#ifndef SEGC_HAVE_CUDA
+  CHECK_FAILS(segc_backend_context_init(c, SEGC_DEVICE_CUDA, fake_scratch),
+              SEGC_ERR_UNSUPPORTED, "backend context: no cuda kernel");
+  CHECK(c->scratch == NULL && c->cuda == NULL,
+        "a refused context is left empty");
+#else
+  int devices = 0;
+  CHECK_OK(segc_cuda_device_count(&devices));
+  if (devices == 0) {
+    CHECK_FAILS(segc_backend_context_init(c, SEGC_DEVICE_CUDA, fake_scratch),
+                SEGC_ERR_UNSUPPORTED,
+                "backend context: no CUDA device found (cudaGetDeviceCount: ");
+    CHECK(strchr(segc_error_message(), '\n') == NULL, "one line: %s",
+          segc_error_message());
+    CHECK(c->scratch == NULL && c->cuda == NULL,
+          "a refused context is left empty");
+    printf("backend_context: no GPU here, cuda refused with: %s\n",
+           segc_error_message());
+    return 0;
+  }
+  segc_arena device_scratch;
+  CHECK_OK(segc_arena_init(&device_scratch, "device scratch", 1 << 20,
+                           SEGC_DEVICE_CUDA));
+  CHECK_OK(segc_backend_context_init(c, SEGC_DEVICE_CUDA, &device_scratch));
+  CHECK(c->cuda != NULL && c->device == SEGC_DEVICE_CUDA,
+        "the context holds the CUDA state");
+  segc_backend_context_destroy(c);
+  CHECK(c->cuda == NULL && c->scratch == NULL, "destroyed");
+  segc_arena_destroy(&device_scratch);
+#endif
+  return 0;
+}
+
 static int check_refusals(void) {
   segc_backend_context *c = &context;
   segc_arena gpu_scratch = fake_device_arena("gpu scratch", SEGC_DEVICE_CUDA);
-  CHECK_FAILS(segc_backend_context_init(c, SEGC_DEVICE_CUDA, &gpu_scratch),
-              SEGC_ERR_UNSUPPORTED, "backend context: no cuda kernel");
-  CHECK(c->scratch == NULL, "a refused context is left empty");
+  if (check_cuda_context(c, &gpu_scratch)) return 1;
   CHECK_FAILS(segc_backend_context_init(c, SEGC_DEVICE_CPU, NULL),
               SEGC_ERR_INVALID, "scratch arena is not set up");
   CHECK_FAILS(segc_backend_context_init(c, SEGC_DEVICE_CPU, &gpu_scratch),

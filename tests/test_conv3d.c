@@ -147,7 +147,7 @@ static int check_errors(void) {
               SEGC_ERR_INVALID, "input size 2 on axis D is smaller than the kernel");
   CHECK_OK(wrap_input(data, good, SEGC_F16, false, &x));
   CHECK_FAILS(segc_conv3d_forward(&graph, &f.layer, x, SEGC_F32, &y),
-              SEGC_ERR_UNSUPPORTED, "input is f16, only f32 and bf16");
+              SEGC_ERR_UNSUPPORTED, "conv3d: no cpu kernel for f16");
   CHECK_OK(wrap_input(data, good, SEGC_F32, false, &x));
   CHECK_FAILS(segc_conv3d_forward(&graph, &f.layer, x, SEGC_I32, &y),
               SEGC_ERR_UNSUPPORTED, "output dtype i32");
@@ -156,8 +156,13 @@ static int check_errors(void) {
               SEGC_ERR_INVALID, "input must be NDHWC");
   x->data.layout = SEGC_LAYOUT_NDHWC;
   x->data.device = SEGC_DEVICE_CUDA;
+#ifdef SEGC_HAVE_CUDA
+  CHECK_FAILS(segc_conv3d_forward(&graph, &f.layer, x, SEGC_F32, &y),
+              SEGC_ERR_INVALID, "input is on cuda, the layer on cpu");
+#else
   CHECK_FAILS(segc_conv3d_forward(&graph, &f.layer, x, SEGC_F32, &y),
               SEGC_ERR_UNSUPPORTED, "conv3d: no cuda kernel for");
+#endif
   x->data.device = SEGC_DEVICE_CPU;
   // Tensor-level passes check the gradients too.
   segc_tensor dx = x->data, dy = x->data;  // dy should be 1x4x3x3x3

@@ -17,12 +17,26 @@ int main(void) {
     segc_arena arena;
     CHECK_FAILS(segc_arena_init(&arena, "device", 1024, SEGC_DEVICE_CUDA),
                 SEGC_ERR_UNSUPPORTED, "without CUDA");
+    CHECK_FAILS(segc_cuda_set_device(0), SEGC_ERR_UNSUPPORTED, "without CUDA");
+    CHECK_FAILS(segc_cuda_synchronize(), SEGC_ERR_UNSUPPORTED, "without CUDA");
+    CHECK_FAILS(segc_cuda_check_last("probe"), SEGC_ERR_UNSUPPORTED,
+                "without CUDA");
     return test_failures ? test_finish("cuda_runtime") : TEST_SKIP;
   }
   if (devices == 0) {
-    printf("cuda_runtime: SKIPPED: built with CUDA, but no CUDA device here\n");
-    return TEST_SKIP;
+    const char *reason = NULL;
+    CHECK_OK(segc_cuda_device_count_reason(&devices, &reason));
+    CHECK(devices == 0 && reason && reason[0], "a reason for no device");
+    printf("cuda_runtime: SKIPPED: built with CUDA, but no CUDA device here "
+           "(cudaGetDeviceCount: %s)\n", reason ? reason : "?");
+    return test_failures ? test_finish("cuda_runtime") : TEST_SKIP;
   }
+  int device = -1;
+  CHECK_OK(segc_cuda_set_device(0));
+  CHECK_OK(segc_cuda_get_device(&device));
+  CHECK(device == 0, "device 0 is current (%d)", device);
+  CHECK_OK(segc_cuda_synchronize());
+  CHECK_OK(segc_cuda_check_last("nothing launched"));
   segc_arena arena;
   CHECK_OK(segc_arena_init(&arena, "device", 1 << 20, SEGC_DEVICE_CUDA));
   void *a;

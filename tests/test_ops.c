@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/dnnl_context.h"
 #include "op_cases.h"
 #include "util/test_util.h"
@@ -30,6 +31,7 @@ static const char *const op_names[] = {"conv3d",    "groupnorm", "relu_add",
 #define NCDHW SEGC_LAYOUT_NCDHW
 #define F32 SEGC_F32
 #define BF16 SEGC_BF16
+#define F16 SEGC_F16
 // A shape as a constant initializer (the table is static).
 #define SHAPE(n, c, d, h, w) {n, c, d, h, w}
 
@@ -55,7 +57,8 @@ static const char *const op_names[] = {"conv3d",    "groupnorm", "relu_add",
 
 static const op_case cases[] = {
     // conv3d: kernels 3 and 1, strides 1 and 2, paddings 1 and 0, bias,
-    // batch 2, odd sizes, one input channel; bf16 where oneDNN has it.
+    // batch 2, odd sizes, one input channel; bf16 where oneDNN has it; on
+    // cuda every case runs through cuDNN (also f16).
     CONV(2, 3, 5, 4, 5, 3, 3, 1, 1, true, F32, F32),
     CONV(1, 2, 3, 5, 4, 6, 3, 2, 1, false, F32, F32),
     CONV(2, 4, 3, 3, 2, 4, 1, 1, 0, true, F32, F32),
@@ -64,6 +67,11 @@ static const op_case cases[] = {
     CONV(2, 3, 5, 4, 5, 3, 3, 1, 1, true, BF16, BF16),
     CONV(1, 2, 3, 5, 4, 6, 3, 2, 1, false, BF16, F32),
     CONV(1, 3, 2, 6, 5, 6, 3, 2, 0, true, F32, BF16),
+    // f16 (cuDNN; skipped on the CPU): native, with a bias (through f32),
+    // and into an f32 output.
+    CONV(2, 3, 5, 4, 5, 3, 3, 1, 1, false, F16, F16),
+    CONV(2, 3, 5, 4, 5, 3, 3, 1, 1, true, F16, F16),
+    CONV(1, 2, 3, 5, 4, 6, 3, 2, 1, false, F16, F32),
     // GroupNorm: both layouts, 4 and 2 groups, ReLU, the residual add.
     GN(SHAPE(2, 8, 3, 4, 5), NDHWC, 4, false, false, F32),
     GN(SHAPE(2, 8, 3, 4, 5), NCDHW, 4, true, false, F32),
@@ -139,9 +147,17 @@ static int run_backend(const op_backend *b) {
     const op_case *c = &cases[i];
     char label[256];
     describe(c, b, label, sizeof label);
-    if (c->op == OP_CONV3D && !conv_bf16 &&
+    if (c->op == OP_CONV3D && b->device == SEGC_DEVICE_CPU && !conv_bf16 &&
         (is_bf16(c->dtype) || is_bf16(c->out_dtype))) {
       printf("%s: skipped (no oneDNN bf16 convolutions on this CPU)\n", label);
+      continue;
+    }
+    // f16 convolutions exist on CUDA (cuDNN) only.
+    if (c->op == OP_CONV3D &&
+        (!segc_backend_supports("conv3d", b->device, c->dtype) ||
+         !segc_backend_supports("conv3d", b->device, c->out_dtype))) {
+      printf("%s: skipped (no %s conv3d kernel for these dtypes)\n", label,
+             b->name);
       continue;
     }
     op_env env;

@@ -230,11 +230,16 @@ void op_free_all(void) {
 
 double op_forward_error(const float *got, const double *ref, int64_t count,
                         bool bf16_result) {
+  return op_forward_error_rtol(got, ref, count,
+                               bf16_result ? OP_BF16_RTOL : 0.0);
+}
+
+double op_forward_error_rtol(const float *got, const double *ref,
+                             int64_t count, double element_rtol) {
   double scale = 1e-30, worst = 0.0;
   for (int64_t i = 0; i < count; ++i) scale = fmax(scale, fabs(ref[i]));
   for (int64_t i = 0; i < count; ++i) {
-    const double allowed = OP_F32_RTOL * scale +
-                           (bf16_result ? OP_BF16_RTOL * fabs(ref[i]) : 0.0);
+    const double allowed = OP_F32_RTOL * scale + element_rtol * fabs(ref[i]);
     const double e = fabs((double)got[i] - ref[i]) / allowed;
     if (isnan(e)) return INFINITY;
     if (e > worst) worst = e;

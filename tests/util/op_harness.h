@@ -33,6 +33,9 @@
 
 #define OP_F32_RTOL 1e-5
 #define OP_BF16_RTOL (1.0 / 256.0)
+// f16 keeps 10 mantissa bits: one rounding moves a value by at most 2^-11
+// of itself (the f16 conv3d cases, run where a backend has f16).
+#define OP_F16_RTOL (1.0 / 2048.0)
 
 // A backend: where the tensors of a case live. Adding one is a table entry
 // in op_harness.c (its name, its device, and how to tell it is present).
@@ -103,5 +106,9 @@ void op_free_all(void);
 // NaN counts as a failure.
 double op_forward_error(const float *got, const double *ref, int64_t count,
                         bool bf16_result);
+// The same with the per-element part given: OP_BF16_RTOL or OP_F16_RTOL for
+// a result in that dtype, 0 for f32.
+double op_forward_error_rtol(const float *got, const double *ref,
+                             int64_t count, double element_rtol);
 
 #endif
