@@ -27,8 +27,8 @@ segc_status bench_ensure_weights(const char *path, uint64_t seed) {
   const segc_segresnet_config config = segc_segresnet_bundle_config();
   segc_segresnet net;
   SEGC_TRY(segc_segresnet_create(&net, &config, false, SEGC_DEVICE_CPU));
-  segc_segresnet_init_weights(&net, seed);
-  const segc_status status = segc_segresnet_save_checkpoint(&net, path);
+  segc_status status = segc_segresnet_init_weights(&net, seed);
+  if (status == SEGC_OK) status = segc_segresnet_save_checkpoint(&net, path);
   segc_segresnet_destroy(&net);
   return status;
 }

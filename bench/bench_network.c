@@ -143,7 +143,7 @@ static int run_forward(const net_options *o) {
   const segc_segresnet_config config = network_config(o);
   segc_segresnet net;
   if (segc_segresnet_create(&net, &config, false, o->device) != SEGC_OK) goto fail;
-  segc_segresnet_init_weights(&net, 7);
+  if (segc_segresnet_init_weights(&net, 7) != SEGC_OK) goto fail;
   const segc_shape input = segc_shape5(o->batch, 1, o->size, o->size, o->size);
   float *x = malloc(sizeof(float) * (size_t)segc_shape_numel(input));
   if (!x) goto fail;
@@ -203,7 +203,7 @@ static int run_train_step(const net_options *o) {
   segc_segresnet net;
   segc_trainer trainer;
   if (segc_segresnet_create(&net, &config, true, o->device) != SEGC_OK) goto fail;
-  segc_segresnet_init_weights(&net, 7);
+  if (segc_segresnet_init_weights(&net, 7) != SEGC_OK) goto fail;
   const int64_t roi[3] = {o->size, o->size, o->size};
   segc_adamw_config adamw = segc_adamw_default();
   adamw.lr = 1e-4;

@@ -66,7 +66,11 @@ static segc_status train_worker(const ranks_options *o, segc_comm *comm) {
   config.out_channels = o->out_channels;
   segc_segresnet net;
   SEGC_TRY(segc_segresnet_create(&net, &config, true, SEGC_DEVICE_CPU));
-  segc_segresnet_init_weights(&net, 7);
+  segc_status init = segc_segresnet_init_weights(&net, 7);
+  if (init != SEGC_OK) {
+    segc_segresnet_destroy(&net);
+    return init;
+  }
   segc_trainer trainer;
   segc_adamw_config adamw = segc_adamw_default();
   adamw.lr = 1e-4;

@@ -66,13 +66,19 @@ extern "C" void segc_cuda_free(void *ptr) {
   if (ptr) cudaFree(ptr);
 }
 
+// On cudaStreamPerThread like every kernel, so ordered after the work
+// queued before it without relying on the legacy stream's implicit sync.
 extern "C" segc_status segc_cuda_memset(void *ptr, int value, size_t bytes) {
-  SEGC_CUDA_CHECK(cudaMemset(ptr, value, bytes));
+  SEGC_CUDA_CHECK(cudaMemsetAsync(ptr, value, bytes, cudaStreamPerThread));
   return SEGC_OK;
 }
 
+// Synchronous for the host: a host buffer is filled (or free to reuse) when
+// it returns.
 extern "C" segc_status segc_cuda_copy(void *dst, const void *src,
                                       size_t bytes) {
-  SEGC_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+  SEGC_CUDA_CHECK(
+      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, cudaStreamPerThread));
+  SEGC_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread));
   return SEGC_OK;
 }

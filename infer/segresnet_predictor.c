@@ -9,8 +9,9 @@ segc_status segc_segresnet_predictor_init(segc_segresnet_predictor *p,
                                           segc_shape window,
                                           segc_dtype compute) {
   memset(p, 0, sizeof *p);
-  SEGC_TRY(segc_dnnl_require_compute(compute));
   SEGC_TRY(segc_segresnet_require_device(net->device));
+  // oneDNN's bf16 is a question for the CPU only.
+  if (net->device == SEGC_DEVICE_CPU) SEGC_TRY(segc_dnnl_require_compute(compute));
   p->net = net;
   p->compute = compute;
   const size_t activation_bytes =

@@ -132,14 +132,14 @@ segc_status segc_segresnet_load_state_dict(segc_segresnet *net,
                        "%s: unexpected key '%s' (not a parameter of this "
                        "SegResNet)",
                        source, dict->tensors[i].name);
+  float *host = segc_segresnet_host_buffer(net);
   for (int i = 0; i < net->param_count; ++i) {
     segc_param *p = &net->params[i];
     const segc_pt_tensor *t = segc_pt_find(dict, p->name);
-    segc_convert(t->data, t->dtype, p->value.data, SEGC_F32,
-                 (size_t)segc_tensor_numel(&p->value));
+    segc_convert(t->data, t->dtype, segc_segresnet_param_in(net, host, p),
+                 SEGC_F32, (size_t)segc_tensor_numel(&p->value));
   }
-  segc_segresnet_weights_changed(net);
-  return SEGC_OK;
+  return segc_segresnet_weights_from_host(net);
 }
 
 segc_status segc_segresnet_load_checkpoint(segc_segresnet *net,
@@ -157,13 +157,22 @@ segc_status segc_segresnet_state_dict(const segc_segresnet *net,
   out->tensors = calloc((size_t)net->param_count, sizeof(segc_pt_tensor));
   if (!out->tensors)
     return SEGC_FAIL(SEGC_ERR_NOMEM, "state dict: out of memory");
+  // The tensors point into the weights as host memory (a fresh copy on a
+  // GPU).
+  float *host;
+  segc_status status = segc_segresnet_weights_to_host(net, &host);
+  if (status != SEGC_OK) {
+    free(out->tensors);
+    out->tensors = NULL;
+    return status;
+  }
   for (int i = 0; i < net->param_count; ++i) {
     const segc_param *p = &net->params[i];
     segc_pt_tensor *t = &out->tensors[i];
     t->name = (char *)p->name;
     t->dtype = SEGC_F32;
     t->ndim = torch_shape(p, t->shape);
-    t->data = p->value.data;
+    t->data = segc_segresnet_param_in(net, host, p);
   }
   out->count = net->param_count;
   return SEGC_OK;

@@ -29,8 +29,10 @@ segc_status segc_segresnet_check_finite(const segc_segresnet *net,
                                         const float *values,
                                         const char *source, const char *what);
 
-// A state dict viewing the network's weights (no copy; valid while the
-// network lives). Free with segc_segresnet_state_dict_free.
+// A state dict viewing the network's weights in host memory (no copy on
+// the CPU; on a GPU the network's host copy, refreshed by this call; valid
+// while the network lives and its weights do not change). Free with
+// segc_segresnet_state_dict_free.
 segc_status segc_segresnet_state_dict(const segc_segresnet *net,
                                       segc_pt_state_dict *out);
 void segc_segresnet_state_dict_free(segc_pt_state_dict *dict);

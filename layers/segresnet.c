@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/device_memory.h"
 #include "core/rng.h"
 #include "layers/dropout3d.h"
 #include "layers/elementwise.h"
@@ -230,6 +231,16 @@ segc_status segc_segresnet_create(segc_segresnet *net,
   if (status != SEGC_OK) goto fail;
   status = segc_arena_calloc(&net->weight_arena, bytes, (void **)&net->weights);
   if (status != SEGC_OK) goto fail;
+  // Initialisation, checkpoints and training states reach GPU weights
+  // through a host copy.
+  if (device != SEGC_DEVICE_CPU) {
+    net->host_weights = calloc(bytes, 1);
+    if (!net->host_weights) {
+      status = SEGC_FAIL(SEGC_ERR_NOMEM,
+                         "SegResNet: no host memory for a copy of the weights");
+      goto fail;
+    }
+  }
   if (with_grads) {
     status = segc_arena_init(&net->grad_arena, "gradients", bytes, device);
     if (status != SEGC_OK) goto fail;
@@ -271,6 +282,7 @@ void segc_segresnet_destroy(segc_segresnet *net) {
     free(net->up_blocks[i]);
   }
   free(net->params);
+  free(net->host_weights);
   if (net->weight_arena.base) segc_arena_destroy(&net->weight_arena);
   if (net->grad_arena.base) segc_arena_destroy(&net->grad_arena);
   memset(net, 0, sizeof *net);
@@ -286,10 +298,32 @@ void segc_segresnet_weights_changed(segc_segresnet *net) {
   for (int i = 0; i < net->param_count; ++i) net->params[i].version++;
 }
 
-void segc_segresnet_init_weights(segc_segresnet *net, uint64_t seed) {
+float *segc_segresnet_host_buffer(const segc_segresnet *net) {
+  return net->device == SEGC_DEVICE_CPU ? net->weights : net->host_weights;
+}
+
+segc_status segc_segresnet_weights_to_host(const segc_segresnet *net,
+                                           float **host) {
+  *host = segc_segresnet_host_buffer(net);
+  if (net->device == SEGC_DEVICE_CPU) return SEGC_OK;
+  return segc_device_copy(*host, SEGC_DEVICE_CPU, net->weights, net->device,
+                          sizeof(float) * (size_t)net->weight_count);
+}
+
+segc_status segc_segresnet_weights_from_host(segc_segresnet *net) {
+  if (net->device != SEGC_DEVICE_CPU)
+    SEGC_TRY(segc_device_copy(net->weights, net->device, net->host_weights,
+                              SEGC_DEVICE_CPU,
+                              sizeof(float) * (size_t)net->weight_count));
+  segc_segresnet_weights_changed(net);
+  return SEGC_OK;
+}
+
+segc_status segc_segresnet_init_weights(segc_segresnet *net, uint64_t seed) {
+  float *host = segc_segresnet_host_buffer(net);
   for (int i = 0; i < net->param_count; ++i) {
     segc_param *p = &net->params[i];
-    float *w = p->value.data;
+    float *w = segc_segresnet_param_in(net, host, p);
     const int64_t n = segc_tensor_numel(&p->value);
     const bool is_norm = strstr(p->name, "norm") != NULL ||
                          strncmp(p->name, "conv_final.0.", 13) == 0;
@@ -309,5 +343,5 @@ void segc_segresnet_init_weights(segc_segresnet *net, uint64_t seed) {
     for (int64_t k = 0; k < n; ++k)
       w[k] = bound * (2.0f * segc_rng_uniform(seed, stream, (uint64_t)k) - 1.0f);
   }
-  segc_segresnet_weights_changed(net);
+  return segc_segresnet_weights_from_host(net);
 }

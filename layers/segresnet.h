@@ -51,6 +51,7 @@ typedef struct {
   segc_arena grad_arena;     // same layout; empty when not training
   float *weights;            // flat view of all parameters
   float *grads;              // flat view of all gradients, or NULL
+  float *host_weights;       // on a GPU: a host copy of `weights` (else NULL)
   int64_t weight_count;      // parameters (18,799,401 for the bundle)
   segc_param *params;        // param_count entries, MONAI's order
   int param_count;
@@ -79,8 +80,23 @@ segc_status segc_segresnet_require_device(segc_device device);
 
 // PyTorch's default initialisation, drawn from the counter RNG: conv weights
 // and biases uniform in +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)),
-// GroupNorm weight 1 and bias 0.
-void segc_segresnet_init_weights(segc_segresnet *net, uint64_t seed);
+// GroupNorm weight 1 and bias 0. Fails only when a GPU upload does.
+segc_status segc_segresnet_init_weights(segc_segresnet *net, uint64_t seed);
+
+// The weights in host memory, in the flat arena's layout (a parameter at
+// the same offset as in net->weights). On the CPU that is net->weights
+// itself. On a GPU it is net->host_weights: segc_segresnet_weights_to_host
+// fills it from the device first; after writing into it,
+// segc_segresnet_weights_from_host uploads it and marks the weights changed.
+float *segc_segresnet_host_buffer(const segc_segresnet *net);
+segc_status segc_segresnet_weights_to_host(const segc_segresnet *net,
+                                           float **host);
+segc_status segc_segresnet_weights_from_host(segc_segresnet *net);
+// Where parameter p lives in a host buffer of that layout.
+static inline float *segc_segresnet_param_in(const segc_segresnet *net,
+                                             float *host, const segc_param *p) {
+  return host + ((const float *)p->value.data - net->weights);
+}
 
 // Finds a parameter by its MONAI key, NULL if absent.
 segc_param *segc_segresnet_find(segc_segresnet *net, const char *name);

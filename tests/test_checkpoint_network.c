@@ -26,7 +26,7 @@ static segc_status make_net_for(segc_segresnet *net, int init_filters,
   config.out_channels = outputs;
   config.norm_groups = norm_groups;
   SEGC_TRY(segc_segresnet_create(net, &config, training, SEGC_DEVICE_CPU));
-  segc_segresnet_init_weights(net, 7);
+  CHECK_OK(segc_segresnet_init_weights(net, 7));
   return SEGC_OK;
 }
 

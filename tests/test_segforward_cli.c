@@ -165,7 +165,7 @@ int main(void) {
     config.init_filters = 8;
     segc_segresnet net;
     CHECK_OK(segc_segresnet_create(&net, &config, false, SEGC_DEVICE_CPU));
-    segc_segresnet_init_weights(&net, 11);
+    CHECK_OK(segc_segresnet_init_weights(&net, 11));
     ((float *)segc_segresnet_find(&net, "convInit.conv.weight")->value.data)[4] = NAN;
     const segc_status s = segc_segresnet_save_checkpoint(&net, nan_weights);
     segc_segresnet_destroy(&net);

@@ -29,7 +29,7 @@ static segc_status save_net(const char *path, int64_t outputs, bool nan) {
   config.out_channels = outputs;
   segc_segresnet net;
   SEGC_TRY(segc_segresnet_create(&net, &config, false, SEGC_DEVICE_CPU));
-  segc_segresnet_init_weights(&net, 3);
+  CHECK_OK(segc_segresnet_init_weights(&net, 3));
   if (nan)
     ((float *)segc_segresnet_find(&net, "up_layers.1.0.conv1.conv.weight")
          ->value.data)[0] = NAN;

@@ -77,7 +77,7 @@ int main(void) {
   cfg.dropout_prob = 0.0f;
   segc_segresnet net;
   CHECK_OK(segc_segresnet_create(&net, &cfg, true, SEGC_DEVICE_CPU));
-  segc_segresnet_init_weights(&net, 3);
+  CHECK_OK(segc_segresnet_init_weights(&net, 3));
   segc_adamw_config adamw = segc_adamw_default();
   adamw.lr = getenv("SEGC_OVERFIT_LR") ? atof(getenv("SEGC_OVERFIT_LR")) : 3e-3;
   adamw.weight_decay = 1e-5;

@@ -213,7 +213,7 @@ static segc_status setup(const segc_config *config,
   }
   SEGC_TRY(segc_segresnet_create(&r->net, &net_config, true, device));
   r->have_net = true;
-  segc_segresnet_init_weights(&r->net, config->seed);
+  SEGC_TRY(segc_segresnet_init_weights(&r->net, config->seed));
   segc_adamw_config adamw = segc_adamw_default();
   adamw.lr = config->init_LR;
   adamw.weight_decay = config->weight_decay;

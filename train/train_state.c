@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device_memory.h"
 #include "io/model_io.h"
 #include "io/state_file.h"
 
@@ -80,16 +81,43 @@ segc_status segc_train_progress_append(segc_train_progress *p, float loss,
 segc_status segc_train_state_save(const char *path, const segc_trainer *t,
                                   const segc_train_progress *progress,
                                   const char *config_json) {
-  segc_state_builder *b;
-  SEGC_TRY(segc_state_builder_create(&b));
   const int64_t n = t->net->weight_count;
+  const size_t bytes = sizeof(float) * (size_t)n;
+  // Weights and moments as host memory: on a GPU, copies made here.
+  float *weights;
+  SEGC_TRY(segc_segresnet_weights_to_host(t->net, &weights));
+  const float *m = t->optimizer.m, *v = t->optimizer.v;
+  float *staged = NULL;
+  if (t->net->device != SEGC_DEVICE_CPU) {
+    staged = malloc(2 * bytes);
+    if (!staged)
+      return SEGC_FAIL(SEGC_ERR_NOMEM, "%s: no host memory for the optimizer "
+                       "state", path);
+    segc_status copied = segc_device_copy(staged, SEGC_DEVICE_CPU, m,
+                                          t->net->device, bytes);
+    if (copied == SEGC_OK)
+      copied = segc_device_copy(staged + n, SEGC_DEVICE_CPU, v, t->net->device,
+                                bytes);
+    if (copied != SEGC_OK) {
+      free(staged);
+      return copied;
+    }
+    m = staged;
+    v = staged + n;
+  }
+  segc_state_builder *b;
+  segc_status created = segc_state_builder_create(&b);
+  if (created != SEGC_OK) {
+    free(staged);
+    return created;
+  }
   const float best[2] = {(float)progress->best_dice, (float)t->loss_scale};
   const int64_t two = 2, history = progress->history;
   segc_status s = segc_state_add_string(b, "kind", "segc training state");
   if (s == SEGC_OK) s = segc_state_add_i64(b, "version", SEGC_TRAIN_STATE_VERSION);
-  if (s == SEGC_OK) s = segc_state_add_f32(b, "weights", t->net->weights, 1, &n);
-  if (s == SEGC_OK) s = segc_state_add_f32(b, "adamw.m", t->optimizer.m, 1, &n);
-  if (s == SEGC_OK) s = segc_state_add_f32(b, "adamw.v", t->optimizer.v, 1, &n);
+  if (s == SEGC_OK) s = segc_state_add_f32(b, "weights", weights, 1, &n);
+  if (s == SEGC_OK) s = segc_state_add_f32(b, "adamw.m", m, 1, &n);
+  if (s == SEGC_OK) s = segc_state_add_f32(b, "adamw.v", v, 1, &n);
   if (s == SEGC_OK) s = segc_state_add_i64(b, "adamw.step", t->optimizer.step);
   if (s == SEGC_OK) s = segc_state_add_i64(b, "step", t->step);
   if (s == SEGC_OK) s = segc_state_add_i64(b, "seed", (int64_t)t->seed);
@@ -106,6 +134,7 @@ segc_status segc_train_state_save(const char *path, const segc_trainer *t,
   if (s == SEGC_OK) s = segc_state_add_string(b, "config", config_json);
   if (s == SEGC_OK) s = segc_state_write(b, path);
   segc_state_builder_free(b);
+  free(staged);
   return s;
 }
 
@@ -170,11 +199,17 @@ segc_status segc_train_state_load(const char *path, segc_trainer *t,
     s = segc_segresnet_check_finite(t->net, m, path, "adamw.m of parameter");
   if (s == SEGC_OK)
     s = segc_segresnet_check_finite(t->net, v, path, "adamw.v of parameter");
+  const size_t bytes = sizeof(float) * (size_t)n;
+  const segc_device device = t->net->device;
   if (s == SEGC_OK) {
-    memcpy(t->net->weights, weights, sizeof(float) * (size_t)n);
-    memcpy(t->optimizer.m, m, sizeof(float) * (size_t)n);
-    memcpy(t->optimizer.v, v, sizeof(float) * (size_t)n);
-    segc_segresnet_weights_changed(t->net);
+    memcpy(segc_segresnet_host_buffer(t->net), weights, bytes);
+    s = segc_segresnet_weights_from_host(t->net);
+  }
+  if (s == SEGC_OK)
+    s = segc_device_copy(t->optimizer.m, device, m, SEGC_DEVICE_CPU, bytes);
+  if (s == SEGC_OK)
+    s = segc_device_copy(t->optimizer.v, device, v, SEGC_DEVICE_CPU, bytes);
+  if (s == SEGC_OK) {
     t->optimizer.step = adam_step;
     t->step = step;
     t->loss_scale = pair[1];

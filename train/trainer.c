@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/device_memory.h"
 #include "core/dnnl_context.h"
 #include "core/parallel.h"
 #include "core/tensor_ops.h"
@@ -24,7 +25,9 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
   t->net = net;
   t->amp = amp;
   t->compute = amp == SEGC_AMP_BF16 || amp == SEGC_AMP_FP16 ? SEGC_BF16 : SEGC_F32;
-  SEGC_TRY(segc_dnnl_require_compute(t->compute));
+  // oneDNN's bf16 is a question for the CPU only.
+  if (net->device == SEGC_DEVICE_CPU)
+    SEGC_TRY(segc_dnnl_require_compute(t->compute));
   t->loss = segc_dice_ce_default();
   t->max_batch = max_batch;
   memcpy(t->roi, roi, sizeof t->roi);
@@ -53,6 +56,19 @@ segc_status segc_trainer_init(segc_trainer *t, segc_segresnet *net,
     status = segc_arena_init(&t->scratch, "training scratch",
                              activation_bytes / 2 + (256u << 20),
                              net->device);
+  // The loader's batch is host memory; on a GPU it is copied in per step.
+  const size_t voxels = (size_t)max_batch * (size_t)(roi[0] * roi[1] * roi[2]);
+  if (status == SEGC_OK && net->device != SEGC_DEVICE_CPU)
+    status = segc_arena_init(&t->batch_arena, "training batch",
+                             voxels * (sizeof(float) + 1) +
+                                 2 * SEGC_ARENA_ALIGN,
+                             net->device);
+  if (status == SEGC_OK && net->device != SEGC_DEVICE_CPU)
+    status = segc_arena_alloc(&t->batch_arena, voxels * sizeof(float),
+                              (void **)&t->device_images);
+  if (status == SEGC_OK && net->device != SEGC_DEVICE_CPU)
+    status = segc_arena_alloc(&t->batch_arena, voxels,
+                              (void **)&t->device_labels);
   if (status == SEGC_OK)
     status = segc_backend_context_init(&t->backend, t->scratch.device,
                                        &t->scratch);
@@ -98,6 +114,7 @@ void segc_trainer_destroy(segc_trainer *t) {
   if (t->activations.base) segc_arena_destroy(&t->activations);
   if (t->scratch.base) segc_arena_destroy(&t->scratch);
   if (t->optimizer_arena.base) segc_arena_destroy(&t->optimizer_arena);
+  if (t->batch_arena.base) segc_arena_destroy(&t->batch_arena);
   memset(t, 0, sizeof *t);
 }
 
@@ -150,13 +167,22 @@ segc_status segc_trainer_step(segc_trainer *t, const float *images,
   g->seed = t->seed;
   g->step = (uint64_t)t->step;
   const segc_shape shape = segc_shape5(count, 1, t->roi[0], t->roi[1], t->roi[2]);
-  // The loader's batch is host memory; the trainer refuses a network on a
-  // device without kernels, so today the graph runs where the batch is (a
-  // GPU trainer uploads it first).
+  // The loader's batch is host memory: the CPU reads it where it is, a GPU
+  // gets a copy.
+  const segc_device device = t->net->device;
+  if (device != SEGC_DEVICE_CPU) {
+    const size_t voxels = (size_t)segc_shape_numel(shape);
+    SEGC_TRY(segc_device_copy(t->device_images, device, images, SEGC_DEVICE_CPU,
+                              voxels * sizeof(float)));
+    SEGC_TRY(segc_device_copy(t->device_labels, device, labels,
+                              SEGC_DEVICE_CPU, voxels));
+    images = t->device_images;
+    labels = t->device_labels;
+  }
   segc_tensor x = segc_tensor_view((void *)images, shape, SEGC_F32,
-                                   SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+                                   SEGC_LAYOUT_NDHWC, device);
   segc_tensor y = segc_tensor_view((void *)labels, shape, SEGC_U8,
-                                   SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+                                   SEGC_LAYOUT_NDHWC, device);
   segc_value *input, *logits, *loss;
   SEGC_TRY(segc_graph_wrap(g, x, NULL, false, "images", &input));
   SEGC_TRY(segc_segresnet_forward(t->net, g, input, t->compute, &logits));

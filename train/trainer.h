@@ -32,6 +32,10 @@ typedef struct {
   segc_arena optimizer_arena;   // AdamW m and v
   segc_arena activations;
   segc_arena scratch;
+  // On a GPU: the batch copied in each step (empty on the CPU).
+  segc_arena batch_arena;
+  float *device_images;         // (max_batch, 1, D, H, W) NDHWC
+  uint8_t *device_labels;       // (max_batch, 1, D, H, W) NDHWC
   segc_backend_context backend;  // device, oneDNN state, scratch
   segc_graph graph;
   int max_batch;
