@@ -79,6 +79,15 @@ static segc_status check_image(const char *path, const segc_dicom_attributes *a)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s: DICOM: BitsStored %d, HighBit "
                      "%d with BitsAllocated %d (HighBit must be BitsStored - 1)",
                      path, a->bits_stored, a->high_bit, a->bits_allocated);
+  // Native data must hold the frame the header describes, before anything
+  // is allocated for it; compressed frames are checked when decoded.
+  const size_t frame_bytes = (size_t)a->rows * (size_t)a->columns *
+                             (size_t)(a->bits_allocated / 8);
+  if (a->coding == SEGC_DICOM_NATIVE && a->pixel_length < frame_bytes)
+    return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: malformed DICOM: pixel data has "
+                     "%zu bytes, %d x %d pixels of %d bits need %zu", path,
+                     a->pixel_length, a->rows, a->columns, a->bits_allocated,
+                     frame_bytes);
   if (a->pixel_representation != 0 && a->pixel_representation != 1)
     return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: malformed DICOM: "
                      "PixelRepresentation %d", path, a->pixel_representation);

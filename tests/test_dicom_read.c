@@ -1,0 +1,503 @@
+// The DICOM reader (data/dicom.h) on small series this test writes itself
+// (tests/dicom_craft.h): implicit, explicit and deflated explicit VR little
+// endian, JPEG 2000 (OpenJPEG's encoder) and JPEG-LS (CharLS's encoder), each
+// with sequences to skip; slices sorted along the normal whatever the file
+// order, rows flipped and the affine in RAS as dcm2niix writes it; signed and
+// rescaled values; and the refusals: an unsupported transfer syntax by name,
+// two series without a choice (both listed), a truncated file, gantry tilt,
+// non-uniform spacing, duplicate positions. Then every truncation of valid
+// files, and random byte flips, give an error (or a volume), never a crash.
+#include <charls/charls.h>
+#include <math.h>
+#include <openjpeg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/dtype.h"
+#include "data/dicom.h"
+#include "data/image_read.h"
+#include "dicom_craft.h"
+#include "util/test_util.h"
+
+enum { kRows = 6, kColumns = 5, kSlices = 3 };
+
+static const char *g_temp;
+
+// A fresh folder under the test's temporary folder.
+static const char *folder(const char *name) {
+  static char path[8][4096];
+  static int next;
+  char *p = path[next++ % 8];
+  snprintf(p, sizeof path[0], "%s/%s", g_temp, name);
+  if (mkdir(p, 0755) != 0) {
+    fprintf(stderr, "mkdir %s failed\n", p);
+    exit(1);
+  }
+  return p;
+}
+
+// The stored value of pixel (row r, column c) of slice s (12 bits).
+static uint16_t stored(int r, int c, int s) {
+  return (uint16_t)((r * 331 + c * 71 + s * 1013) % 4096);
+}
+
+static void fill_pixels(uint16_t *pixels, int s) {
+  for (int r = 0; r < kRows; ++r)
+    for (int c = 0; c < kColumns; ++c) pixels[r * kColumns + c] = stored(r, c, s);
+}
+
+// Slice s of the standard axial series (z = 10 + 2 s), with its pixels.
+static craft_slice axial_slice(int s, uint16_t *pixels, const char *syntax) {
+  craft_slice slice = craft_default_slice(kRows, kColumns);
+  slice.transfer_syntax = syntax;
+  slice.position[0] = -100.0;
+  slice.position[1] = -50.0;
+  slice.position[2] = 10.0 + 2.0 * s;
+  slice.instance = s + 1;
+  fill_pixels(pixels, s);
+  slice.pixels = pixels;
+  return slice;
+}
+
+// Writes the slices in reverse file-name order (z descending), as the
+// shared example does, so that sorting is needed.
+static void write_axial_series(const char *dir, const char *syntax) {
+  for (int s = 0; s < kSlices; ++s) {
+    uint16_t pixels[kRows * kColumns];
+    craft_slice slice = axial_slice(s, pixels, syntax);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/IM%d", dir, kSlices - 1 - s);
+    CHECK(craft_write(path, &slice), "writing %s", path);
+  }
+}
+
+// The volume holds stored(...) - 1024 with voxel (i, j, k) = column i, row
+// Rows-1-j of the k-th slice along z, and dcm2niix's affine.
+static void check_axial_volume(const segc_volume *v, const char *what) {
+  CHECK(v->dim[0] == kColumns && v->dim[1] == kRows && v->dim[2] == kSlices,
+        "%s: dims %lldx%lldx%lld", what, (long long)v->dim[0],
+        (long long)v->dim[1], (long long)v->dim[2]);
+  if (v->dim[0] != kColumns || v->dim[1] != kRows || v->dim[2] != kSlices)
+    return;
+  CHECK(v->dtype == SEGC_I16, "%s: dtype %s", what, segc_dtype_name(v->dtype));
+  int wrong = 0;
+  for (int i = 0; i < kColumns; ++i)
+    for (int j = 0; j < kRows; ++j)
+      for (int k = 0; k < kSlices; ++k) {
+        const float got = segc_load_f32(
+            v->data, v->dtype, (size_t)segc_volume_offset(v, i, j, k));
+        wrong += got != (float)stored(kRows - 1 - j, i, k) - 1024.0f;
+      }
+  CHECK(wrong == 0, "%s: %d voxels wrong", what, wrong);
+  // Row spacing 0.5 (PixelSpacing[0]) along j, column spacing 0.75 along i.
+  const double expected[4][4] = {{-0.75, 0, 0, 100.0},
+                                 {0, 0.5, 0, 50.0 - (kRows - 1) * 0.5},
+                                 {0, 0, 2.0, 10.0},
+                                 {0, 0, 0, 1}};
+  double worst = 0.0;
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c)
+      worst = fmax(worst, fabs(v->affine[r][c] - expected[r][c]));
+  CHECK(worst < 1e-9, "%s: affine off by %g", what, worst);
+}
+
+static int test_syntaxes(void) {
+  const char *syntaxes[3] = {CRAFT_EXPLICIT, CRAFT_IMPLICIT, CRAFT_DEFLATED};
+  const char *names[3] = {"explicit", "implicit", "deflated"};
+  for (int t = 0; t < 3; ++t) {
+    const char *dir = folder(names[t]);
+    write_axial_series(dir, syntaxes[t]);
+    // Not DICOM: passed over.
+    CHECK(craft_write_bytes(test_path(dir, "notes.txt"), "hello", 5), "notes");
+    segc_volume v;
+    segc_dicom_series_info info;
+    CHECK_OK(segc_dicom_read_series(dir, NULL, &v, &info));
+    check_axial_volume(&v, names[t]);
+    CHECK(info.slices == kSlices && !strcmp(info.transfer_syntax, syntaxes[t]) &&
+              !strcmp(info.description, "synthetic") &&
+              fabs(info.spacing[2] - 2.0) < 1e-12,
+          "%s: info %d %s", names[t], info.slices, info.transfer_syntax);
+    segc_volume_free(&v);
+  }
+  return 0;
+}
+
+// Bits above BitsStored are not part of the value; PixelRepresentation 1
+// sign-extends from BitsStored; a fractional rescale gives f32.
+static int test_signed_and_rescaled(void) {
+  const char *dir = folder("signed");
+  const int16_t values[3] = {-5, 2047, -2048};
+  for (int s = 0; s < 2; ++s) {
+    uint16_t pixels[kRows * kColumns];
+    craft_slice slice = axial_slice(s, pixels, CRAFT_EXPLICIT);
+    slice.pixel_representation = 1;
+    slice.intercept = 0.0;
+    for (int p = 0; p < kRows * kColumns; ++p)  // 12-bit two's complement,
+      pixels[p] = (uint16_t)((uint16_t)values[p % 3] & 0x0FFF) |  // junk above
+                  (p % 2 ? 0xF000 : 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/s%d", dir, s);
+    CHECK(craft_write(path, &slice), "writing");
+  }
+  segc_volume v;
+  CHECK_OK(segc_dicom_read_series(dir, NULL, &v, NULL));
+  int wrong = 0;
+  for (int i = 0; i < kColumns; ++i)
+    for (int j = 0; j < kRows; ++j) {
+      const int p = (kRows - 1 - j) * kColumns + i;
+      wrong += segc_load_f32(v.data, v.dtype,
+                             (size_t)segc_volume_offset(&v, i, j, 0)) !=
+               (float)values[p % 3];
+    }
+  CHECK(v.dtype == SEGC_I16 && wrong == 0, "signed 12-bit: %d wrong (%s)",
+        wrong, segc_dtype_name(v.dtype));
+  segc_volume_free(&v);
+
+  dir = folder("rescaled8");
+  for (int s = 0; s < 2; ++s) {
+    uint8_t pixels8[kRows * kColumns];
+    uint16_t unused[kRows * kColumns];
+    craft_slice slice = axial_slice(s, unused, CRAFT_IMPLICIT);
+    slice.bits_allocated = 8;
+    slice.bits_stored = 8;
+    slice.slope = 0.5;
+    slice.intercept = -10.25 * (s + 1);  // differs per slice
+    for (int p = 0; p < kRows * kColumns; ++p) pixels8[p] = (uint8_t)(p * 8 + s);
+    slice.pixels = pixels8;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/s%d", dir, s);
+    CHECK(craft_write(path, &slice), "writing");
+  }
+  CHECK_OK(segc_dicom_read_series(dir, NULL, &v, NULL));
+  wrong = 0;
+  for (int k = 0; k < 2; ++k)
+    for (int i = 0; i < kColumns; ++i)
+      for (int j = 0; j < kRows; ++j) {
+        const int p = (kRows - 1 - j) * kColumns + i;
+        const float want = (float)((p * 8 + k) * 0.5 - 10.25 * (k + 1));
+        wrong += ((float *)v.data)[segc_volume_offset(&v, i, j, k)] != want;
+      }
+  CHECK(v.dtype == SEGC_F32 && wrong == 0, "8-bit rescaled: %d wrong (%s)",
+        wrong, segc_dtype_name(v.dtype));
+  segc_volume_free(&v);
+  return 0;
+}
+
+// ---- encoders for the compressed syntaxes ---------------------------------
+
+typedef struct {
+  craft_buffer b;
+  size_t pos;
+} j2k_sink;
+
+static OPJ_SIZE_T sink_write(void *data, OPJ_SIZE_T n, void *user) {
+  j2k_sink *s = user;
+  if (s->pos + n > s->b.size) {
+    const size_t grow = s->pos + n - s->b.size;
+    uint8_t zeros[256] = {0};
+    for (size_t left = grow; left > 0;) {
+      const size_t take = left < sizeof zeros ? left : sizeof zeros;
+      craft_put(&s->b, zeros, take);
+      left -= take;
+    }
+  }
+  if (s->b.failed) return (OPJ_SIZE_T)-1;
+  memcpy(s->b.data + s->pos, data, n);
+  s->pos += n;
+  return n;
+}
+static OPJ_OFF_T sink_skip(OPJ_OFF_T n, void *user) {
+  j2k_sink *s = user;
+  s->pos += (size_t)n;
+  return n;
+}
+static OPJ_BOOL sink_seek(OPJ_OFF_T n, void *user) {
+  ((j2k_sink *)user)->pos = (size_t)n;
+  return OPJ_TRUE;
+}
+
+// A lossless J2K codestream of one 16-bit-container frame.
+static bool encode_jpeg2000(const int32_t *values, int rows, int columns,
+                            int bits, bool is_signed, craft_buffer *out) {
+  opj_image_cmptparm_t component;
+  memset(&component, 0, sizeof component);
+  component.dx = component.dy = 1;
+  component.w = (OPJ_UINT32)columns;
+  component.h = (OPJ_UINT32)rows;
+  component.prec = (OPJ_UINT32)bits;
+  component.sgnd = is_signed;
+  opj_image_t *image = opj_image_create(1, &component, OPJ_CLRSPC_GRAY);
+  if (!image) return false;
+  image->x1 = (OPJ_UINT32)columns;
+  image->y1 = (OPJ_UINT32)rows;
+  memcpy(image->comps[0].data, values, sizeof *values * (size_t)rows * (size_t)columns);
+  opj_cparameters_t parameters;
+  opj_set_default_encoder_parameters(&parameters);
+  parameters.numresolution = 2;
+  parameters.tcp_numlayers = 1;
+  parameters.tcp_rates[0] = 0;  // lossless
+  parameters.cp_disto_alloc = 1;
+  opj_codec_t *codec = opj_create_compress(OPJ_CODEC_J2K);
+  opj_stream_t *stream = opj_stream_create(4096, OPJ_FALSE);
+  j2k_sink sink = {{0}, 0};
+  bool ok = codec && stream;
+  if (ok) {
+    opj_stream_set_user_data(stream, &sink, NULL);
+    opj_stream_set_write_function(stream, sink_write);
+    opj_stream_set_skip_function(stream, sink_skip);
+    opj_stream_set_seek_function(stream, sink_seek);
+    ok = opj_setup_encoder(codec, &parameters, image) &&
+         opj_start_compress(codec, image, stream) &&
+         opj_encode(codec, stream) && opj_end_compress(codec, stream);
+  }
+  if (stream) opj_stream_destroy(stream);
+  if (codec) opj_destroy_codec(codec);
+  opj_image_destroy(image);
+  *out = sink.b;
+  return ok && !sink.b.failed;
+}
+
+static bool encode_jpegls(const uint16_t *pixels, int rows, int columns,
+                          int bits, craft_buffer *out) {
+  memset(out, 0, sizeof *out);
+  charls_jpegls_encoder *encoder = charls_jpegls_encoder_create();
+  if (!encoder) return false;
+  const charls_frame_info frame = {(uint32_t)columns, (uint32_t)rows, bits, 1};
+  size_t capacity = 0, written = 0;
+  bool ok = !charls_jpegls_encoder_set_frame_info(encoder, &frame) &&
+            !charls_jpegls_encoder_get_estimated_destination_size(encoder, &capacity);
+  if (ok) ok = (out->data = malloc(capacity)) != NULL;
+  if (ok)
+    ok = !charls_jpegls_encoder_set_destination_buffer(encoder, out->data, capacity) &&
+         !charls_jpegls_encoder_encode_from_buffer(
+             encoder, pixels, sizeof *pixels * (size_t)rows * (size_t)columns, 0) &&
+         !charls_jpegls_encoder_get_bytes_written(encoder, &written);
+  out->size = written;
+  charls_jpegls_encoder_destroy(encoder);
+  return ok;
+}
+
+static int test_compressed(void) {
+  const char *names[4] = {"j2k", "j2k_signed", "jls", "jls_signed"};
+  for (int t = 0; t < 4; ++t) {
+    const bool j2k = t < 2, is_signed = t % 2 == 1;
+    const char *dir = folder(names[t]);
+    for (int s = 0; s < kSlices; ++s) {
+      uint16_t pixels[kRows * kColumns];
+      craft_slice slice = axial_slice(s, pixels, j2k ? CRAFT_JPEG2000 : CRAFT_JPEGLS);
+      int32_t values[kRows * kColumns];
+      for (int p = 0; p < kRows * kColumns; ++p) {
+        // Signed: the same values shifted into -2048..2047, with the
+        // intercept moved to keep the same HU.
+        values[p] = is_signed ? pixels[p] - 2048 : pixels[p];
+        pixels[p] = (uint16_t)values[p] & 0x0FFF;  // JPEG-LS: the bit pattern
+      }
+      if (is_signed) {
+        slice.pixel_representation = 1;
+        slice.intercept = -1024.0 + 2048.0;
+      }
+      craft_buffer code;
+      const bool encoded = j2k ? encode_jpeg2000(values, kRows, kColumns, 12,
+                                                 is_signed, &code)
+                               : encode_jpegls(pixels, kRows, kColumns, 12, &code);
+      CHECK(encoded, "%s: encoding slice %d", names[t], s);
+      slice.codestream = code.data;
+      slice.codestream_size = code.size;
+      slice.fragments = s == 1 ? 2 : 1;  // a frame split over two fragments
+      char path[4200];
+      snprintf(path, sizeof path, "%s/IM%d", dir, kSlices - 1 - s);
+      CHECK(craft_write(path, &slice), "writing %s", path);
+      free(code.data);
+    }
+    segc_volume v;
+    segc_dicom_series_info info;
+    CHECK_OK(segc_dicom_read_series(dir, NULL, &v, &info));
+    check_axial_volume(&v, names[t]);
+    segc_volume_free(&v);
+  }
+  return 0;
+}
+
+// ---- refusals -------------------------------------------------------------
+
+static int test_refusals(void) {
+  segc_volume v;
+  // An unsupported transfer syntax, by name and UID.
+  const char *dir = folder("baseline");
+  uint16_t pixels[kRows * kColumns];
+  craft_slice slice = axial_slice(0, pixels, CRAFT_JPEG_BASELINE);
+  const uint8_t fake_jpeg[4] = {0xFF, 0xD8, 0xFF, 0xD9};
+  slice.codestream = fake_jpeg;
+  slice.codestream_size = sizeof fake_jpeg;
+  CHECK(craft_write(test_path(dir, "a.dcm"), &slice), "writing");
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_UNSUPPORTED,
+              "a.dcm: DICOM: transfer syntax 1.2.840.10008.1.2.4.50 (JPEG "
+              "Baseline) is not supported");
+
+  // Two series: refused without a choice, each listed; either can be read.
+  dir = folder("two_series");
+  write_axial_series(dir, CRAFT_EXPLICIT);
+  for (int s = 0; s < 2; ++s) {
+    slice = axial_slice(s, pixels, CRAFT_IMPLICIT);
+    slice.series_uid = "1.2.3.4.5";
+    slice.description = "scout";
+    char path[4200];
+    snprintf(path, sizeof path, "%s/other%d", dir, s);
+    CHECK(craft_write(path, &slice), "writing");
+  }
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_INVALID,
+              "2 DICOM series; choose one with --series UID: "
+              "1.2.826.0.1.3680043.2.1143.1 \"synthetic\" (3 slices); "
+              "1.2.3.4.5 \"scout\" (2 slices)");
+  CHECK_FAILS(segc_dicom_read_series(dir, "9.9", &v, NULL), SEGC_ERR_INVALID,
+              "no DICOM series 9.9; the folder holds: 1.2.826");
+  CHECK_OK(segc_dicom_read_series(dir, "1.2.826.0.1.3680043.2.1143.1", &v, NULL));
+  check_axial_volume(&v, "chosen series");
+  segc_volume_free(&v);
+  CHECK_OK(segc_dicom_read_series(dir, "1.2.3.4.5", &v, NULL));
+  CHECK(v.dim[2] == 2, "the other series: %lld slices", (long long)v.dim[2]);
+  segc_volume_free(&v);
+
+  // A truncated file: one line naming it.
+  dir = folder("truncated");
+  write_axial_series(dir, CRAFT_EXPLICIT);
+  CHECK(truncate(test_path(dir, "IM1"), 600) == 0, "truncate");
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_FORMAT,
+              "IM1: malformed DICOM: truncated");
+  CHECK(!strchr(segc_error_message(), '\n'), "one line");
+
+  // Gantry tilt: positions drift along y as z grows.
+  dir = folder("tilt");
+  for (int s = 0; s < kSlices; ++s) {
+    slice = axial_slice(s, pixels, CRAFT_EXPLICIT);
+    slice.position[1] += 0.2 * s;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/s%d", dir, s);
+    CHECK(craft_write(path, &slice), "writing");
+  }
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_UNSUPPORTED,
+              "gantry tilt");
+
+  // A missing slice: gaps 2 and 4 mm.
+  dir = folder("gap");
+  for (int s = 0; s < kSlices; ++s) {
+    slice = axial_slice(s, pixels, CRAFT_EXPLICIT);
+    if (s == 2) slice.position[2] += 2.0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/s%d", dir, s);
+    CHECK(craft_write(path, &slice), "writing");
+  }
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_UNSUPPORTED,
+              "slice spacing not uniform");
+
+  // Two slices at one position.
+  dir = folder("duplicate");
+  for (int s = 0; s < 2; ++s) {
+    slice = axial_slice(0, pixels, CRAFT_EXPLICIT);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/s%d", dir, s);
+    CHECK(craft_write(path, &slice), "writing");
+  }
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_UNSUPPORTED,
+              "same position");
+
+  // No DICOM at all; a folder that is not there.
+  dir = folder("empty");
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_FORMAT,
+              "no DICOM image in this folder");
+  CHECK_FAILS(segc_image_read(test_path(g_temp, "missing.nii.gz"), NULL, &v, NULL),
+              SEGC_ERR_IO, "cannot open");
+  return 0;
+}
+
+// ---- robustness -----------------------------------------------------------
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_random(void) {  // xorshift64*
+  g_rng ^= g_rng >> 12;
+  g_rng ^= g_rng << 25;
+  g_rng ^= g_rng >> 27;
+  return g_rng * 2685821657736338717ull;
+}
+
+// Every truncation of `file` is an error; random byte flips (outside the
+// codestream for the JPEG syntaxes: the codecs are not under test) give an
+// error or a volume.
+static int sweep(const char *name, const craft_buffer *file, size_t protect_from) {
+  const char *dir = folder(name);
+  const char *path = test_path(dir, "slice.dcm");
+  int survived = 0;
+  for (size_t cut = 0; cut < file->size; ++cut) {
+    CHECK(craft_write_bytes(path, file->data, cut), "write");
+    segc_volume v;
+    segc_clear_error();
+    const segc_status status = segc_dicom_read_series(dir, NULL, &v, NULL);
+    if (status == SEGC_OK) {
+      ++survived;
+      segc_volume_free(&v);
+    } else {
+      CHECK(test_contains(segc_error_message(), dir) &&
+                !strchr(segc_error_message(), '\n'),
+            "%s cut at %zu: message '%s'", name, cut, segc_error_message());
+    }
+  }
+  CHECK(survived == 0, "%s: %d truncations were read as valid", name, survived);
+  uint8_t *copy = malloc(file->size);
+  CHECK(copy != NULL, "malloc");
+  if (!copy) return 0;
+  const size_t limit = protect_from ? protect_from : file->size;
+  for (int trial = 0; trial < 600; ++trial) {
+    memcpy(copy, file->data, file->size);
+    const int flips = 1 + (int)(next_random() % 4);
+    for (int f = 0; f < flips; ++f) {
+      const size_t at = 132 + next_random() % (limit - 132);
+      copy[at] = (uint8_t)next_random();
+    }
+    CHECK(craft_write_bytes(path, copy, file->size), "write");
+    segc_volume v;
+    if (segc_dicom_read_series(dir, NULL, &v, NULL) == SEGC_OK)
+      segc_volume_free(&v);
+  }
+  free(copy);
+  return 0;
+}
+
+static int test_robustness(void) {
+  const char *syntaxes[4] = {CRAFT_EXPLICIT, CRAFT_IMPLICIT, CRAFT_DEFLATED,
+                             CRAFT_JPEG2000};
+  const char *names[4] = {"fuzz_explicit", "fuzz_implicit", "fuzz_deflated",
+                          "fuzz_j2k"};
+  for (int t = 0; t < 4; ++t) {
+    uint16_t pixels[kRows * kColumns];
+    craft_slice slice = axial_slice(0, pixels, syntaxes[t]);
+    craft_buffer code = {0};
+    if (t == 3) {
+      int32_t values[kRows * kColumns];
+      for (int p = 0; p < kRows * kColumns; ++p) values[p] = pixels[p];
+      CHECK(encode_jpeg2000(values, kRows, kColumns, 12, false, &code), "j2k");
+      slice.codestream = code.data;
+      slice.codestream_size = code.size;
+    }
+    craft_buffer file;
+    CHECK(craft_file(&slice, &file), "crafting %s", names[t]);
+    sweep(names[t], &file, t == 3 ? file.size - code.size - 16 : 0);
+    free(file.data);
+    free(code.data);
+  }
+  return 0;
+}
+
+int main(void) {
+  g_temp = test_temp_dir("dicom_read");
+  test_syntaxes();
+  test_signed_and_rescaled();
+  test_compressed();
+  test_refusals();
+  test_robustness();
+  char cleanup[4200];
+  snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", g_temp);
+  if (system(cleanup) != 0) fprintf(stderr, "note: could not remove %s\n", g_temp);
+  return test_finish("dicom_read");
+}
