@@ -178,9 +178,10 @@ static segc_status choose_series(const char *folder, const char *wanted,
     for (int s = 0; s < series && used < sizeof listing; ++s) {
       const segc_dicom_attributes *a = &list->items[first[s]].a;
       const int n = snprintf(listing + used, sizeof listing - used,
-                             "%s%s \"%s\" (%d slices)", s ? "; " : "",
+                             "%s%s \"%s\" (%d slice%s)", s ? "; " : "",
                              a->series_uid[0] ? a->series_uid : "(empty UID)",
-                             a->description, counts[s]);
+                             a->description, counts[s],
+                             counts[s] == 1 ? "" : "s");
       if (n < 0) break;
       used += (size_t)n;
     }
