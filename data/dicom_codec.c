@@ -100,10 +100,20 @@ segc_status segc_dicom_decode_frame(const segc_dicom_buffer *buffer,
                                        &coded_signed)
           : segc_dicom_decode_jpegls(stream, stream_size, a, name, values);
   free(stream);
-  // A codestream of unsigned samples holds the bit pattern of signed ones.
-  if (status == SEGC_OK && !coded_signed)
-    for (size_t i = 0; i < count; ++i)
+  // Decoded samples must fit BitsStored (later steps rely on the range). A
+  // codestream of unsigned samples holds the bit pattern of signed ones.
+  const int64_t low = coded_signed && is_signed ? -((int64_t)1 << (a->bits_stored - 1)) : 0;
+  const int64_t high = coded_signed && is_signed
+                           ? ((int64_t)1 << (a->bits_stored - 1)) - 1
+                           : ((int64_t)1 << a->bits_stored) - 1;
+  for (size_t i = 0; i < count && status == SEGC_OK; ++i) {
+    if (values[i] < low || values[i] > high)
+      return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: decoded pixel value %d is "
+                       "outside the range of BitsStored %d%s", name, values[i],
+                       a->bits_stored, is_signed ? " (signed)" : "");
+    if (!coded_signed)
       values[i] = stored_value((uint32_t)values[i], a->bits_stored, is_signed);
+  }
   return status;
 }
 

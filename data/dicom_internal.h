@@ -35,6 +35,7 @@ typedef struct {
   int samples_per_pixel, frames;  // frames: 1 when absent
   int instance_number;
   bool has_pixel_data;
+  bool encapsulated;  // pixel data as items (undefined length)
   segc_dicom_pixel_coding coding;
   // Pixel data inside the dataset buffer: native bytes, or the first item
   // after the tag of encapsulated data.

@@ -315,6 +315,7 @@ static segc_status walk_dataset(cursor *c, bool implicit, int depth,
     if (e.tag == kTagPixelData && keep) {
       keep->has_pixel_data = true;
       keep->pixel_offset = c->pos;
+      keep->encapsulated = e.length == kUndefinedLength;
       if (e.length == kUndefinedLength) {
         SEGC_TRY(walk_fragments(c));
         keep->pixel_length = c->pos - keep->pixel_offset;

@@ -11,7 +11,10 @@
 #include "data/dicom_internal.h"
 #include "data/file_list.h"
 
-enum { kPathMax = 4096 };
+enum {
+  kPathMax = 4096,
+  kMaxSide = 16384,  // rows or columns; CT images are 512 to 2048
+};
 // Tolerances (documented in data/dicom.h).
 static const double kCosineTolerance = 1e-3;   // unit, orthogonal cosines
 static const double kSameOrientation = 1e-4;   // between slices
@@ -71,6 +74,15 @@ static segc_status check_image(const char *path, const segc_dicom_attributes *a)
   if (a->rows < 1 || a->columns < 1)
     return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: malformed DICOM: Rows %d, Columns "
                      "%d", path, a->rows, a->columns);
+  if (a->rows > kMaxSide || a->columns > kMaxSide)
+    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s: DICOM: %d x %d pixels (segc "
+                     "reads images up to %d x %d)", path, a->rows, a->columns,
+                     kMaxSide, kMaxSide);
+  if (a->encapsulated != (a->coding != SEGC_DICOM_NATIVE))
+    return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: malformed DICOM: %s pixel data "
+                     "with transfer syntax %s", path,
+                     a->encapsulated ? "encapsulated" : "native",
+                     a->transfer_syntax);
   if (a->bits_allocated != 8 && a->bits_allocated != 16)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s: DICOM: BitsAllocated %d (segc "
                      "reads 8 and 16)", path, a->bits_allocated);

@@ -336,6 +336,34 @@ static int test_refusals(void) {
               "a.dcm: DICOM: transfer syntax 1.2.840.10008.1.2.4.50 (JPEG "
               "Baseline) is not supported");
 
+  // Encapsulated pixel data under a native syntax.
+  dir = folder("encapsulated_native");
+  slice = axial_slice(0, pixels, CRAFT_EXPLICIT);
+  slice.codestream = fake_jpeg;
+  slice.codestream_size = sizeof fake_jpeg;
+  CHECK(craft_write(test_path(dir, "a.dcm"), &slice), "writing");
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_FORMAT,
+              "a.dcm: malformed DICOM: encapsulated pixel data with transfer "
+              "syntax 1.2.840.10008.1.2.1");
+
+  // A JPEG-LS frame of 16-bit samples that do not fit BitsStored 12.
+  dir = folder("jls_range");
+  for (int s = 0; s < 2; ++s) {
+    slice = axial_slice(s, pixels, CRAFT_JPEGLS);
+    pixels[3] = 0xFFFF;
+    craft_buffer code;
+    CHECK(encode_jpegls(pixels, kRows, kColumns, 16, &code), "encoding");
+    slice.codestream = code.data;
+    slice.codestream_size = code.size;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/s%d", dir, s);
+    CHECK(craft_write(path, &slice), "writing");
+    free(code.data);
+  }
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_FORMAT,
+              "s0: decoded pixel value 65535 is outside the range of "
+              "BitsStored 12");
+
   // Two series: refused without a choice, each listed; either can be read.
   dir = folder("two_series");
   write_axial_series(dir, CRAFT_EXPLICIT);
