@@ -36,6 +36,9 @@ typedef struct {
   int instance_number;
   bool has_pixel_data;
   bool encapsulated;  // pixel data as items (undefined length)
+  // The name of a transfer syntax whose attributes can be read but whose
+  // pixels segc does not decode (e.g. "JPEG Baseline"), else NULL.
+  const char *unsupported_syntax;
   segc_dicom_pixel_coding coding;
   // Pixel data inside the dataset buffer: native bytes, or the first item
   // after the tag of encapsulated data.
@@ -59,8 +62,9 @@ segc_status segc_dicom_load(const char *path, segc_dicom_buffer *buffer,
 void segc_dicom_buffer_free(segc_dicom_buffer *buffer);
 
 // Parses the file meta group and the dataset of a loaded Part-10 file
-// (inflating a deflated dataset into the buffer). Refuses unsupported
-// transfer syntaxes by name. `name` is used in messages.
+// (inflating a deflated dataset into the buffer). Refuses unknown transfer
+// syntaxes and big endian by name; marks other undecodable ones
+// (unsupported_syntax). `name` is used in messages.
 segc_status segc_dicom_parse(segc_dicom_buffer *buffer, const char *name,
                              segc_dicom_attributes *out);
 

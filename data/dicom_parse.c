@@ -29,7 +29,8 @@ enum {
 };
 
 typedef enum { TS_IMPLICIT, TS_EXPLICIT, TS_DEFLATED, TS_JPEG2000, TS_JPEGLS,
-               TS_REFUSED } syntax_kind;
+               TS_REFUSED,      // explicit VR LE with pixels segc cannot decode
+               TS_BIG_ENDIAN } syntax_kind;
 
 typedef struct {
   const char *uid, *name;
@@ -44,7 +45,7 @@ static const transfer_syntax kSyntaxes[] = {
     {"1.2.840.10008.1.2.4.91", "JPEG 2000", TS_JPEG2000},
     {"1.2.840.10008.1.2.4.80", "JPEG-LS Lossless", TS_JPEGLS},
     {"1.2.840.10008.1.2.4.81", "JPEG-LS Near-Lossless", TS_JPEGLS},
-    {"1.2.840.10008.1.2.2", "Explicit VR Big Endian", TS_REFUSED},
+    {"1.2.840.10008.1.2.2", "Explicit VR Big Endian", TS_BIG_ENDIAN},
     {"1.2.840.10008.1.2.4.50", "JPEG Baseline", TS_REFUSED},
     {"1.2.840.10008.1.2.4.51", "JPEG Extended", TS_REFUSED},
     {"1.2.840.10008.1.2.4.57", "JPEG Lossless", TS_REFUSED},
@@ -439,11 +440,15 @@ segc_status segc_dicom_parse(segc_dicom_buffer *buffer, const char *name,
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "%s: DICOM: transfer syntax %s (unknown) is not supported",
                      name, out->transfer_syntax);
-  if (ts->kind == TS_REFUSED)
+  if (ts->kind == TS_BIG_ENDIAN)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
                      "%s: DICOM: transfer syntax %s (%s) is not supported "
                      "(segc reads implicit/explicit VR little endian, deflate, "
                      "JPEG 2000 and JPEG-LS)", name, ts->uid, ts->name);
+  // Other refused syntaxes are explicit VR little endian: the attributes
+  // are read (the file may belong to a series the user did not choose) and
+  // the series reader refuses the syntax by name.
+  if (ts->kind == TS_REFUSED) out->unsupported_syntax = ts->name;
   buffer->dataset = buffer->file + c.pos;
   buffer->dataset_size = buffer->file_size - c.pos;
   if (ts->kind == TS_DEFLATED) {

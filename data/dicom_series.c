@@ -61,6 +61,12 @@ static segc_status slices_add(slice_list *list, const char *path,
 // An image this reader can place and decode; anything else is refused with
 // the file's name.
 static segc_status check_image(const char *path, const segc_dicom_attributes *a) {
+  if (a->unsupported_syntax)
+    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                     "%s: DICOM: transfer syntax %s (%s) is not supported "
+                     "(segc reads implicit/explicit VR little endian, deflate, "
+                     "JPEG 2000 and JPEG-LS)", path, a->transfer_syntax,
+                     a->unsupported_syntax);
   if (a->frames != 1)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED, "%s: DICOM: %d frames in one file "
                      "(multi-frame objects are not supported; a series of "
@@ -119,7 +125,8 @@ static segc_status check_image(const char *path, const segc_dicom_attributes *a)
 }
 
 // Reads every file's header. Non-DICOM files and DICOM objects without
-// pixel data and without Rows (a DICOMDIR, a report) are passed over.
+// pixel data and without Rows (a DICOMDIR, a report) are passed over; the
+// others are checked (check_image) once their series is chosen.
 static segc_status read_headers(const char *folder, slice_list *out) {
   segc_name_list names = {0};
   SEGC_TRY(segc_data_list_dir(folder, SEGC_LIST_FILES, "", &names));
@@ -146,8 +153,7 @@ static segc_status read_headers(const char *folder, slice_list *out) {
                            "data (truncated?)", path);
       continue;
     }
-    status = check_image(path, &a);
-    if (status == SEGC_OK) status = slices_add(out, path, &a);
+    status = slices_add(out, path, &a);
   }
   segc_name_list_free(&names);
   if (status == SEGC_OK && out->count == 0)
@@ -387,7 +393,13 @@ static segc_status decode_slice(const slice *s, int64_t k, int32_t *values,
       switch (v->dtype) {
         case SEGC_I16: ((int16_t *)v->data)[at] = (int16_t)hu; break;
         case SEGC_I32: ((int32_t *)v->data)[at] = (int32_t)hu; break;
-        default: ((float *)v->data)[at] = (float)hu; break;
+        default:
+          if (!isfinite((float)hu))
+            return SEGC_FAIL(SEGC_ERR_NONFINITE, "%s: DICOM: RescaleSlope %g "
+                             "and RescaleIntercept %g give a non-finite value",
+                             s->path, slope, intercept);
+          ((float *)v->data)[at] = (float)hu;
+          break;
       }
     }
   }
@@ -407,6 +419,9 @@ segc_status segc_dicom_read_series(const char *folder, const char *series_uid,
   double affine[4][4], spacing[3];
   segc_status status = read_headers(folder, &list);
   if (status == SEGC_OK) status = choose_series(folder, series_uid, &list);
+  // Only the chosen series' files need to be images segc can read.
+  for (int i = 0; status == SEGC_OK && i < list.count; ++i)
+    status = check_image(list.items[i].path, &list.items[i].a);
   if (status == SEGC_OK) status = place_slices(folder, &list, affine, spacing);
   int32_t *values = NULL;
   if (status == SEGC_OK) {

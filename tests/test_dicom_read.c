@@ -336,6 +336,34 @@ static int test_refusals(void) {
               "a.dcm: DICOM: transfer syntax 1.2.840.10008.1.2.4.50 (JPEG "
               "Baseline) is not supported");
 
+  // A file of another series in a syntax segc cannot decode matters only
+  // when its series is chosen.
+  dir = folder("baseline_other");
+  write_axial_series(dir, CRAFT_EXPLICIT);
+  slice = axial_slice(0, pixels, CRAFT_JPEG_BASELINE);
+  slice.series_uid = "1.2.3.4.5";
+  slice.codestream = fake_jpeg;
+  slice.codestream_size = sizeof fake_jpeg;
+  CHECK(craft_write(test_path(dir, "b.dcm"), &slice), "writing");
+  CHECK_OK(segc_dicom_read_series(dir, "1.2.826.0.1.3680043.2.1143.1", &v, NULL));
+  check_axial_volume(&v, "beside a JPEG Baseline series");
+  segc_volume_free(&v);
+  CHECK_FAILS(segc_dicom_read_series(dir, "1.2.3.4.5", &v, NULL),
+              SEGC_ERR_UNSUPPORTED, "b.dcm: DICOM: transfer syntax "
+              "1.2.840.10008.1.2.4.50 (JPEG Baseline) is not supported");
+
+  // A rescale that overflows float.
+  dir = folder("huge_slope");
+  for (int s = 0; s < 2; ++s) {
+    slice = axial_slice(s, pixels, CRAFT_EXPLICIT);
+    slice.slope = 1e300;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/s%d", dir, s);
+    CHECK(craft_write(path, &slice), "writing");
+  }
+  CHECK_FAILS(segc_dicom_read_series(dir, NULL, &v, NULL), SEGC_ERR_NONFINITE,
+              "give a non-finite value");
+
   // Encapsulated pixel data under a native syntax.
   dir = folder("encapsulated_native");
   slice = axial_slice(0, pixels, CRAFT_EXPLICIT);
