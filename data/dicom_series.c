@@ -157,8 +157,8 @@ static segc_status read_headers(const char *folder, slice_list *out) {
   }
   segc_name_list_free(&names);
   if (status == SEGC_OK && out->count == 0)
-    status = SEGC_FAIL(SEGC_ERR_FORMAT, "%s: no DICOM image in this folder",
-                       folder);
+    status = SEGC_FAIL(SEGC_ERR_FORMAT, "%s: no DICOM image in this folder "
+                       "(its subfolders are not searched)", folder);
   return status;
 }
 

@@ -26,7 +26,7 @@ typedef struct {
   bool failed;
 } craft_buffer;
 
-static void craft_put(craft_buffer *b, const void *bytes, size_t n) {
+static inline void craft_put(craft_buffer *b, const void *bytes, size_t n) {
   if (b->failed) return;
   if (b->size + n > b->capacity) {
     size_t grown = b->capacity ? b->capacity : 1024;
@@ -42,23 +42,23 @@ static void craft_put(craft_buffer *b, const void *bytes, size_t n) {
   if (n) memcpy(b->data + b->size, bytes, n);
   b->size += n;
 }
-static void craft_u16(craft_buffer *b, uint16_t v) {
+static inline void craft_u16(craft_buffer *b, uint16_t v) {
   const uint8_t p[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
   craft_put(b, p, 2);
 }
-static void craft_u32(craft_buffer *b, uint32_t v) {
+static inline void craft_u32(craft_buffer *b, uint32_t v) {
   const uint8_t p[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
                         (uint8_t)(v >> 24)};
   craft_put(b, p, 4);
 }
 
-static bool craft_long_vr(const char *vr) {
+static inline bool craft_long_vr(const char *vr) {
   return !strcmp(vr, "OB") || !strcmp(vr, "OW") || !strcmp(vr, "SQ") ||
          !strcmp(vr, "UN") || !strcmp(vr, "UT");
 }
 
 // An element header (value follows); length 0xFFFFFFFF for undefined.
-static void craft_header(craft_buffer *b, bool explicit_vr, uint16_t group,
+static inline void craft_header(craft_buffer *b, bool explicit_vr, uint16_t group,
                          uint16_t element, const char *vr, uint32_t length) {
   craft_u16(b, group);
   craft_u16(b, element);
@@ -75,19 +75,19 @@ static void craft_header(craft_buffer *b, bool explicit_vr, uint16_t group,
 }
 
 // A string value padded to even length (UI with NUL, others with space).
-static void craft_string(craft_buffer *b, bool explicit_vr, uint16_t group,
+static inline void craft_string(craft_buffer *b, bool explicit_vr, uint16_t group,
                          uint16_t element, const char *vr, const char *text) {
   const size_t n = strlen(text), padded = n + (n & 1);
   craft_header(b, explicit_vr, group, element, vr, (uint32_t)padded);
   craft_put(b, text, n);
   if (padded > n) craft_put(b, strcmp(vr, "UI") ? " " : "", 1);
 }
-static void craft_us(craft_buffer *b, bool explicit_vr, uint16_t group,
+static inline void craft_us(craft_buffer *b, bool explicit_vr, uint16_t group,
                      uint16_t element, uint16_t v) {
   craft_header(b, explicit_vr, group, element, "US", 2);
   craft_u16(b, v);
 }
-static void craft_numbers(craft_buffer *b, bool explicit_vr, uint16_t group,
+static inline void craft_numbers(craft_buffer *b, bool explicit_vr, uint16_t group,
                           uint16_t element, const double *v, int count) {
   char text[256];
   size_t used = 0;
@@ -114,7 +114,7 @@ typedef struct {
 } craft_slice;
 
 // The CT defaults: 16-bit unsigned, 12 stored, axial, 0.5 mm pixels.
-static craft_slice craft_default_slice(int rows, int columns) {
+static inline craft_slice craft_default_slice(int rows, int columns) {
   craft_slice s;
   memset(&s, 0, sizeof s);
   s.transfer_syntax = CRAFT_EXPLICIT;
@@ -134,7 +134,7 @@ static craft_slice craft_default_slice(int rows, int columns) {
   return s;
 }
 
-static void craft_dataset(craft_buffer *b, const craft_slice *s, bool ev) {
+static inline void craft_dataset(craft_buffer *b, const craft_slice *s, bool ev) {
   craft_string(b, ev, 0x0008, 0x0016, "UI", "1.2.840.10008.5.1.4.1.1.2");
   craft_string(b, ev, 0x0008, 0x0060, "CS", "CT");
   craft_string(b, ev, 0x0008, 0x103E, "LO", s->description);
@@ -203,7 +203,7 @@ static void craft_dataset(craft_buffer *b, const craft_slice *s, bool ev) {
 }
 
 // Raw deflate of the dataset (the deflated transfer syntax).
-static bool craft_deflate(craft_buffer *dataset) {
+static inline bool craft_deflate(craft_buffer *dataset) {
   z_stream z;
   memset(&z, 0, sizeof z);
   if (deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -232,7 +232,7 @@ static bool craft_deflate(craft_buffer *dataset) {
 }
 
 // The whole Part-10 file in `out` (caller frees out->data).
-static bool craft_file(const craft_slice *s, craft_buffer *out) {
+static inline bool craft_file(const craft_slice *s, craft_buffer *out) {
   memset(out, 0, sizeof *out);
   const bool implicit = !strcmp(s->transfer_syntax, CRAFT_IMPLICIT);
   craft_buffer dataset = {0};
@@ -262,14 +262,14 @@ static bool craft_file(const craft_slice *s, craft_buffer *out) {
   return ok;
 }
 
-static bool craft_write_bytes(const char *path, const void *bytes, size_t n) {
+static inline bool craft_write_bytes(const char *path, const void *bytes, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f) return false;
   const bool wrote = fwrite(bytes, 1, n, f) == n;
   return (fclose(f) == 0) && wrote;
 }
 
-static bool craft_write(const char *path, const craft_slice *s) {
+static inline bool craft_write(const char *path, const craft_slice *s) {
   craft_buffer file;
   bool ok = craft_file(s, &file);
   ok = ok && craft_write_bytes(path, file.data, file.size);
