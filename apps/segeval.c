@@ -41,7 +41,10 @@ static void usage(FILE *out) {
       "argument on its own is a config file and must end in .json.\n"
       "  --pred P / --label L   files or folders (repeatable)\n"
       "  --weights FILE         checkpoint; default ckpt_dir/model.pt\n"
-      "  --datalist FILE        its \"validation\" cases\n"
+      "  --datalist FILE        its \"validation\" cases (an image may be a\n"
+      "                         folder holding a DICOM CT series)\n"
+      "  --series UID           the DICOM series to read where such a folder\n"
+      "                         holds several (SeriesInstanceUID)\n"
       "  --dataset-dir DIR      imagesTr/labelsTr, the last val_cases cases\n"
       "  --lowres | --highres   3.0 mm or 1.5 mm\n"
       "  --dtype f32|bf16 --threads N --overlap F --sw-batch-size N\n"
@@ -135,6 +138,7 @@ static segc_status save_pair(const char *dir, const char *image,
 typedef struct {
   arg_list preds, labels;
   const char *weights, *datalist, *dataset_dir, *output_dir, *save_pred;
+  const char *series;  // --series: the DICOM series of image folders
   double tolerance;
   int classes;
   bool check_network;  // a config or network_def override was given
@@ -166,6 +170,7 @@ static int parse_args(int argc, char **argv, segc_config *config,
     else if (!strcmp(a, "--dataset-dir")) e->dataset_dir = v;
     else if (!strcmp(a, "--output-dir")) e->output_dir = v;
     else if (!strcmp(a, "--save-pred")) e->save_pred = v;
+    else if (!strcmp(a, "--series")) e->series = v;
     else if (!strcmp(a, "--nsd-tolerance")) {
       e->tolerance = strtod(v, &end);
       if (*end || !(e->tolerance >= 0.0 && e->tolerance < 1e4))
@@ -310,6 +315,7 @@ static void evaluate_network(const segc_config *config, const eval_args *e,
   if (status == SEGC_OK)
     status = segc_infer_settings_from_config(config, e->classes, &settings);
   settings.check_network = e->check_network;
+  settings.dicom_series = e->series;
   char default_weights[4096];
   const char *weights = e->weights;
   if (status == SEGC_OK && !weights) {

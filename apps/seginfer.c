@@ -17,7 +17,7 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-      "usage: seginfer [options] -i CT.nii.gz -o LABEL.nii.gz\n"
+      "usage: seginfer [options] -i CT.nii.gz|DICOM_DIR -o LABEL.nii.gz\n"
       "       seginfer [options] -i A.nii.gz -i B.nii.gz ... -o FOLDER\n"
       "       seginfer [options] --datalist FILE | --dataset-dir DIR -o FOLDER\n"
       "Segments CT volumes as the MONAI bundle's inference does: Orientation\n"
@@ -29,7 +29,11 @@ static void usage(FILE *out) {
       "before the work starts.\n"
       "  --weights FILE        checkpoint (.pt); default: ckpt_dir/model.pt\n"
       "                        (model_lowres.pt with --lowres)\n"
-      "  -i FILE               input CT (repeatable)\n"
+      "  -i FILE|DIR           input CT (repeatable): NIfTI, or a folder\n"
+      "                        holding a DICOM CT series (the label is NIfTI\n"
+      "                        on the series' grid, as dcm2niix places it)\n"
+      "  --series UID          the DICOM series to read where a folder holds\n"
+      "                        several (SeriesInstanceUID)\n"
       "  --datalist FILE       inputs: its \"testing\" images, or every image\n"
       "                        when it has no testing entries\n"
       "  --dataset-dir DIR     inputs: DIR/imagesTs/*.nii.gz\n"
@@ -132,6 +136,7 @@ static segc_status add_dataset_dir(input_list *in, const char *dir) {
 
 typedef struct {
   const char *weights, *output, *roi, *preview, *preprocessed, *report_path;
+  const char *series;  // --series: the DICOM series of input folders
   bool split, stats, list_structures, quiet;
   int output_dtype;
   long long cell;
@@ -220,6 +225,7 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
     goto failed;
   for (int a = 0; a < 3; ++a) settings.sw.cell[a] = args->cell;
   settings.check_network = args->check_network;
+  settings.dicom_series = args->series;
   char default_weights[4096];
   const char *weights = args->weights;
   if (!weights) {
@@ -304,6 +310,7 @@ static int parse_args(int argc, char **argv, segc_config *config,
     else if (!strcmp(a, "--preview")) args->preview = v;
     else if (!strcmp(a, "--save-preprocessed")) args->preprocessed = v;
     else if (!strcmp(a, "--report")) args->report_path = v;
+    else if (!strcmp(a, "--series")) args->series = v;
     else if (!strcmp(a, "--sw-cell")) {  // hidden: accumulator cell size
       args->cell = strtoll(v, &end, 10);
       if (*end || args->cell < 1) return fail("--sw-cell must be a positive integer");

@@ -154,7 +154,9 @@ static segc_status entry_path(const char *file, const char *base_dir,
                      "%s: %s[%lld].%s is not a non-empty string", file, split,
                      (long long)index, key);
   SEGC_TRY(resolve_path(base_dir, value->valuestring, out));
-  if (check_files && !segc_data_is_file(*out)) {
+  // An image may be a folder: a DICOM series (data/image_read.h).
+  const bool folder_ok = !strcmp(key, "image") && segc_data_is_dir(*out);
+  if (check_files && !segc_data_is_file(*out) && !folder_ok) {
     segc_status s = SEGC_FAIL(SEGC_ERR_IO, "%s: %s[%lld].%s: %s does not exist",
                               file, split, (long long)index, key, *out);
     free(*out);

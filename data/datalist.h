@@ -53,8 +53,8 @@ segc_status segc_datalist_append(segc_datalist *list, segc_datalist_split split,
                                  const char *image, const char *label);
 
 // Reads a datalist JSON file. With check_files, every image and label must
-// be an existing file (the error names the JSON file, the entry and the
-// path).
+// be an existing file, or for an image a folder (a DICOM series) (the error
+// names the JSON file, the entry and the path).
 segc_status segc_datalist_read_json(const char *path, bool check_files,
                                     segc_datalist *out);
 

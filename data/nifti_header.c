@@ -169,8 +169,9 @@ segc_status segc_nifti_decode_header(const uint8_t *bytes, size_t size,
     // A DICOM Part-10 file has "DICM" after a 128-byte preamble.
     if (size >= 132 && memcmp(bytes + 128, "DICM", 4) == 0)
       return SEGC_FAIL(SEGC_ERR_FORMAT,
-                       "%s: a DICOM file; segc reads NIfTI (.nii, .nii.gz): "
-                       "convert the series first (dcm2niix)", name);
+                       "%s: a DICOM file, not NIfTI (.nii, .nii.gz); give "
+                       "seginfer/segeval the folder holding its series",
+                       name);
     int32_t announced;
     memcpy(&announced, bytes, sizeof announced);
     return SEGC_FAIL(SEGC_ERR_FORMAT,

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "data/file_list.h"
-#include "data/nifti_io.h"
+#include "data/image_read.h"
 #include "infer/infer_report.h"
 
 typedef struct {
@@ -202,7 +202,7 @@ segc_status segc_eval_case(segc_infer_model *model,
   memset(pred, 0, sizeof *pred);
   memset(label, 0, sizeof *label);
   segc_volume image, raw_label, net_image, net_label, net_pred = {0};
-  SEGC_TRY(segc_nifti_read(image_path, &image, NULL));
+  SEGC_TRY(segc_image_read(image_path, settings->dicom_series, &image, NULL));
   segc_status status = segc_read_label_map(label_path, "label", &raw_label);
   if (status != SEGC_OK) {
     segc_volume_free(&image);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/parallel.h"
-#include "data/nifti_io.h"
+#include "data/image_read.h"
 #include "infer/infer_outputs.h"
 #include "infer/output_stage.h"
 #include "infer/preview.h"
@@ -121,7 +121,7 @@ static segc_status derive_and_write(const segc_infer_model *model,
   const int classes = (int)model->net.config.out_channels;
   if (o->selected) SEGC_TRY(segc_label_keep(label, o->selected, classes));
   if ((o->stats || paths->preview) && !ct->data)
-    SEGC_TRY(segc_nifti_read(paths->input, ct, NULL));
+    SEGC_TRY(segc_image_read(paths->input, settings->dicom_series, ct, NULL));
   segc_structure_stats stats = {0};
   if (o->stats)
     SEGC_TRY(segc_structure_stats_compute(label, ct, classes, &stats));
@@ -186,7 +186,8 @@ segc_status segc_infer_case(segc_infer_model *model,
   segc_status status = stage_paths(paths, &s);
   segc_volume ct = {0}, label = {0};
   segc_nifti_info info;
-  if (status == SEGC_OK) status = segc_nifti_read(paths->input, &ct, &info);
+  if (status == SEGC_OK)
+    status = segc_image_read(paths->input, settings->dicom_series, &ct, &info);
   if (status == SEGC_OK) status = segc_infer_check_input(&ct, paths->input);
   bool keep = false;
   if (status == SEGC_OK && (options->stats || paths->preview))

@@ -33,6 +33,9 @@ typedef struct {
   // Where the model loader writes which network settings came from where
   // (infer/checkpoint_network.h), and its warnings; NULL: nowhere.
   FILE *notes, *warnings;
+  // The SeriesInstanceUID to read when an input is a DICOM folder holding
+  // several series (--series); NULL: the folder must hold one.
+  const char *dicom_series;
 } segc_infer_settings;
 
 // The settings a configuration implies: pixdim from highres/pixdim, the

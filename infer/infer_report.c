@@ -7,13 +7,16 @@
 #include "data/json_file.h"
 
 void segc_case_name(const char *path, char *name, size_t size) {
-  const char *slash = strrchr(path, '/');
+  // A folder (a DICOM series) may be named with trailing slashes.
+  size_t length = strlen(path);
+  while (length > 1 && path[length - 1] == '/') --length;
+  const char *slash = memrchr(path, '/', length);
   const char *base = slash ? slash + 1 : path;
-  size_t n = strlen(base);
+  size_t n = length - (size_t)(base - path);
   const char *endings[] = {".nii.gz", ".nii"};
   for (int e = 0; e < 2; ++e) {
     const size_t len = strlen(endings[e]);
-    if (n > len && !strcmp(base + n - len, endings[e])) {
+    if (n > len && !memcmp(base + n - len, endings[e], len)) {
       n -= len;
       break;
     }

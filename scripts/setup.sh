@@ -10,6 +10,8 @@ packages=(
   libnifti2-dev libniftiio-dev libznz-dev  # NIfTI-1/2 (nifti2_io.h is in libniftiio-dev)
   libcjson-dev zlib1g-dev libpng-dev
   libopenmpi-dev openmpi-bin
+  libopenjp2-7-dev libcharls-dev         # DICOM pixel data: JPEG 2000, JPEG-LS
+  dcm2niix                               # tests only: the DICOM reader's reference
 )
 
 missing=()
