@@ -10,6 +10,7 @@ packages=(
   libnifti2-dev libniftiio-dev libznz-dev  # NIfTI-1/2 (nifti2_io.h is in libniftiio-dev)
   libcjson-dev zlib1g-dev libpng-dev
   libopenmpi-dev openmpi-bin
+  libmicrohttpd-dev                      # segserve's HTTP server
 )
 
 missing=()
