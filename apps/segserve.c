@@ -1,6 +1,7 @@
 // segserve: the MONAI Label REST API (the part 3D Slicer's MONAILabel module
 // and MONAI Label's client use for auto-segmentation), served by segc with
 // the network loaded once.
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
@@ -143,10 +144,40 @@ static void remove_tree(const char *path) {
     fprintf(stderr, "segserve: cannot remove %s: %s\n", path, strerror(errno));
 }
 
+// Whether `name` is "<prefix><pid>-..." of a process that no longer runs.
+static bool left_by_dead_process(const char *name, const char *prefix) {
+  const size_t n = strlen(prefix);
+  if (strncmp(name, prefix, n) != 0) return false;
+  char *end = NULL;
+  const long pid = strtol(name + n, &end, 10);
+  return end != name + n && *end == '-' && pid > 0 && kill((pid_t)pid, 0) != 0 &&
+         errno == ESRCH;
+}
+
+// Removes what killed segserve runs left: their temporary folders in
+// TMPDIR and their half-received uploads in the studies folder.
+static void remove_stale(const char *tmp, const char *studies) {
+  const char *folders[2] = {tmp, studies};
+  const char *prefixes[2] = {"segserve-", "upload-"};
+  for (int f = 0; f < 2; ++f) {
+    DIR *dir = folders[f] ? opendir(folders[f]) : NULL;
+    if (!dir) continue;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+      if (!left_by_dead_process(e->d_name, prefixes[f])) continue;
+      char path[8192];
+      snprintf(path, sizeof path, "%s/%s", folders[f], e->d_name);
+      fprintf(stderr, "segserve: removing %s (left by a segserve that was killed)\n", path);
+      remove_tree(path);
+    }
+    closedir(dir);
+  }
+}
+
 static int make_temp_root(server_state *s) {
   const char *tmp = getenv("TMPDIR");
-  const int n = snprintf(s->temp_root, sizeof s->temp_root, "%s/segserve-XXXXXX",
-                         tmp && *tmp ? tmp : "/tmp");
+  remove_stale(tmp && *tmp ? tmp : "/tmp", s->studies);
+  const int n = snprintf(s->temp_root, sizeof s->temp_root, "%s/segserve-%ld-XXXXXX",
+                         tmp && *tmp ? tmp : "/tmp", (long)getpid());
   if (n < 0 || (size_t)n >= sizeof s->temp_root) {
     fprintf(stderr, "segserve: error: TMPDIR is too long\n");
     s->temp_root[0] = '\0';

@@ -19,13 +19,8 @@ static bool same_secret(const char *a, const char *b) {
   return diff == 0;
 }
 
-static bool is_info(const char *method, const char *url) {
-  return (!strcmp(method, "GET") || !strcmp(method, "HEAD")) &&
-         (!strcmp(url, "/info/") || !strcmp(url, "/info"));
-}
-
 static bool authorized(server_request *r) {
-  if (!r->server->token[0] || is_info(r->method, r->url)) return true;
+  if (!r->server->token[0] || route_is_public(r->method, r->url)) return true;
   const char *header = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
   if (!header || strncasecmp(header, "Bearer ", 7) != 0) return false;
@@ -43,6 +38,7 @@ static enum MHD_Result dispatch(server_request *r) {
       return server_reply_error(r, 405, "Method Not Allowed");
     return route_info(r);
   }
+  if (starts_with(url, "/auth")) return route_auth(r, url + 5);
   if (starts_with(url, "/session")) return route_session(r, url + 8);
   if (starts_with(url, "/infer/")) return route_infer(r, url + 7);
   if (starts_with(url, "/datastore")) return route_datastore(r, url + 10);
@@ -68,6 +64,8 @@ static enum MHD_Result begin(server_request *r) {
     multipart_init(&r->form, boundary, dir ? dir : s->uploads_dir);
     r->form_ready = true;
     r->body = BODY_MULTIPART;
+  } else if (type && strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0) {
+    r->body = BODY_URLENCODED;
   } else if (type && strncasecmp(type, "multipart/", 10) == 0) {
     r->error_status = 400;
     snprintf(r->error, sizeof r->error, "multipart body without a usable boundary");
@@ -89,8 +87,13 @@ static void take_body(server_request *r, const char *data, size_t size) {
       r->error_status = r->form.error_status;
       snprintf(r->error, sizeof r->error, "%s", r->form.error);
     }
+  } else if (r->body == BODY_URLENCODED &&
+             r->small_body_len + size < sizeof r->small_body) {
+    memcpy(r->small_body + r->small_body_len, data, size);
+    r->small_body_len += size;
+    r->small_body[r->small_body_len] = '\0';
   } else {
-    r->body = BODY_REJECTED;
+    r->body = BODY_REJECTED;  // read and dropped; the route sees no form
   }
 }
 

@@ -140,8 +140,10 @@ static bool open_part(multipart_parser *p, char *headers) {
   if (!disposition)
     return fail(p, 400, "a multipart part has no Content-Disposition header");
   if (!part->is_file) return true;
-  const int n = snprintf(part->path, sizeof part->path, "%s/upload-XXXXXX",
-                         p->file_dir);
+  // The process id in the name lets a later segserve remove the files of
+  // a killed one (apps/segserve.c).
+  const int n = snprintf(part->path, sizeof part->path, "%s/upload-%ld-XXXXXX",
+                         p->file_dir, (long)getpid());
   if (n < 0 || (size_t)n >= sizeof part->path)
     return fail(p, 500, "upload folder path too long");
   p->fd = mkstemp(part->path);

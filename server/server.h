@@ -34,7 +34,7 @@ typedef struct {
   volatile bool stopping;
 } server_state;
 
-typedef enum { BODY_NONE, BODY_MULTIPART, BODY_REJECTED } body_kind;
+typedef enum { BODY_NONE, BODY_MULTIPART, BODY_URLENCODED, BODY_REJECTED } body_kind;
 
 // One request, from its first call to its completion callback.
 typedef struct {
@@ -44,6 +44,8 @@ typedef struct {
   body_kind body;
   multipart_parser form;
   bool form_ready;
+  char small_body[4096];      // an application/x-www-form-urlencoded body
+  size_t small_body_len;
   int64_t body_bytes;
   int error_status;           // an error found while reading the body
   char error[256];
@@ -74,6 +76,9 @@ bool server_looks_like_nifti(const char *path, char *why, size_t size);
 
 // Routes: each answers the request (after the body was read).
 enum MHD_Result route_info(server_request *r);
+enum MHD_Result route_auth(server_request *r, const char *rest);
+// Requests that need no token: /info/ and the login (/auth/, /auth/token).
+bool route_is_public(const char *method, const char *url);
 enum MHD_Result route_session(server_request *r, const char *rest);
 enum MHD_Result route_infer(server_request *r, const char *model);
 enum MHD_Result route_datastore(server_request *r, const char *rest);

@@ -55,6 +55,15 @@ class Server:
         command = [args.segserve, "--weights", args.weights, *shlex.split(args.options),
                    "--port", "0", "--studies", self.studies, "--token-file", token_file,
                    "--max-upload-mb", str(MAX_UPLOAD_MB), "--queue", "2"]
+        # What a killed segserve leaves (its pid is gone): removed at start.
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        self.stale = [os.path.join(self.tmp, f"segserve-{dead.pid}-AbCdEf"),
+                      os.path.join(self.studies, f"upload-{dead.pid}-AbCdEf")]
+        os.makedirs(os.path.join(self.stale[0], "uploads"))
+        for path in (os.path.join(self.stale[0], "uploads", f"upload-{dead.pid}-x"), self.stale[1]):
+            with open(path, "w") as f:
+                f.write("half an upload")
         env = dict(os.environ, TMPDIR=self.tmp)
         self.stderr = open(os.path.join(work, "segserve_stderr.txt"), "w")
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.stderr,
@@ -67,6 +76,7 @@ class Server:
         self.url = line.split("listening on ")[1].split()[0]
         self.host, port = self.url[len("http://"):].split(":")
         self.port = int(port)
+        self.stale_removed = not any(os.path.exists(p) for p in self.stale)
         roots = os.listdir(self.tmp)
         self.temp_root = os.path.join(self.tmp, roots[0]) if len(roots) == 1 else None
         self.headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -219,6 +229,26 @@ def test_info(server):
           "app labels: names in label order")
     check(isinstance(info.get("version"), str) and info.get("name"), "name and version")
     check(info.get("datastore", {}).get("total") == 0, "empty datastore at start")
+
+
+def test_auth(server):
+    """MONAI Label client's login (3D Slicer: the token typed as password)."""
+    r = requests.get(server.url + "/auth/", timeout=60)
+    check(r.status_code == 200 and r.json().get("enabled") is True, f"GET /auth/: {r.text[:100]}")
+    form = {"username": "slicer", "password": TOKEN, "grant_type": "password"}
+    r = requests.post(server.url + "/auth/token", data=form, timeout=60)
+    token = r.json() if r.status_code == 200 else {}
+    check(token.get("access_token") == TOKEN and token.get("token_type", "").lower() == "bearer",
+          f"POST /auth/token: {r.status_code} {r.text[:100]}")
+    r = requests.get(server.url + "/auth/token/valid", timeout=60,
+                     headers={"Authorization": f"{token.get('token_type')} {token.get('access_token')}"})
+    check(r.status_code == 200, f"GET /auth/token/valid with the token: {r.status_code}")
+    expect_error(requests.get(server.url + "/auth/token/valid", timeout=60), 401,
+                 "token/valid without a token")
+    expect_error(requests.post(server.url + "/auth/token", data=dict(form, password="nope"),
+                               timeout=60), 401, "login with a wrong password")
+    expect_error(requests.post(server.url + "/auth/token", data={"username": "x"}, timeout=60),
+                 422, "login without a password")
 
 
 def test_session_and_infer(server, ct, work):
@@ -467,6 +497,8 @@ def main():
     server = Server(args, args.work)
     try:
         check(server.temp_root is not None, "one temporary folder per run")
+        check(server.stale_removed, "a killed run's temporary files are removed at start")
+        test_auth(server)
         test_info(server)
         test_session_and_infer(server, args.ct, args.work)
         test_datastore(server, args.ct, args.work)
