@@ -11,20 +11,12 @@
 
 #include "server/server.h"
 
-// Constant-time comparison, so that the token does not leak by timing.
-static bool same_secret(const char *a, const char *b) {
-  const size_t na = strlen(a), nb = strlen(b);
-  unsigned char diff = (unsigned char)(na != nb);
-  for (size_t i = 0; i < na; ++i) diff |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
-  return diff == 0;
-}
-
 static bool authorized(server_request *r) {
   if (!r->server->token[0] || route_is_public(r->method, r->url)) return true;
   const char *header = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
   if (!header || strncasecmp(header, "Bearer ", 7) != 0) return false;
-  return same_secret(header + 7, r->server->token);
+  return server_same_secret(header + 7, r->server->token);
 }
 
 static bool starts_with(const char *text, const char *prefix) {

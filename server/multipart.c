@@ -246,12 +246,15 @@ multipart_part *multipart_find(multipart_parser *p, const char *name) {
 }
 
 void multipart_free(multipart_parser *p) {
-  if (p->fd >= 0) close(p->fd);
+  if (p->fd >= 0 && close(p->fd) != 0)
+    fprintf(stderr, "segserve: closing an upload: %s\n", strerror(errno));
   p->fd = -1;
   for (int i = 0; i <= p->part_count && i < MULTIPART_MAX_PARTS; ++i) {
     free(p->parts[i].value);
     p->parts[i].value = NULL;
-    if (p->parts[i].path[0]) unlink(p->parts[i].path);
+    if (p->parts[i].path[0] && unlink(p->parts[i].path) != 0 && errno != ENOENT)
+      fprintf(stderr, "segserve: cannot remove %s: %s\n", p->parts[i].path,
+              strerror(errno));
     p->parts[i].path[0] = '\0';
   }
   free(p->pending);

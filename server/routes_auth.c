@@ -69,11 +69,7 @@ enum MHD_Result route_auth(server_request *r, const char *rest) {
     char password[256];
     if (r->body != BODY_URLENCODED || !form_value(r->small_body, "password", password, sizeof password))
       return server_reply_error(r, 422, "field required: password (a urlencoded form)");
-    // The same comparison the bearer check makes (constant time).
-    size_t diff = strlen(password) ^ strlen(s->token);
-    for (size_t i = 0; password[i] && s->token[0]; ++i)
-      diff |= (size_t)(password[i] ^ s->token[i % strlen(s->token)]);
-    if (diff) return server_reply_error(r, 401, "Incorrect username or password");
+    if (!server_same_secret(password, s->token)) return server_reply_error(r, 401, "Incorrect username or password");
     cJSON *body = cJSON_CreateObject();
     if (body) {
       cJSON_AddStringToObject(body, "access_token", s->token);

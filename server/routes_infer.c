@@ -64,11 +64,11 @@ static enum MHD_Result reply_multipart(server_request *r, cJSON *params, int fd,
     close(fd);
     return server_reply_error(r, 500, "cannot build the answer");
   }
-  char head[2048], tail[64];
+  char head[2048], middle[64];
   const int head_len = snprintf(head, sizeof head,
       "--%s\r\nContent-Disposition: form-data; name=\"params\"\r\n"
       "Content-Type: application/json\r\n\r\n", boundary);
-  const int middle_len = snprintf(tail, sizeof tail, "\r\n--%s\r\n", boundary);
+  const int middle_len = snprintf(middle, sizeof middle, "\r\n--%s\r\n", boundary);
   const size_t json_len = strlen(json), file_len = (size_t)st.st_size;
   char file_head[512];
   const int file_head_len = snprintf(file_head, sizeof file_head,
@@ -85,7 +85,7 @@ static enum MHD_Result reply_multipart(server_request *r, cJSON *params, int fd,
   size_t at = 0;
   memcpy(body + at, head, (size_t)head_len), at += (size_t)head_len;
   memcpy(body + at, json, json_len), at += json_len;
-  memcpy(body + at, tail, (size_t)middle_len), at += (size_t)middle_len;
+  memcpy(body + at, middle, (size_t)middle_len), at += (size_t)middle_len;
   memcpy(body + at, file_head, (size_t)file_head_len), at += (size_t)file_head_len;
   const bool read_ok = read_whole(fd, body + at, file_len);
   close(fd);

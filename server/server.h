@@ -63,6 +63,9 @@ enum MHD_Result server_reply_buffer(server_request *r, unsigned status,
                                     void *data, size_t size,
                                     const char *content_type);
 
+// Whether `given` equals `secret`, in a time that does not depend on where
+// they differ (the token must not leak by timing).
+bool server_same_secret(const char *given, const char *secret);
 // A query argument, or NULL.
 const char *server_arg(server_request *r, const char *key);
 

@@ -81,6 +81,14 @@ enum MHD_Result server_reply_fd(server_request *r, int fd, const char *filename)
   return result;
 }
 
+bool server_same_secret(const char *given, const char *secret) {
+  const size_t ng = strlen(given), ns = strlen(secret);
+  unsigned char diff = (unsigned char)(ng != ns);
+  for (size_t i = 0; i < ng; ++i)
+    diff |= (unsigned char)(given[i] ^ secret[i % (ns ? ns : 1)]);
+  return diff == 0;
+}
+
 const char *server_arg(server_request *r, const char *key) {
   return MHD_lookup_connection_value(r->connection, MHD_GET_ARGUMENT_KIND, key);
 }
