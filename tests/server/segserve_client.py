@@ -438,14 +438,14 @@ def test_load(server, ct):
         errors.append(f"infer {i}: still busy after 200 tries")
 
     threads = [threading.Thread(target=info_client) for _ in range(8)]
-    threads += [threading.Thread(target=infer_client, args=(i,)) for i in range(6)]
+    threads += [threading.Thread(target=infer_client, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     check(not errors, f"load test: {errors[:5]}")
     rss_after = server.rss_kb()
-    print(f"load test: 80 GETs and 6 infers, {len(busy)} answers 503 (queue full), "
+    print(f"load test: 80 GETs and 4 infers, {len(busy)} answers 503 (queue full), "
           f"RSS {rss_before} kB -> {rss_after} kB")
     check(rss_after - rss_before < 64 * 1024, f"RSS growth bounded: {rss_before} -> {rss_after} kB")
     check(server.leftovers() == [], f"no temporary files after the load: {server.leftovers()}")
@@ -498,13 +498,17 @@ def main():
     try:
         check(server.temp_root is not None, "one temporary folder per run")
         check(server.stale_removed, "a killed run's temporary files are removed at start")
-        test_auth(server)
-        test_info(server)
-        test_session_and_infer(server, args.ct, args.work)
-        test_datastore(server, args.ct, args.work)
-        test_bad_requests(server, args.ct, args.work)
-        test_load(server, args.ct)
-        test_sigterm(server, args.ct, args.work)
+        phases = [("auth", lambda: test_auth(server)),
+                  ("info", lambda: test_info(server)),
+                  ("sessions and infer", lambda: test_session_and_infer(server, args.ct, args.work)),
+                  ("datastore", lambda: test_datastore(server, args.ct, args.work)),
+                  ("bad requests", lambda: test_bad_requests(server, args.ct, args.work)),
+                  ("load", lambda: test_load(server, args.ct)),
+                  ("SIGTERM", lambda: test_sigterm(server, args.ct, args.work))]
+        for name, phase in phases:
+            start = time.time()
+            phase()
+            print(f"{name}: {time.time() - start:.1f} s")
     finally:
         if server.process.poll() is None:
             server.process.kill()
