@@ -1,6 +1,7 @@
 // segserve: the MONAI Label REST API (the part 3D Slicer's MONAILabel module
 // and MONAI Label's client use for auto-segmentation), served by segc with
 // the network loaded once.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -106,6 +107,12 @@ static int parse_args(int argc, char **argv, segc_config *config, serve_args *a)
   if (!a->weights) {
     fprintf(stderr, "segserve: error: --weights is required\n");
     return 2;
+  }
+  // Checked before the model loads (server_start takes the same forms).
+  struct in6_addr any;
+  if (inet_pton(AF_INET, a->host, &any) != 1 && inet_pton(AF_INET6, a->host, &any) != 1) {
+    fprintf(stderr, "segserve: error: --host %s is not an IPv4 or IPv6 address\n", a->host);
+    return 1;
   }
   return 0;
 }
