@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +209,47 @@ static int make_temp_root(server_state *s) {
   return 0;
 }
 
+// SIGTERM and SIGINT write their number to a pipe the main thread reads:
+// whichever thread the kernel hands the signal to (libraries may start
+// threads with their own signal masks), the handler only writes a byte.
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int number) {
+  const int saved = errno;
+  const unsigned char byte = (unsigned char)number;
+  if (write(stop_pipe[1], &byte, 1) < 0) {
+    // The pipe is full: a stop is already pending.
+  }
+  errno = saved;
+}
+
+static int catch_stop_signals(void) {
+  if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    fprintf(stderr, "segserve: error: pipe: %s\n", strerror(errno));
+    return 1;
+  }
+  struct sigaction action = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&action.sa_mask);
+  struct sigaction ignore = {.sa_handler = SIG_IGN};
+  sigemptyset(&ignore.sa_mask);
+  if (sigaction(SIGTERM, &action, NULL) != 0 || sigaction(SIGINT, &action, NULL) != 0 ||
+      sigaction(SIGPIPE, &ignore, NULL) != 0) {
+    fprintf(stderr, "segserve: error: sigaction: %s\n", strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+// Blocks until a stop signal arrives; returns its number.
+static int wait_for_stop(void) {
+  for (;;) {
+    struct pollfd waiting = {.fd = stop_pipe[0], .events = POLLIN};
+    if (poll(&waiting, 1, -1) < 0 && errno != EINTR) return SIGTERM;
+    unsigned char byte = 0;
+    if (read(stop_pipe[0], &byte, 1) == 1) return byte;
+  }
+}
+
 // Waits for the requests in flight (their answers sent) or `seconds`.
 static void wait_idle(server_state *s, int seconds) {
   struct timespec until;
@@ -253,15 +296,12 @@ static int serve(const segc_config *config, const serve_args *a,
     fprintf(stderr, "segserve: error: %s\n", error);
     goto done;
   }
-  printf("segserve: listening on http://%s:%d (model %s%s)\n", a->host, port,
+  const bool ipv6 = strchr(a->host, ':') != NULL;  // URLs bracket IPv6 addresses
+  printf("segserve: listening on http://%s%s%s:%d (model %s%s)\n", ipv6 ? "[" : "",
+         a->host, ipv6 ? "]" : "", port,
          kModelName, s.token[0] ? ", bearer token required" : "");
   fflush(stdout);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  int signal_number = wait_for_stop();
   fprintf(stderr, "segserve: %s: finishing the requests in flight\n",
           signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   s.stopping = true;
@@ -283,14 +323,7 @@ done:
 
 int main(int argc, char **argv) {
   if (segc_config_answer_help(argc, argv, usage)) return 0;
-  // Signals are taken by sigwait in the main thread: every thread started
-  // from here on has them blocked.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  if (catch_stop_signals()) return 1;
   segc_config config;
   segc_config_notes notes = {0};
   const bool check_network = segc_config_args_name_network(argc, argv);
