@@ -31,7 +31,7 @@ typedef struct {
   pthread_mutex_t lock;       // guards active_requests
   pthread_cond_t idle;        // signalled when active_requests drops to 0
   int active_requests;
-  volatile bool stopping;
+  _Atomic bool stopping;      // set by the main thread on SIGTERM/SIGINT
 } server_state;
 
 typedef enum { BODY_NONE, BODY_MULTIPART, BODY_URLENCODED, BODY_REJECTED } body_kind;
