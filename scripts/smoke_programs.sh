@@ -59,4 +59,27 @@ step "segbench loss: fused DiceCE at a small size"
   > "$out/segbench.log" 2>&1 || { cat "$out/segbench.log" >&2; exit 1; }
 need_file "$out/segbench.log" segbench
 
+if [ -x "$bin/segserve" ]; then
+  step "segserve: GET /info/ over loopback, then SIGTERM"
+  "$bin/segserve" --config configs/demo_train.json --set network_def.init_filters=8 \
+    --weights "$out/models/model_lowres.pt" --port 0 --threads 2 \
+    > "$out/segserve.out" 2> "$out/segserve.log" &
+  server=$!
+  port=
+  for _ in $(seq 100); do
+    port=$(sed -n 's|^segserve: listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$out/segserve.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { kill "$server"; cat "$out/segserve.log" >&2; echo "smoke: error: segserve did not start" >&2; exit 1; }
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET /info/ HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+  cat <&3 > "$out/info.http"
+  exec 3<&-
+  kill -TERM "$server"
+  wait "$server" || { echo "smoke: error: segserve exited $? after SIGTERM" >&2; exit 1; }
+  grep -q '"wholeBody_ct_segmentation"' "$out/info.http" ||
+    { echo "smoke: error: segserve's /info/ does not name the model" >&2; exit 1; }
+fi
+
 step "all programs ran"

@@ -1,0 +1,170 @@
+// segserve end to end (label "server"): a tiny random checkpoint and a
+// phantom CT, seginfer's label as the reference, then
+// tests/server/segserve_client.py starts segserve on a free loopback port
+// and drives it as MONAI Label's client and 3D Slicer do (info, sessions,
+// datastore, infer), with bad requests, a bounded load test and SIGTERM.
+// Every label the server returned must equal seginfer's voxel for voxel.
+// Skips (77) when segserve was not built (no libmicrohttpd) or python3
+// with requests is missing.
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/nifti_io.h"
+#include "seginfer_test_support.h"
+#include "util/test_util.h"
+
+static char temp[4096];
+
+static void compare_labels(const char *reference_path, const char *name) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s/work/%s", temp, name);
+  segc_volume reference = {0}, got = {0};
+  if (segc_nifti_read(reference_path, &reference, NULL) != SEGC_OK ||
+      segc_nifti_read(path, &got, NULL) != SEGC_OK) {
+    CHECK(false, "%s: %s", name, segc_error_message());
+    segc_volume_free(&reference);
+    segc_volume_free(&got);
+    return;
+  }
+  const int64_t n = segc_volume_numel(&reference);
+  CHECK(got.dtype == SEGC_U8 && reference.dtype == SEGC_U8 &&
+            !memcmp(got.dim, reference.dim, sizeof got.dim) &&
+            !memcmp(got.data, reference.data, (size_t)n) &&
+            !memcmp(got.affine, reference.affine, sizeof got.affine),
+        "%s: the server's label differs from seginfer's", name);
+  segc_volume_free(&reference);
+  segc_volume_free(&got);
+}
+
+static int count_entries(const char *path) {
+  DIR *dir = opendir(path);
+  if (!dir) return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(dir)) != NULL;) n += e->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+// Bad command lines and settings: one "segserve: error:" line naming the
+// setting, status 2 (usage) or 1, and no temporary folder left.
+static void test_arguments(const char *segserve, const char *weights) {
+  char tmp[4200], command[20000], empty_token[4200];
+  snprintf(tmp, sizeof tmp, "%s/args_tmp", temp);
+  snprintf(empty_token, sizeof empty_token, "%s/empty_token.txt", temp);
+  FILE *f = fopen(empty_token, "w");
+  CHECK(f && fclose(f) == 0, "empty token file");
+  CHECK(mkdir(tmp, 0700) == 0, "%s", tmp);
+  // A port in use: this test holds one.
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t length = sizeof address;
+  CHECK(holder >= 0 && bind(holder, (struct sockaddr *)&address, sizeof address) == 0 &&
+            listen(holder, 1) == 0 &&
+            getsockname(holder, (struct sockaddr *)&address, &length) == 0,
+        "a port to hold");
+  char busy_port[32];
+  snprintf(busy_port, sizeof busy_port, "--port %d", ntohs(address.sin_port));
+  const struct {
+    const char *args;
+    int status;
+    const char *needle;
+  } cases[] = {
+      {"", 2, "--weights is required"},
+      {"--weights @W --port 70000", 2, "--port must be an integer from 0 to 65535"},
+      {"--weights @W --port 8x", 2, "not '8x'"},
+      {"--weights @W --queue 0", 2, "--queue must be"},
+      {"--weights @W --max-upload-mb -1", 2, "--max-upload-mb must be"},
+      {"--weights @W --bogus 1", 2, "unknown option --bogus"},
+      {"--weights @W --host", 2, "--host needs a value"},
+      {"--weights @W --host localhost.invalid --port 0", 1, "--host localhost.invalid"},
+      {"--weights @W --token-file /nonexistent/token", 1, "--token-file /nonexistent/token"},
+      {"--weights @W --token-file @E", 1, "the first line (the token) is empty"},
+      {"--weights @W --studies /nonexistent/studies", 1, "--studies /nonexistent/studies"},
+      {"--weights /nonexistent/model.pt --port 0", 1, "/nonexistent/model.pt"},
+      {"--weights @W @P", 1, "cannot listen"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+    // @W, @E and @P stand for the checkpoint, the empty token file and the
+    // held port.
+    char args[8192];
+    size_t n = 0;
+    for (const char *c = cases[i].args; *c && n + 1 < sizeof args; ++c) {
+      const char *with = c[0] != '@' ? NULL : c[1] == 'W' ? weights
+                         : c[1] == 'E' ? empty_token : c[1] == 'P' ? busy_port : NULL;
+      if (with) {
+        n += (size_t)snprintf(args + n, sizeof args - n, "%s", with);
+        ++c;
+      } else {
+        args[n++] = *c;
+      }
+    }
+    args[n < sizeof args ? n : sizeof args - 1] = '\0';
+    snprintf(command, sizeof command, "TMPDIR=%s %s --lowres --threads 1 %s </dev/null",
+             tmp, segserve, args);
+    const int rc = support_run(temp, command);
+    CHECK(rc == cases[i].status && test_contains(support_err, "segserve: error: ") &&
+              test_contains(support_err, cases[i].needle) && count_entries(tmp) == 0,
+          "'%s': exit %d (wanted %d), %d entries left, '%s'", args, rc, cases[i].status,
+          count_entries(tmp), support_err);
+  }
+  if (holder >= 0) close(holder);
+}
+
+int main(void) {
+  const char *build_env = getenv("SEGC_BUILD_DIR");
+  const char *source_env = getenv("SEGC_SOURCE_DIR");
+  const char *build = build_env && *build_env ? build_env : "build";
+  const char *source = source_env && *source_env ? source_env : ".";
+  char segserve[4200];
+  snprintf(segserve, sizeof segserve, "%s/bin/segserve", build);
+  if (access(segserve, X_OK) != 0) {
+    printf("segserve: skipped: %s was not built (libmicrohttpd-dev missing)\n", segserve);
+    return TEST_SKIP;
+  }
+  snprintf(temp, sizeof temp, "%s", test_temp_dir("segserve"));
+  char weights[8192], command[32768], ct[8192], reference[8192];
+  snprintf(weights, sizeof weights, "%s/w8.pt", temp);
+  CHECK_OK(support_make_weights(weights, 8, 20261206));
+  test_arguments(segserve, weights);
+  if (system("python3 -c 'import requests' >/dev/null 2>&1") != 0) {
+    printf("segserve: the client part is skipped: python3 with requests is needed\n");
+    return test_failures ? test_finish("segserve") : TEST_SKIP;
+  }
+  snprintf(command, sizeof command,
+           "%s/bin/segprep phantom --out %s/ph --cases 1 --val 0 --size 40,36,32 "
+           "--spacing 3 --orientation LPS --seed 9", build, temp);
+  CHECK(support_run(temp, command) == 0, "phantom: %s", support_err);
+  snprintf(ct, sizeof ct, "%s/ph/imagesTr/case_0000.nii.gz", temp);
+  snprintf(reference, sizeof reference, "%s/reference.nii.gz", temp);
+  // The options segserve gets too: the label must be the same. A 32^3
+  // window keeps each inference short.
+  const char *options = "--lowres --dtype f32 --threads 2 --set 'sw_roi=[32,32,32]'";
+  snprintf(command, sizeof command, "%s/bin/seginfer --weights %s %s --quiet -i %s -o %s",
+           build, weights, options, ct, reference);
+  CHECK(support_run(temp, command) == 0, "seginfer: %s", support_err);
+  if (test_failures) return test_finish_failed();
+  snprintf(command, sizeof command,
+           "python3 %s/tests/server/segserve_client.py --segserve %s --weights %s "
+           "--options \"%s\" --ct %s --work %s/work",
+           source, segserve, weights, options, ct, temp);
+  const int rc = support_run(temp, command);
+  printf("%s", support_out);
+  CHECK(rc == 0, "the client reported failures (exit %d):\n%s", rc, support_err);
+  const char *outputs[] = {"label_session.nii.gz", "label_upload.nii.gz",
+                           "label_datastore.nii.gz", "label_image_only.nii.gz",
+                           "label_sigterm.nii.gz"};
+  for (size_t i = 0; i < sizeof outputs / sizeof *outputs; ++i)
+    compare_labels(reference, outputs[i]);
+  if (test_failures == 0) {
+    snprintf(command, sizeof command, "rm -rf %s", temp);
+    if (system(command) != 0) fprintf(stderr, "could not remove %s\n", temp);
+  }
+  return test_finish("segserve");
+}
