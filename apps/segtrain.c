@@ -19,9 +19,8 @@ static void usage(FILE *out) {
       "train.json; several are merged in order (e.g. train.json then\n"
       "evaluate.json). Several processes train one model together under\n"
       "mpirun with distributed true: `mpirun -np N segtrain configs/train.json\n"
-      "configs/multi_cpu_train.json` (batch_size per process). device cuda\n"
-      "(the bundle's multi_gpu_train.json) is refused until the CUDA backend\n"
-      "lands.\n"
+      "configs/multi_cpu_train.json` (batch_size per process); on GPUs\n"
+      "configs/multi_gpu_train.json (device cuda, NCCL: a CUDA build).\n"
       SEGC_CONFIG_FILE_USAGE
       SEGC_CONFIG_ARGS_USAGE
       "  --resume              continue from the saved training state\n"

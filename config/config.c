@@ -303,10 +303,12 @@ static segc_status check_implemented(const segc_config *config) {
                      "config: distributed: true needs MPI, and this build has "
                      "none (install libopenmpi-dev and configure with "
                      "-DSEGC_MPI=ON): leave distributed false");
-  if (config->device == SEGC_RUN_ON_CUDA)
-    return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
-                     "config: device: \"cuda\" is not implemented yet in this "
-                     "build (segc runs on the CPU): use \"cpu\" or \"auto\"");
+  // cuda needs a build with CUDA kernels for every op a run uses and a GPU
+  // here: refused at once otherwise, naming which is missing.
+  if (config->device == SEGC_RUN_ON_CUDA) {
+    segc_device device;
+    SEGC_TRY(segc_config_device(config, &device));
+  }
   return SEGC_OK;
 }
 
@@ -422,6 +424,15 @@ segc_status segc_config_device(const segc_config *config, segc_device *device) {
       const segc_status status = require_run_ops(SEGC_DEVICE_CUDA);
       if (status != SEGC_OK)
         return segc_fail_context(status, "config: device \"cuda\"");
+      int gpus = 0;
+      const char *reason = "";
+      if (segc_cuda_device_count_reason(&gpus, &reason) != SEGC_OK || gpus < 1) {
+        segc_clear_error();
+        return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
+                         "config: device \"cuda\": no CUDA device found here "
+                         "(%s); use \"cpu\" or \"auto\"",
+                         reason);
+      }
       *device = SEGC_DEVICE_CUDA;
       return SEGC_OK;
     }

@@ -47,12 +47,13 @@ typedef enum { SEGC_CONFIG_PAD_REPLICATE = 0, SEGC_CONFIG_PAD_CONSTANT } segc_co
 typedef enum { SEGC_EXT_NII_GZ = 0, SEGC_EXT_NII } segc_output_ext;
 // Where to run (core/tensor.h's segc_device names a tensor's memory).
 typedef enum {
-  SEGC_RUN_ON_AUTO = 0,  // a GPU once the CUDA backend lands; the CPU now
+  SEGC_RUN_ON_AUTO = 0,  // the GPU where the build has CUDA kernels and
+                         // one is present, else the CPU
   SEGC_RUN_ON_CPU,
-  SEGC_RUN_ON_CUDA       // not implemented yet: validation refuses it
+  SEGC_RUN_ON_CUDA       // refused without CUDA kernels or a GPU
 } segc_run_device;
 // The gradient all-reduce of a distributed run: auto is MPI on the CPU and
-// NCCL on GPUs (once the CUDA backend lands); nccl on the CPU goes through
+// NCCL on GPUs (dist/comm_nccl.c); nccl on the CPU goes through
 // MPI with a note.
 typedef enum {
   SEGC_BACKEND_AUTO = 0,

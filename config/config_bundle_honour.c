@@ -174,11 +174,16 @@ segc_status segc_bundle_device_note(const segc_bundle *b,
   if (!segc_bundle_node(b, "device") || !segc_bundle_covered(b, "device") ||
       b->config->device != SEGC_RUN_ON_AUTO)
     return SEGC_OK;
+  segc_device device = SEGC_DEVICE_CPU;
+  if (segc_config_device(b->config, &device) != SEGC_OK) segc_clear_error();
   char line[SEGC_CONFIG_TEXT_MAX + 256];
   snprintf(line, sizeof line,
            "%s: device (cuda:0 if available, else cpu) is segc's \"auto\", "
-           "which runs on the CPU in this build (no CUDA backend yet)",
-           segc_bundle_origin(b, "device"));
+           "which runs on the %s here",
+           segc_bundle_origin(b, "device"),
+           device == SEGC_DEVICE_CUDA
+               ? "GPU"
+               : "CPU (a GPU needs a CUDA build and a GPU present)");
   return segc_config_notes_add_line(notes, line);
 }
 

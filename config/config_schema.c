@@ -88,8 +88,8 @@ const segc_config_key segc_config_keys[] = {
     {"threads", SEGC_KEY_INT, "0", "CPU threads (0: all cores)",
      FIELD(threads), NO_FLAG, .min = 0, .max = 4096},
     {"device", SEGC_KEY_CHOICE, "\"auto\"",
-     "auto or cpu: this build runs on the CPU (auto will pick a GPU once the "
-     "CUDA backend lands); cuda is not implemented yet and refused",
+     "auto (the GPU when this build has CUDA kernels and one is present, "
+     "else the CPU), cpu, or cuda (refused without CUDA kernels or a GPU)",
      FIELD(device), NO_FLAG, .choices = devices},
     {"distributed", SEGC_KEY_BOOL, "false",
      "data-parallel training, one process per device under mpirun "

@@ -299,7 +299,7 @@ static int test_hand_cases(void) {
   snprintf(args, sizeof args, "--pred %s/tiny/pred --label %s/tiny/label "
            "--classes 4 --set device=cuda --output-dir %s", temp, temp, bad);
   CHECK(run(args) == 1 && test_contains(support_err, "device") &&
-            test_contains(support_err, "not implemented yet") &&
+            test_contains(support_err, "config: device \"cuda\": ") &&
             support_count_entries(bad) == 0,
         "device cuda refused: %s", support_err);
   // A labels file the user names must exist (no silent fall-back to the

@@ -435,7 +435,11 @@ segc_status segc_train_run(const segc_config *config,
   segc_train_start_init(&r->start);
   r->comm = config->distributed ? options->comm : NULL;
   r->lead = lead;
-  if (r->lead && r->comm && config->backend == SEGC_BACKEND_NCCL)
+  segc_device run_device = SEGC_DEVICE_CPU;
+  if (segc_config_device(config, &run_device) != SEGC_OK)
+    segc_clear_error();  // said by setup below
+  if (r->lead && r->comm && config->backend == SEGC_BACKEND_NCCL &&
+      run_device == SEGC_DEVICE_CPU)
     fprintf(options->log, "segtrain: backend nccl: this run is on the CPU, "
             "where the gradients are all-reduced through MPI\n");
   case_source *source = calloc(1, sizeof *source);
