@@ -5,7 +5,8 @@
 # machine (carry gpu/ there):
 #   bash scripts/gpu_check.sh
 # It runs the `cuda` tests (the op table on cuda against the CPU, the
-# runtime and backend-context checks, the MONAI reference on the GPU), then
+# runtime and backend-context checks, the MONAI reference on the GPU), the
+# op table under compute-sanitizer's memcheck, then
 # the benchmarks: forward at 96^3 (f32, bf16, f16), a training step at
 # batch 4 with AMP fp16 and bf16, and seginfer lowres and highres on the
 # example CT and on its 512x512x397 resample, with the GPU memory the
@@ -121,6 +122,15 @@ while IFS=$'\t' read -r name command; do
   # shellcheck disable=SC2086
   step "test $name" 120 "checks|passed|skipped|FAIL" $command
 done <"$root/tests/tests.txt"
+
+# The op table on cuda once more under compute-sanitizer's memcheck (out of
+# bounds, misaligned and uninitialised device accesses), where it is there.
+if command -v compute-sanitizer >/dev/null; then
+  step "memcheck ops_cuda" 180 "ERROR SUMMARY|checks" compute-sanitizer \
+    --tool memcheck --error-exitcode 1 "$root/tests/test_ops" --backend cuda
+else
+  rows+=("memcheck ops_cuda: skipped (no compute-sanitizer)")
+fi
 
 for dtype in f32 bf16 f16; do
   step "forward $dtype 96^3" 60 "^forward" "$root/bin/segbench" forward \

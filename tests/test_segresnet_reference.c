@@ -11,12 +11,21 @@
 // relative; each gradient within 1e-3 of that tensor's max |value| (a
 // gradient passes through ~20 layers of f32 arithmetic); AdamW losses 1e-5
 // relative per step.
+//
+// `--backend cuda` (ctest segresnet_reference_cuda, label cuda) runs all of
+// it with the network, the inputs, the optimizer state and the trainer on
+// the GPU, against the same MONAI values and tolerances; it skips (77) with
+// a message without CUDA kernels or a GPU.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "autograd/graph.h"
+#include "core/backend.h"
+#include "core/cuda_runtime.h"
+#include "core/device_memory.h"
 #include "core/parallel.h"
+#include "core/tensor_ops.h"
 #include "io/model_io.h"
 #include "layers/segresnet.h"
 #include "losses/dice_ce.h"
@@ -25,6 +34,8 @@
 #include "util/test_util.h"
 
 enum { kSize = 32 };
+
+static segc_device device = SEGC_DEVICE_CPU;  // --backend
 
 // Same formulas as make_input / make_label in tools/make_reference.py.
 static void make_input(int batch, float *x) {  // (N, 1, 32, 32, 32)
@@ -59,11 +70,9 @@ static segc_status runtime_init(runtime *rt, const segc_segresnet_config *c,
   segc_shape in = segc_shape5(batch, 1, kSize, kSize, kSize);
   SEGC_TRY(segc_arena_init(&rt->activations, "activations",
                            segc_segresnet_activation_bound(c, in, SEGC_F32, true),
-                           SEGC_DEVICE_CPU));
-  SEGC_TRY(segc_arena_init(&rt->scratch, "scratch", 256u << 20,
-                           SEGC_DEVICE_CPU));
-  SEGC_TRY(segc_backend_context_init(&rt->context, SEGC_DEVICE_CPU,
-                                     &rt->scratch));
+                           device));
+  SEGC_TRY(segc_arena_init(&rt->scratch, "scratch", 256u << 20, device));
+  SEGC_TRY(segc_backend_context_init(&rt->context, device, &rt->scratch));
   return segc_graph_init(&rt->graph, &rt->context, &rt->activations, 4u << 20);
 }
 
@@ -74,6 +83,35 @@ static void runtime_destroy(runtime *rt) {
   segc_arena_destroy(&rt->scratch);
 }
 
+// `bytes` of host memory where the network runs: the host buffer itself on
+// the CPU, a copy in `arena` on a GPU.
+static segc_status on_device(segc_arena *arena, const void *host, size_t bytes,
+                             void **out) {
+  if (device == SEGC_DEVICE_CPU) {
+    *out = (void *)host;
+    return SEGC_OK;
+  }
+  SEGC_TRY(segc_arena_alloc(arena, bytes, out));
+  return segc_device_copy(*out, device, host, SEGC_DEVICE_CPU, bytes);
+}
+
+// The logits (NDHWC, on the network's device) as host NCDHW f32.
+static segc_status logits_to_host(const segc_tensor *logits, float *out) {
+  segc_tensor ncdhw = segc_tensor_view(out, logits->shape, SEGC_F32,
+                                       SEGC_LAYOUT_NCDHW, SEGC_DEVICE_CPU);
+  if (logits->device == SEGC_DEVICE_CPU) return segc_tensor_copy(logits, &ncdhw);
+  const size_t bytes = segc_tensor_bytes(logits);
+  void *staged = malloc(bytes);
+  if (!staged) return SEGC_FAIL(SEGC_ERR_NOMEM, "logits: out of memory");
+  segc_status status = segc_tensor_to_host(logits, staged, bytes);
+  segc_tensor host = *logits;
+  host.data = staged;
+  host.device = SEGC_DEVICE_CPU;
+  if (status == SEGC_OK) status = segc_tensor_copy(&host, &ncdhw);
+  free(staged);
+  return status;
+}
+
 // Loss of the batch-2 input; with `backward` also the parameter gradients.
 static segc_status loss_b2(segc_segresnet *net, runtime *rt, const float *x,
                            const uint8_t *labels, bool backward,
@@ -82,18 +120,21 @@ static segc_status loss_b2(segc_segresnet *net, runtime *rt, const float *x,
   segc_graph_reset(g);
   g->training = backward;
   segc_tensor xt = segc_tensor_view((void *)x, segc_shape5(2, 1, kSize, kSize, kSize),
-                                    SEGC_F32, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+                                    SEGC_F32, SEGC_LAYOUT_NDHWC, device);
   segc_tensor yt = segc_tensor_view((void *)labels, xt.shape, SEGC_U8,
-                                    SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+                                    SEGC_LAYOUT_NDHWC, device);
   segc_value *input, *logits, *loss;
   SEGC_TRY(segc_graph_wrap(g, xt, NULL, false, "input", &input));
   SEGC_TRY(segc_segresnet_forward(net, g, input, SEGC_F32, &logits));
   segc_dice_ce_config cfg = segc_dice_ce_default();
   SEGC_TRY(segc_dice_ce_forward(g, &cfg, logits, &yt, &loss, parts));
   segc_value_release(g, logits);
-  *loss_out = *(float *)loss->data.data;
+  SEGC_TRY(segc_tensor_read_f32(&loss->data, 0, loss_out));
   if (backward) {
-    memset(net->grads, 0, sizeof(float) * (size_t)net->weight_count);
+    segc_tensor grads = segc_tensor_view(
+        net->grads, segc_shape5(1, 1, 1, 1, net->weight_count), SEGC_F32,
+        SEGC_LAYOUT_NCDHW, net->device);
+    SEGC_TRY(segc_tensor_zero(&grads));
     SEGC_TRY(segc_graph_backward(g, loss));
   }
   segc_value_release(g, loss);
@@ -106,7 +147,34 @@ static double max_abs(const float *x, int64_t n) {
   return m;
 }
 
-int main(void) {
+// Whether this build and machine can run the network on the GPU; says why
+// not.
+static bool cuda_usable(void) {
+  static const char *const ops[] = {"conv3d", "groupnorm", "add", "upsample2x",
+                                    "dropout3d", "dice_ce", "adamw"};
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; ++i)
+    if (!segc_backend_supports(ops[i], SEGC_DEVICE_CUDA, SEGC_F32)) {
+      printf("segresnet_reference: skipped on cuda: %s has no cuda kernel in "
+             "this build\n", ops[i]);
+      return false;
+    }
+  int gpus = 0;
+  const char *reason = "";
+  if (segc_cuda_device_count_reason(&gpus, &reason) != SEGC_OK || gpus < 1) {
+    printf("segresnet_reference: skipped on cuda: no GPU here (%s)\n", reason);
+    return false;
+  }
+  return true;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "--backend") && !strcmp(argv[2], "cuda")) {
+    if (!cuda_usable()) return TEST_SKIP;
+    device = SEGC_DEVICE_CUDA;
+  } else if (argc != 1) {
+    fprintf(stderr, "usage: test_segresnet_reference [--backend cuda]\n");
+    return 2;
+  }
   const char *src = getenv("SEGC_SOURCE_DIR");
   if (!src) src = ".";
   segc_set_threads(2);
@@ -122,30 +190,41 @@ int main(void) {
             config.blocks_down[1] == 2 && config.out_channels == 5,
         "config read from the checkpoint");
   segc_segresnet net;
-  CHECK_OK(segc_segresnet_create(&net, &config, true, SEGC_DEVICE_CPU));
+  CHECK_OK(segc_segresnet_create(&net, &config, true, device));
   CHECK_OK(segc_segresnet_load_state_dict(&net, &weights, "reference weights"));
   const int64_t K = config.out_channels;
   const int64_t voxels = (int64_t)kSize * kSize * kSize;
+  printf("segresnet_reference on %s\n", segc_device_name(device));
+
+  // The inputs where the network runs (x1, x2, y2; then AdamW's moments).
+  segc_arena inputs;
+  CHECK_OK(segc_arena_init(&inputs, "inputs",
+                           (size_t)voxels * 16 +
+                               2 * sizeof(float) * (size_t)net.weight_count +
+                               8 * SEGC_ARENA_ALIGN,
+                           device));
 
   // Eval logits, batch 1.
   runtime rt;
   CHECK_OK(runtime_init(&rt, &config, 2));
   float *x1 = malloc(sizeof(float) * (size_t)voxels);
   make_input(1, x1);
+  void *x1_run;
+  CHECK_OK(on_device(&inputs, x1, sizeof(float) * (size_t)voxels, &x1_run));
+  const bool bf16 =
+      device != SEGC_DEVICE_CPU || test_bf16_available("segresnet_reference");
   {
     segc_graph *g = &rt.graph;
     g->training = false;
-    segc_tensor xt = segc_tensor_view(x1, segc_shape5(1, 1, kSize, kSize, kSize),
-                                      SEGC_F32, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
+    segc_tensor xt = segc_tensor_view(x1_run, segc_shape5(1, 1, kSize, kSize, kSize),
+                                      SEGC_F32, SEGC_LAYOUT_NDHWC, device);
     segc_value *input, *logits;
     CHECK_OK(segc_graph_wrap(g, xt, NULL, false, "input", &input));
     CHECK_OK(segc_segresnet_forward(&net, g, input, SEGC_F32, &logits));
     const segc_pt_tensor *ref = segc_pt_find(&values, "logits_b1");
     CHECK(ref && ref->ndim == 5 && ref->shape[1] == K, "logits_b1 present");
     float *ours = malloc(sizeof(float) * (size_t)(K * voxels));
-    segc_tensor ncdhw = segc_tensor_view(ours, logits->data.shape, SEGC_F32,
-                                         SEGC_LAYOUT_NCDHW, SEGC_DEVICE_CPU);
-    CHECK_OK(segc_tensor_copy(&logits->data, &ncdhw));
+    CHECK_OK(logits_to_host(&logits->data, ours));
     const float *r = ref->data;
     float lo = r[0], hi = r[0];
     for (int64_t i = 0; i < K * voxels; ++i) {
@@ -162,13 +241,11 @@ int main(void) {
 
     // bf16 compute: the class chosen per voxel agrees with f32 almost
     // everywhere (bf16 keeps 8 bits of mantissa, so near-ties can flip).
-    if (test_bf16_available("segresnet_reference")) {
+    if (bf16) {
     CHECK_OK(segc_graph_wrap(g, xt, NULL, false, "input", &input));
     CHECK_OK(segc_segresnet_forward(&net, g, input, SEGC_BF16, &logits));
     float *bf = malloc(sizeof(float) * (size_t)(K * voxels));
-    segc_tensor bf_ncdhw = ncdhw;
-    bf_ncdhw.data = bf;
-    CHECK_OK(segc_tensor_copy(&logits->data, &bf_ncdhw));
+    CHECK_OK(logits_to_host(&logits->data, bf));
     int64_t agree = 0;
     for (int64_t v = 0; v < voxels; ++v) {
       int64_t a = 0, b = 0;
@@ -194,9 +271,17 @@ int main(void) {
   uint8_t *y2 = malloc((size_t)(2 * voxels));
   make_input(2, x2);
   make_label(2, (int)K, y2);
+  void *x2_run, *y2_run;
+  CHECK_OK(on_device(&inputs, x2, sizeof(float) * (size_t)(2 * voxels), &x2_run));
+  CHECK_OK(on_device(&inputs, y2, (size_t)(2 * voxels), &y2_run));
   segc_dice_ce_parts parts;
   float loss;
-  CHECK_OK(loss_b2(&net, &rt, x2, y2, true, &parts, &loss));
+  CHECK_OK(loss_b2(&net, &rt, x2_run, y2_run, true, &parts, &loss));
+  // The gradients as host memory.
+  const size_t weight_bytes = sizeof(float) * (size_t)net.weight_count;
+  float *grads = malloc(weight_bytes);
+  CHECK_OK(segc_device_copy(grads, SEGC_DEVICE_CPU, net.grads, device,
+                            weight_bytes));
   const float ref_loss = *(const float *)segc_pt_find(&values, "loss_b2")->data;
   const float ref_dice = *(const float *)segc_pt_find(&values, "dice_b2")->data;
   const float ref_ce = *(const float *)segc_pt_find(&values, "ce_b2")->data;
@@ -217,7 +302,8 @@ int main(void) {
     if (!ref) continue;
     const int64_t n = segc_tensor_numel(&p->grad);
     const double scale = max_abs(ref->data, n);
-    const double err = test_max_abs_diff_f32(p->grad.data, ref->data, n);
+    const float *ours = grads + ((const float *)p->grad.data - net.grads);
+    const double err = test_max_abs_diff_f32(ours, ref->data, n);
     const double rel = scale > 0 ? err / scale : err;
     if (rel > worst) {
       worst = rel;
@@ -233,15 +319,16 @@ int main(void) {
   const segc_pt_tensor *ref_losses = segc_pt_find(&values, "adamw_losses");
   CHECK(ref_losses && ref_losses->shape[0] == 6, "adamw_losses present");
   CHECK_OK(segc_segresnet_load_state_dict(&net, &weights, "reference weights"));
-  float *m = malloc(sizeof(float) * (size_t)net.weight_count);
-  float *v = malloc(sizeof(float) * (size_t)net.weight_count);
+  float *m, *v;
+  CHECK_OK(segc_arena_alloc(&inputs, weight_bytes, (void **)&m));
+  CHECK_OK(segc_arena_alloc(&inputs, weight_bytes, (void **)&v));
   segc_adamw opt;
   segc_adamw_config adamw = segc_adamw_default();
   adamw.lr = 1e-4;
   adamw.weight_decay = 1e-5;
-  CHECK_OK(segc_adamw_init(&opt, &adamw, m, v, net.weight_count));
+  CHECK_OK(segc_adamw_init_on(&opt, &adamw, m, v, net.weight_count, device));
   for (int step = 0; step < 6; ++step) {
-    CHECK_OK(loss_b2(&net, &rt, x2, y2, step < 5, &parts, &loss));
+    CHECK_OK(loss_b2(&net, &rt, x2_run, y2_run, step < 5, &parts, &loss));
     const float want = ((const float *)ref_losses->data)[step];
     printf("adamw step %d: loss %.8f (MONAI %.8f)\n", step, loss, want);
     CHECK(fabs(loss - want) <= 1e-5 * fabs(want), "step %d loss %.8f vs %.8f",
@@ -256,7 +343,7 @@ int main(void) {
   // what the training loop runs), and with bf16 mixed precision, whose
   // losses must stay close to f32's: bf16 activations keep 8 mantissa bits;
   // the loss moves by ~6e-5 relative here, the bound is 5e-4.
-  const int amp_modes = test_bf16_available("segresnet_reference") ? 2 : 1;
+  const int amp_modes = bf16 ? 2 : 1;
   for (int amp = 0; amp < amp_modes; ++amp) {
     CHECK_OK(segc_segresnet_load_state_dict(&net, &weights, "reference weights"));
     segc_trainer trainer;
@@ -282,10 +369,12 @@ int main(void) {
   const char *path = test_path(dir, "roundtrip.pt");
   CHECK_OK(segc_segresnet_save_checkpoint(&net, path));
   segc_segresnet copy;
-  CHECK_OK(segc_segresnet_create(&copy, &config, false, SEGC_DEVICE_CPU));
+  CHECK_OK(segc_segresnet_create(&copy, &config, false, device));
   CHECK_OK(segc_segresnet_load_checkpoint(&copy, path));
-  CHECK(memcmp(copy.weights, net.weights,
-               sizeof(float) * (size_t)net.weight_count) == 0,
+  float *saved, *loaded;
+  CHECK_OK(segc_segresnet_weights_to_host(&net, &saved));
+  CHECK_OK(segc_segresnet_weights_to_host(&copy, &loaded));
+  CHECK(memcmp(loaded, saved, weight_bytes) == 0,
         "round trip is bitwise identical");
   remove(path);
   remove(dir);
@@ -294,7 +383,7 @@ int main(void) {
   segc_segresnet_config other = config;
   other.out_channels = 7;
   segc_segresnet wrong;
-  CHECK_OK(segc_segresnet_create(&wrong, &other, false, SEGC_DEVICE_CPU));
+  CHECK_OK(segc_segresnet_create(&wrong, &other, false, device));
   CHECK_FAILS(segc_segresnet_load_state_dict(&wrong, &weights, "ref.pt"),
               SEGC_ERR_INVALID, "conv_final.2.conv.weight");
   segc_segresnet_destroy(&wrong);
@@ -304,10 +393,10 @@ int main(void) {
   runtime_destroy(&rt);
   segc_pt_free(&weights);
   segc_pt_free(&values);
+  segc_arena_destroy(&inputs);
   free(x1);
   free(x2);
   free(y2);
-  free(m);
-  free(v);
+  free(grads);
   return test_finish("segresnet_reference");
 }
