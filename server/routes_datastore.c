@@ -1,7 +1,9 @@
 // /datastore/: the --studies folder as MONAI Label's local datastore.
 // GET /datastore/?output=stats|all|train|ids, PUT /datastore/?image=ID and
 // PUT /datastore/image?image=ID (multipart field "file"), GET or HEAD
-// /datastore/image?image=ID. Images are <id>.nii.gz or <id>.nii.
+// /datastore/image?image=ID. Images are <id>.nii.gz or <id>.nii, or a
+// folder <id>/ holding a DICOM CT series: inferred on as seginfer reads it,
+// and downloaded as the NIfTI of the series (what a viewer loads).
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/image_read.h"
 #include "server/server.h"
 
 // The id of a studies file name, or false when it is not an image.
@@ -34,13 +37,17 @@ static cJSON *list_ids(server_state *s) {
   DIR *dir = opendir(s->studies);
   if (!dir) return ids;
   for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-    char id[256];
-    if (!image_id(e->d_name, id, sizeof id, NULL)) continue;
-    char path[SERVER_PATH_MAX + 300];
+    char id[256], path[SERVER_PATH_MAX + 300];
     snprintf(path, sizeof path, "%s/%s", s->studies, e->d_name);
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+    if (stat(path, &st) != 0) continue;
+    if (S_ISREG(st.st_mode) && image_id(e->d_name, id, sizeof id, NULL))
       cJSON_AddItemToArray(ids, cJSON_CreateString(id));
+    // A folder is a DICOM series (not hidden folders, odd names, or the
+    // labels folder MONAI Label keeps beside the images).
+    else if (S_ISDIR(st.st_mode) && e->d_name[0] != '.' &&
+             strcmp(e->d_name, "labels") != 0 && server_valid_id(e->d_name))
+      cJSON_AddItemToArray(ids, cJSON_CreateString(e->d_name));
   }
   closedir(dir);
   return ids;
@@ -64,12 +71,18 @@ cJSON *datastore_status(server_state *s) {
 bool datastore_image_path(server_state *s, const char *id, char *out, size_t size) {
   if (!s->studies) return false;
   static const char *const exts[2] = {".nii.gz", ".nii"};
+  struct stat st;
   for (int i = 0; i < 2; ++i) {
     snprintf(out, size, "%s/%s%s", s->studies, id, exts[i]);
-    struct stat st;
     if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return true;
   }
-  return false;
+  snprintf(out, size, "%s/%s", s->studies, id);
+  return stat(out, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool is_folder(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static cJSON *everything(server_state *s) {
@@ -98,8 +111,11 @@ static cJSON *everything(server_state *s) {
       continue;
     }
     const size_t n = strlen(path);
-    cJSON_AddStringToObject(image, "ext", n > 7 && !strcmp(path + n - 7, ".nii.gz")
-                                              ? ".nii.gz" : ".nii");
+    cJSON_AddStringToObject(image, "ext",
+                            is_folder(path) ? ""
+                            : n > 7 && !strcmp(path + n - 7, ".nii.gz")
+                                ? ".nii.gz"
+                                : ".nii");
     cJSON_AddItemToObject(image, "info", cJSON_CreateObject());
     cJSON_AddItemToObject(object, "image", image);
     cJSON_AddItemToObject(object, "labels", cJSON_CreateObject());
@@ -163,6 +179,33 @@ static enum MHD_Result upload(server_request *r) {
   return server_reply_json(r, 200, body);
 }
 
+// A DICOM series folder as one NIfTI file, written to the run's temporary
+// folder and removed as soon as it is open.
+static enum MHD_Result download_series(server_request *r, const char *id,
+                                       const char *folder) {
+  server_state *s = r->server;
+  char hex[33], nifti[SERVER_PATH_MAX + 64], name[300];
+  if (!server_random_hex(hex)) return server_reply_error(r, 500, "no random id");
+  snprintf(nifti, sizeof nifti, "%s/series-%.12s.nii.gz", s->uploads_dir, hex);
+  segc_volume volume = {0};
+  segc_nifti_info info;
+  segc_status status = segc_image_read(folder, NULL, &volume, &info);
+  if (status == SEGC_OK) status = segc_nifti_write(nifti, &volume, &info);
+  segc_volume_free(&volume);
+  if (status != SEGC_OK) {
+    unlink(nifti);
+    return server_reply_error(r, 422, "image %s: %s", id, segc_error_message());
+  }
+  const int fd = open(nifti, O_RDONLY | O_CLOEXEC);
+  const int open_errno = errno;
+  if (unlink(nifti) != 0)
+    fprintf(stderr, "segserve: cannot remove %s: %s\n", nifti, strerror(errno));
+  if (fd < 0)
+    return server_reply_error(r, 500, "cannot read %s: %s", nifti, strerror(open_errno));
+  snprintf(name, sizeof name, "%s.nii.gz", id);
+  return server_reply_fd(r, fd, name);
+}
+
 static enum MHD_Result download(server_request *r) {
   server_state *s = r->server;
   const char *id = server_arg(r, "image");
@@ -170,7 +213,8 @@ static enum MHD_Result download(server_request *r) {
   if (!server_valid_id(id)) return server_reply_error(r, 400, "invalid image id");
   char path[SERVER_PATH_MAX + 300];
   if (!datastore_image_path(s, id, path, sizeof path))
-    return server_reply_error(r, 404, "Image NOT Found or is a directory");
+    return server_reply_error(r, 404, "Image NOT Found");
+  if (is_folder(path)) return download_series(r, id, path);
   const int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return server_reply_error(r, 404, "Image NOT Found: %s", strerror(errno));
   const char *base = strrchr(path, '/');

@@ -85,9 +85,11 @@ bool route_is_public(const char *method, const char *url);
 enum MHD_Result route_session(server_request *r, const char *rest);
 enum MHD_Result route_infer(server_request *r, const char *model);
 enum MHD_Result route_datastore(server_request *r, const char *rest);
-// The studies folder's images (<id>.nii.gz or <id>.nii).
+// The studies folder's images (<id>.nii.gz, <id>.nii, or a DICOM series
+// folder <id>/).
 cJSON *datastore_status(server_state *s);
-// The file of image `id` in the studies folder; false when there is none.
+// The file (or series folder) of image `id` in the studies folder; false
+// when there is none.
 bool datastore_image_path(server_state *s, const char *id, char *out, size_t size);
 // Where a route wants its uploaded files (NULL: it takes no upload).
 const char *route_upload_dir(server_state *s, const char *method, const char *url);

@@ -4,6 +4,9 @@
 // and drives it as MONAI Label's client and 3D Slicer do (info, sessions,
 // datastore, infer), with bad requests, a bounded load test and SIGTERM.
 // Every label the server returned must equal seginfer's voxel for voxel.
+// With ../shared, the example DICOM series is put in the studies folder:
+// the server's NIfTI of it must hold segc's reading of the series, and its
+// label must equal seginfer's on the folder.
 // Skips (77) when segserve was not built (no libmicrohttpd) or python3
 // with requests is missing.
 #include <arpa/inet.h>
@@ -16,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/image_read.h"
 #include "data/nifti_io.h"
 #include "seginfer_test_support.h"
 #include "util/test_util.h"
@@ -40,6 +44,29 @@ static void compare_labels(const char *reference_path, const char *name) {
             !memcmp(got.affine, reference.affine, sizeof got.affine),
         "%s: the server's label differs from seginfer's", name);
   segc_volume_free(&reference);
+  segc_volume_free(&got);
+}
+
+// The server's download of the series holds the series as segc reads it.
+static void compare_series(const char *folder, const char *name) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s/work/%s", temp, name);
+  segc_volume series = {0}, got = {0};
+  if (segc_image_read(folder, NULL, &series, NULL) != SEGC_OK ||
+      segc_nifti_read(path, &got, NULL) != SEGC_OK) {
+    CHECK(false, "%s: %s", name, segc_error_message());
+  } else {
+    const int64_t n = segc_volume_numel(&series);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < n && !memcmp(got.dim, series.dim, sizeof got.dim); ++i)
+      differ += segc_load_f32(got.data, got.dtype, (size_t)i) !=
+                segc_load_f32(series.data, series.dtype, (size_t)i);
+    CHECK(!memcmp(got.dim, series.dim, sizeof got.dim) && differ == 0 &&
+              !memcmp(got.affine, series.affine, sizeof got.affine),
+          "%s: %lld voxels differ from the series (or the grid does)", name,
+          (long long)differ);
+  }
+  segc_volume_free(&series);
   segc_volume_free(&got);
 }
 
@@ -149,11 +176,29 @@ int main(void) {
   snprintf(command, sizeof command, "%s/bin/seginfer --weights %s %s --quiet -i %s -o %s",
            build, weights, options, ct, reference);
   CHECK(support_run(temp, command) == 0, "seginfer: %s", support_err);
+  // The example DICOM series, when ../shared is there.
+  const char *shared = getenv("SEGC_SHARED_DIR");
+  char dicom[8192] = "", dicom_reference[8192];
+  snprintf(dicom_reference, sizeof dicom_reference, "%s/reference_dicom.nii.gz", temp);
+  if (shared && *shared) {
+    snprintf(dicom, sizeof dicom, "%s/data/example_ct_dicom", shared);
+    struct stat st;
+    if (stat(dicom, &st) != 0 || !S_ISDIR(st.st_mode)) dicom[0] = '\0';
+  }
+  if (dicom[0]) {
+    snprintf(command, sizeof command,
+             "%s/bin/seginfer --weights %s %s --quiet -i %s -o %s", build,
+             weights, options, dicom, dicom_reference);
+    CHECK(support_run(temp, command) == 0, "seginfer on the series: %s", support_err);
+  } else {
+    printf("segserve: the DICOM series part is skipped: no ../shared/data/example_ct_dicom\n");
+  }
   if (test_failures) return test_finish_failed();
   snprintf(command, sizeof command,
            "python3 %s/tests/server/segserve_client.py --segserve %s --weights %s "
-           "--options \"%s\" --ct %s --work %s/work",
-           source, segserve, weights, options, ct, temp);
+           "--options \"%s\" --ct %s --work %s/work%s%s",
+           source, segserve, weights, options, ct, temp, dicom[0] ? " --dicom " : "",
+           dicom);
   const int rc = support_run(temp, command);
   printf("%s", support_out);
   CHECK(rc == 0, "the client reported failures (exit %d):\n%s", rc, support_err);
@@ -162,6 +207,10 @@ int main(void) {
                            "label_sigterm.nii.gz"};
   for (size_t i = 0; i < sizeof outputs / sizeof *outputs; ++i)
     compare_labels(reference, outputs[i]);
+  if (dicom[0]) {
+    compare_labels(dicom_reference, "label_dicom.nii.gz");
+    compare_series(dicom, "series_download.nii.gz");
+  }
   if (test_failures == 0) {
     snprintf(command, sizeof command, "rm -rf %s", temp);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", temp);

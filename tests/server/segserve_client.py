@@ -16,6 +16,7 @@ import argparse
 import json
 import mimetypes
 import os
+import shutil
 import shlex
 import signal
 import socket
@@ -317,6 +318,32 @@ def test_datastore(server, ct, work):
     check(server.get("/info/").json()["datastore"]["total"] == 2, "info counts the datastore")
 
 
+def test_dicom_series(server, dicom, work):
+    """A DICOM series folder in the studies folder is an image: listed,
+    downloaded as the series' NIfTI, inferred on (the C test compares both
+    with segc's own reading of the folder and seginfer's label on it)."""
+    target = os.path.join(server.studies, "ct_dicom")
+    shutil.copytree(dicom, target)
+    try:
+        r = server.get("/datastore/?output=ids")
+        check(r.status_code == 200 and "ct_dicom" in r.json(),
+              f"the series folder is listed: {r.text[:200]}")
+        r = server.get("/datastore/?output=all")
+        objects = r.json().get("objects", {}) if r.status_code == 200 else {}
+        check(objects.get("ct_dicom", {}).get("image", {}).get("ext") == "",
+              f"the series has no file extension: {r.text[:300]}")
+        r = server.get("/datastore/image?image=ct_dicom")
+        check(r.status_code == 200 and r.content[:2] == b"\x1f\x8b",
+              f"GET /datastore/image of the series: {r.status_code} {r.content[:100]!r}")
+        with open(os.path.join(work, "series_download.nii.gz"), "wb") as f:
+            f.write(r.content)
+        r = infer(server, "ct_dicom", {}, output="image")
+        check(r.status_code == 200, f"infer ?image=ct_dicom: {r.status_code} {r.text[:200]}")
+        save_label(r, work, "label_dicom.nii.gz")
+    finally:
+        shutil.rmtree(target)
+
+
 def test_bad_requests(server, ct, work):
     not_nifti = os.path.join(work, "notes.nii.gz")
     with open(not_nifti, "w") as f:
@@ -492,6 +519,7 @@ def main():
     parser.add_argument("--options", default="")
     parser.add_argument("--ct", required=True)
     parser.add_argument("--work", required=True)
+    parser.add_argument("--dicom", default="", help="a DICOM series folder")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     server = Server(args, args.work)
@@ -504,6 +532,7 @@ def main():
                   ("datastore", lambda: test_datastore(server, args.ct, args.work)),
                   ("bad requests", lambda: test_bad_requests(server, args.ct, args.work)),
                   ("load", lambda: test_load(server, args.ct)),
+                  ("DICOM series", lambda: args.dicom and test_dicom_series(server, args.dicom, args.work)),
                   ("SIGTERM", lambda: test_sigterm(server, args.ct, args.work))]
         for name, phase in phases:
             start = time.time()
