@@ -8,13 +8,19 @@
 #define ANY_FLOAT (FLOATS | DTYPE_BIT(SEGC_F16))
 #define ANY_DTYPE ((1u << SEGC_DTYPE_COUNT) - 1u)
 
+// The CUDA column: what the <op>_cuda.cu kernels handle, in a CUDA build.
+#ifdef SEGC_HAVE_CUDA
+#define ON_CUDA(dtypes) (dtypes)
+#else
+#define ON_CUDA(dtypes) 0u
+#endif
+
 typedef struct {
   const char *op;
   unsigned dtypes[SEGC_DEVICE_COUNT];  // bit d set: a kernel for dtype d
 } backend_row;
 
-// Every op with kernels, and the dtypes each backend handles. The CUDA
-// column stays empty until its kernels land.
+// Every op with kernels, and the dtypes each backend handles.
 static const backend_row backend_table[] = {
     {"conv3d", {[SEGC_DEVICE_CPU] = FLOATS}},
     {"groupnorm", {[SEGC_DEVICE_CPU] = FLOATS}},
@@ -29,15 +35,24 @@ static const backend_row backend_table[] = {
     {"dropout", {[SEGC_DEVICE_CPU] = FLOATS}},
     {"softmax", {[SEGC_DEVICE_CPU] = FLOATS}},
     // Core primitives.
-    {"tensor copy", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor read", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor scale", {[SEGC_DEVICE_CPU] = ANY_FLOAT}},
-    {"tensor axpy", {[SEGC_DEVICE_CPU] = ANY_FLOAT}},
-    {"tensor finite", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor sum", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor zero", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor fill", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor add", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"tensor copy",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor read",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor scale",
+     {[SEGC_DEVICE_CPU] = ANY_FLOAT, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_FLOAT)}},
+    {"tensor axpy",
+     {[SEGC_DEVICE_CPU] = ANY_FLOAT, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_FLOAT)}},
+    {"tensor finite",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor sum",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor zero",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor fill",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor add",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
     // Engines, streams and library handles (core/backend_context.h).
     {"backend context", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     // The sliding window blends logits of any float dtype into f32 sums
