@@ -24,8 +24,10 @@ typedef struct {
 static const backend_row backend_table[] = {
     {"conv3d", {[SEGC_DEVICE_CPU] = FLOATS}},
     {"groupnorm", {[SEGC_DEVICE_CPU] = FLOATS}},
-    {"add", {[SEGC_DEVICE_CPU] = FLOATS}},
-    {"upsample2x", {[SEGC_DEVICE_CPU] = FLOATS}},
+    {"add",
+     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS)}},
+    {"upsample2x",
+     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS)}},
     // The CPU kernel scales any dtype through f32.
     {"dropout3d", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
     // Logits f32/bf16, labels u8.
