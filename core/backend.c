@@ -23,7 +23,8 @@ typedef struct {
 // Every op with kernels, and the dtypes each backend handles.
 static const backend_row backend_table[] = {
     {"conv3d", {[SEGC_DEVICE_CPU] = FLOATS}},
-    {"groupnorm", {[SEGC_DEVICE_CPU] = FLOATS}},
+    {"groupnorm",
+     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS)}},
     {"add",
      {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS)}},
     {"upsample2x",

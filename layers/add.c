@@ -39,6 +39,7 @@ segc_status segc_add_forward(segc_graph *graph, segc_value *a, segc_value *b,
   SEGC_TRY(segc_op_check_input("add", "a", a));
   SEGC_TRY(segc_op_check_input("add", "b", b));
   SEGC_TRY(segc_op_check_same("add", a, b));
+  SEGC_TRY(segc_op_check_on_graph("add", "a", graph, a));
   segc_value *inputs[2] = {a, b};
   const bool record = segc_graph_needs_tape(graph, inputs, 2);
   SEGC_TRY(segc_graph_new_value(graph, a->data.shape, a->data.dtype,

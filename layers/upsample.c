@@ -34,6 +34,7 @@ segc_status segc_upsample2x_forward(segc_graph *graph, segc_value *x,
   *y = NULL;
   SEGC_TRY(segc_op_check_graph("upsample2x", graph));
   SEGC_TRY(segc_op_check_input("upsample2x", "x", x));
+  SEGC_TRY(segc_op_check_on_graph("upsample2x", "x", graph, x));
   const segc_shape s = x->data.shape;
   const bool record = segc_graph_needs_tape(graph, &x, 1);
   SEGC_TRY(segc_graph_new_value(
