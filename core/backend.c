@@ -63,7 +63,9 @@ static const backend_row backend_table[] = {
     {"sliding window",
      {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_F16)}},
     // AdamW over the flat f32 parameter arena (train/adamw.c).
-    {"adamw", {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32)}},
+    {"adamw",
+     {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32),
+      [SEGC_DEVICE_CUDA] = ON_CUDA(DTYPE_BIT(SEGC_F32))}},
 };
 
 static const backend_row *find_row(const char *op) {
