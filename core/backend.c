@@ -30,7 +30,8 @@ static const backend_row backend_table[] = {
     {"upsample2x",
      {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS)}},
     // The CPU kernel scales any dtype through f32.
-    {"dropout3d", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"dropout3d",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
     // Logits f32/bf16, labels u8.
     {"dice_ce", {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_U8)}},
     // Reference ops the tests build (tests/util/reference_ops.c).
