@@ -33,7 +33,9 @@ static const backend_row backend_table[] = {
     {"dropout3d",
      {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
     // Logits f32/bf16, labels u8.
-    {"dice_ce", {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_U8)}},
+    {"dice_ce",
+     {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_U8),
+      [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS | DTYPE_BIT(SEGC_U8))}},
     // Reference ops the tests build (tests/util/reference_ops.c).
     {"relu", {[SEGC_DEVICE_CPU] = FLOATS}},
     {"dropout", {[SEGC_DEVICE_CPU] = FLOATS}},
