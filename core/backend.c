@@ -64,7 +64,8 @@ static const backend_row backend_table[] = {
     // The sliding window blends logits of any float dtype into f32 sums
     // (infer/sliding_window_kernels.h).
     {"sliding window",
-     {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_F16)}},
+     {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_F16),
+      [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS | DTYPE_BIT(SEGC_F16))}},
     // AdamW over the flat f32 parameter arena (train/adamw.c).
     {"adamw",
      {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32),

@@ -360,8 +360,13 @@ static int64_t close_cells(const sw_plan *plan, cell_book *book, int w,
   return count;
 }
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_sw_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_sw_cpu_kernels, &segc_sw_cuda_kernels);
+#else
 static const segc_sw_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
     SEGC_BACKEND_KERNELS(&segc_sw_cpu_kernels, NULL);
+#endif
 
 // The device data: the importance map, the window batch, the cell pool.
 typedef struct {
@@ -425,15 +430,16 @@ static segc_status run_windows(const segc_sw_config *config,
   SEGC_TRY(segc_arena_alloc(d->arena, d->weight_bytes, (void **)&d->weights));
   SEGC_TRY(segc_arena_alloc(d->arena, d->window_bytes, (void **)&d->windows));
   SEGC_TRY(segc_arena_alloc(d->arena, d->pool_bytes, (void **)&d->pool));
-  kernels->importance(plan->roi, config->blend, config->sigma_scale, d->weights);
+  SEGC_TRY(kernels->importance(plan->roi, config->blend, config->sigma_scale,
+                               d->weights));
 
   for (int b0 = 0; b0 < plan->windows; b0 += batch) {
     const int count = b0 + batch <= plan->windows ? batch : plan->windows - b0;
     int64_t start[3];
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
-      kernels->extract(&g, config->padding, image, start,
-                       d->windows + n * window_voxels);
+      SEGC_TRY(kernels->extract(&g, config->padding, image, start,
+                                d->windows + n * window_voxels));
     }
     segc_tensor in = segc_tensor_view(
         d->windows, segc_shape5(count, 1, plan->roi[0], plan->roi[1], plan->roi[2]),
@@ -451,16 +457,17 @@ static segc_status run_windows(const segc_sw_config *config,
       segc_sw_window_cells cells;
       int64_t opened = 0;
       SEGC_TRY(open_cells(plan, book, start, &cells, &opened));
-      kernels->clear(&g, d->pool, book->opened, opened);
+      SEGC_TRY(kernels->clear(&g, d->pool, book->opened, opened));
       const segc_tensor window_logits = segc_tensor_sample(&out, n);
-      kernels->blend(&g, start, d->weights, &window_logits, d->pool, &cells);
+      SEGC_TRY(kernels->blend(d->arena, &g, start, d->weights, &window_logits,
+                              d->pool, &cells));
     }
     double t2 = segc_now();
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
       const int64_t closing = close_cells(plan, book, b0 + n, start);
-      kernels->finalize(&g, d->pool, book->closing, book->closing_slots,
-                        closing, labels);
+      SEGC_TRY(kernels->finalize(d->arena, &g, d->pool, book->closing,
+                                 book->closing_slots, closing, labels));
     }
     double t3 = segc_now();
     stats->predict_seconds += t1 - t0;
