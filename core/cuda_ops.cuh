@@ -8,6 +8,12 @@
 // The CUDA sources are compiled with --fmad=false (CMakeLists.txt): like GCC
 // in ISO C mode, nvcc then never contracts a*b+c into an FMA, so a formula
 // written once for both compilers rounds the same on both.
+//
+// Temporaries come from the scratch arena (device memory) and may go back
+// to it as soon as the kernels that use them are launched: a later user of
+// that memory runs on the same stream, after them. (segc_cuda_copy's
+// cudaMemcpy runs on the legacy default stream, which waits for
+// cudaStreamPerThread and is waited for by it.)
 #ifndef SEGC_CORE_CUDA_OPS_CUH
 #define SEGC_CORE_CUDA_OPS_CUH
 
