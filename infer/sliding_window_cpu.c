@@ -72,12 +72,16 @@ static inline float load_f16(const segc_f16 *p, int64_t i) {
       const int64_t pa = start[0] + a;                                        \
       for (int64_t b = 0; b < r1; ++b) {                                      \
         const int64_t pb = start[1] + b;                                      \
+        int64_t row_offset;                                                   \
+        const int32_t *row_slots = segc_sw_row_slots(                         \
+            g, cells->lo, cells->hi, cells->slots, pa, pb, &row_offset);      \
         for (int64_t c = 0; c < r2; ++c) {                                    \
           const int64_t pc = start[2] + c;                                    \
           const int64_t v = (a * r1 + b) * r2 + c;                            \
           const float w = weights[v];                                         \
-          float *dst = pool + segc_sw_pool_offset(g, cells->lo, cells->hi,    \
-                                                  cells->slots, pa, pb, pc);  \
+          float *dst = pool + segc_sw_row_voxel_offset(g, cells->lo,          \
+                                                       row_slots, row_offset, \
+                                                       pc);                   \
           const TYPE *src = logits_data + v * K;                              \
           for (int64_t k = 0; k < K; ++k) dst[k] += LOAD(src, k) * w;         \
           dst[K] += w;                                                        \

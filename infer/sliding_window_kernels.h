@@ -39,20 +39,35 @@ typedef struct {
 } segc_sw_window_cells;
 
 // Where voxel (pa, pb, pc) of the padded volume keeps its K sums and its
-// weight sum: the float offset in the pool of its cell's slot (the window's
-// cell table `slots`, cells [lo, hi] per axis, last axis fastest). One
-// formula for the CPU and the CUDA kernels.
+// weight sum, in two steps so that the CPU takes the first once per row:
+// for the row (pa, pb), the slots of its cells along the last axis (from
+// the window's cell table `slots`, cells [lo, hi] per axis, last axis
+// fastest) and the row's voxel offset inside a cell; then the voxel's float
+// offset in the pool. One formula for the CPU and the CUDA kernels.
+SEGC_HOST_DEVICE static inline const int32_t *segc_sw_row_slots(
+    const segc_sw_geometry *g, const int64_t lo[3], const int64_t hi[3],
+    const int32_t *slots, int64_t pa, int64_t pb, int64_t *row_offset) {
+  const int64_t n1 = hi[1] - lo[1] + 1, n2 = hi[2] - lo[2] + 1;
+  *row_offset = ((pa % g->cell[0]) * g->cell[1] + pb % g->cell[1]) *
+                g->cell[2];
+  return slots + ((pa / g->cell[0] - lo[0]) * n1 + (pb / g->cell[1] - lo[1])) *
+                     n2;
+}
+
+SEGC_HOST_DEVICE static inline size_t segc_sw_row_voxel_offset(
+    const segc_sw_geometry *g, const int64_t lo[3], const int32_t *row_slots,
+    int64_t row_offset, int64_t pc) {
+  return (size_t)row_slots[pc / g->cell[2] - lo[2]] * g->cell_floats +
+         (size_t)(row_offset + pc % g->cell[2]) * (size_t)(g->channels + 1);
+}
+
 SEGC_HOST_DEVICE static inline size_t segc_sw_pool_offset(
     const segc_sw_geometry *g, const int64_t lo[3], const int64_t hi[3],
     const int32_t *slots, int64_t pa, int64_t pb, int64_t pc) {
-  const int64_t n1 = hi[1] - lo[1] + 1, n2 = hi[2] - lo[2] + 1;
-  const int64_t e0 = g->cell[0], e1 = g->cell[1], e2 = g->cell[2];
-  const int32_t slot =
-      slots[((pa / e0 - lo[0]) * n1 + (pb / e1 - lo[1])) * n2 +
-            (pc / e2 - lo[2])];
-  const int64_t local = ((pa % e0) * e1 + pb % e1) * e2 + pc % e2;
-  return (size_t)slot * g->cell_floats +
-         (size_t)local * (size_t)(g->channels + 1);
+  int64_t row_offset;
+  const int32_t *row_slots =
+      segc_sw_row_slots(g, lo, hi, slots, pa, pb, &row_offset);
+  return segc_sw_row_voxel_offset(g, lo, row_slots, row_offset, pc);
 }
 
 // The label of one accumulated voxel (K sums, then the weight sum): the
