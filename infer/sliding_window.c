@@ -233,11 +233,17 @@ static int64_t max_cells_per_window(const sw_plan *plan) {
 }
 
 // The scratch arena (on the predictor's device) holds the importance map,
-// the window batch and the cell pool.
+// the window batch and the cell pool, and a device backend's temporaries
+// of one kernel call at a time: at most a window's cells, each a slot
+// (int32) and its u8 labels (sliding_window_cuda.cu).
 static size_t fixed_bytes(const sw_plan *plan, const segc_sw_config *config) {
   const size_t window = (size_t)(plan->roi[0] * plan->roi[1] * plan->roi[2]);
+  const size_t cell_voxels =
+      (size_t)(plan->cell[0] * plan->cell[1] * plan->cell[2]);
   return align_up(window * sizeof(float)) +                      // importance
-         align_up(window * sizeof(float) * (size_t)config->sw_batch_size);
+         align_up(window * sizeof(float) * (size_t)config->sw_batch_size) +
+         align_up((size_t)max_cells_per_window(plan) *
+                  (sizeof(int32_t) + cell_voxels));
 }
 
 segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
@@ -457,7 +463,7 @@ static segc_status run_windows(const segc_sw_config *config,
       segc_sw_window_cells cells;
       int64_t opened = 0;
       SEGC_TRY(open_cells(plan, book, start, &cells, &opened));
-      SEGC_TRY(kernels->clear(&g, d->pool, book->opened, opened));
+      SEGC_TRY(kernels->clear(d->arena, &g, d->pool, book->opened, opened));
       const segc_tensor window_logits = segc_tensor_sample(&out, n);
       SEGC_TRY(kernels->blend(d->arena, &g, start, d->weights, &window_logits,
                               d->pool, &cells));

@@ -45,8 +45,10 @@ static segc_status cpu_extract(const segc_sw_geometry *g,
   return SEGC_OK;
 }
 
-static segc_status cpu_clear(const segc_sw_geometry *g, float *pool,
-                             const int32_t *slots, int64_t count) {
+static segc_status cpu_clear(segc_arena *scratch, const segc_sw_geometry *g,
+                             float *pool, const int32_t *slots,
+                             int64_t count) {
+  (void)scratch;
   for (int64_t n = 0; n < count; ++n)
     memset(pool + (size_t)slots[n] * g->cell_floats, 0,
            g->cell_floats * sizeof(float));

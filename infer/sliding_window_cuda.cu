@@ -60,14 +60,35 @@ static segc_status cuda_extract(const segc_sw_geometry *g,
   return status;
 }
 
-static segc_status cuda_clear(const segc_sw_geometry *g, float *pool,
-                              const int32_t *slots, int64_t count) {
-  for (int64_t n = 0; n < count; ++n)
-    SEGC_CUDA_CALL(op_name,
-                   cudaMemsetAsync(pool + (size_t)slots[n] * g->cell_floats, 0,
-                                   g->cell_floats * sizeof(float),
-                                   SEGC_CUDA_STREAM));
-  return SEGC_OK;
+// One thread per float of the `count` cells (slots given): zero.
+__global__ void clear_kernel(float *pool, const int32_t *slots, int64_t count,
+                             size_t cell_floats) {
+  SEGC_CUDA_FOR(i, count * (int64_t)cell_floats) {
+    const int64_t n = i / (int64_t)cell_floats;
+    pool[(size_t)slots[n] * cell_floats + (size_t)(i % (int64_t)cell_floats)] =
+        0.0f;
+  }
+}
+
+static segc_status cuda_clear(segc_arena *scratch, const segc_sw_geometry *g,
+                              float *pool, const int32_t *slots,
+                              int64_t count) {
+  if (count == 0) return SEGC_OK;
+  const size_t bytes = sizeof(int32_t) * (size_t)count;
+  void *device_slots;
+  SEGC_TRY(segc_arena_alloc(scratch, bytes, &device_slots));
+  segc_status status = [&]() -> segc_status {
+    SEGC_CUDA_CALL(op_name, cudaMemcpyAsync(device_slots, slots, bytes,
+                                            cudaMemcpyHostToDevice,
+                                            SEGC_CUDA_STREAM));
+    SEGC_CUDA_LAUNCH(op_name, clear_kernel,
+                     segc_cuda_blocks(count * (int64_t)g->cell_floats),
+                     SEGC_CUDA_THREADS, pool, (const int32_t *)device_slots,
+                     count, g->cell_floats);
+    return SEGC_OK;
+  }();
+  segc_arena_free(scratch, device_slots, bytes);  // stream order
+  return status;
 }
 
 // One thread per (window voxel v, k in 0..K): entry k of the voxel's

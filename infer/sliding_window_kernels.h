@@ -103,8 +103,8 @@ typedef struct {
                          const float *image, const int64_t start[3],
                          float *window);
   // Zeroes `count` pool cells (slots given) before their first window.
-  segc_status (*clear)(const segc_sw_geometry *g, float *pool,
-                       const int32_t *slots, int64_t count);
+  segc_status (*clear)(segc_arena *scratch, const segc_sw_geometry *g,
+                       float *pool, const int32_t *slots, int64_t count);
   // For the window at `start`: cell[v][k] += weights[v] * logits[v][k] and
   // cell[v][K] += weights[v]. logits: one window (1, K, roi) NDHWC on the
   // device, in a dtype the backend table lists for "sliding window".

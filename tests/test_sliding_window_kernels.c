@@ -97,7 +97,7 @@ static int check_kernels(segc_dtype dtype) {
     all_cells[c] = c;
     all_slots[c] = slot_of(&s, c);
   }
-  CHECK_OK(kern->clear(g, pool, all_slots, s.cells));
+  CHECK_OK(kern->clear(NULL, g, pool, all_slots, s.cells));
   test_fill_uniform(weights, window, 0.1f, 1.0f, 11);
   const int64_t starts[3][3] = {{0, 0, 0}, {0, 6, 6}, {0, 3, 4}};
   for (int w = 0; w < 3; ++w) {
