@@ -43,8 +43,9 @@ extern "C" {
     kernel<<<(blocks), (threads), 0, SEGC_CUDA_STREAM>>>(__VA_ARGS__);      \
     const cudaError_t cuda_launch_status_ = cudaGetLastError();             \
     if (cuda_launch_status_ != cudaSuccess)                                 \
-      return segc_fail(SEGC_ERR_BACKEND, "%s: CUDA launch of %s failed: %s", \
-                       (op), #kernel, cudaGetErrorString(cuda_launch_status_)); \
+      return segc_fail(SEGC_ERR_BACKEND,                                    \
+                       "%s: CUDA launch of %s failed: %s", (op), #kernel,   \
+                       cudaGetErrorString(cuda_launch_status_));            \
   } while (0)
 
 // Waits for this thread's stream (before a host reads what a kernel wrote).

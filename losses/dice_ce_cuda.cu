@@ -67,7 +67,8 @@ __device__ inline void voxel_softmax(const strided &x, int64_t n, int64_t v,
     m = xc > m ? xc : m;
   }
   float s = 0.0f;
-  for (int64_t c = 0; c < classes; ++c) s += exp_nonpositive(logit(x, n, v, c) - m);
+  for (int64_t c = 0; c < classes; ++c)
+    s += exp_nonpositive(logit(x, n, v, c) - m);
   *max_out = m;
   *sum_out = s;
 }

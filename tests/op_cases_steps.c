@@ -142,7 +142,8 @@ static segc_status window_labels(op_env *env, const op_case *c,
       segc_shape5(c->sw_batch, c->shape.c, c->roi, c->roi, c->roi);
   memset(net.converted, 0, sizeof(float) * (size_t)(batch_voxels * c->shape.c));
   if (device == SEGC_DEVICE_CPU) {  // the reference: host memory throughout
-    net.logits = op_bytes(sizeof(float) * (size_t)segc_shape_numel(logits_shape));
+    net.logits =
+        op_bytes(sizeof(float) * (size_t)segc_shape_numel(logits_shape));
   } else {
     segc_tensor logits;
     SEGC_TRY(op_env_tensor(env, net.converted, logits_shape, c->dtype,
