@@ -8,11 +8,11 @@
 #define ANY_FLOAT (FLOATS | DTYPE_BIT(SEGC_F16))
 #define ANY_DTYPE ((1u << SEGC_DTYPE_COUNT) - 1u)
 
-// The CUDA column holds what the CUDA build has kernels for.
+// The CUDA column: what the <op>_cuda.cu kernels handle, in a CUDA build.
 #ifdef SEGC_HAVE_CUDA
-#define WITH_CUDA(dtypes) (dtypes)
+#define ON_CUDA(dtypes) (dtypes)
 #else
-#define WITH_CUDA(dtypes) 0u
+#define ON_CUDA(dtypes) 0u
 #endif
 
 typedef struct {
@@ -24,37 +24,55 @@ typedef struct {
 static const backend_row backend_table[] = {
     // cuDNN computes f32, bf16 and f16 (layers/conv3d_cuda.cu).
     {"conv3d",
-     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = WITH_CUDA(ANY_FLOAT)}},
-    {"groupnorm", {[SEGC_DEVICE_CPU] = FLOATS}},
-    {"add", {[SEGC_DEVICE_CPU] = FLOATS}},
-    {"upsample2x", {[SEGC_DEVICE_CPU] = FLOATS}},
+     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_FLOAT)}},
+    {"groupnorm",
+     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS)}},
+    {"add",
+     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS)}},
+    {"upsample2x",
+     {[SEGC_DEVICE_CPU] = FLOATS, [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS)}},
     // The CPU kernel scales any dtype through f32.
-    {"dropout3d", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"dropout3d",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
     // Logits f32/bf16, labels u8.
-    {"dice_ce", {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_U8)}},
+    {"dice_ce",
+     {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_U8),
+      [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS | DTYPE_BIT(SEGC_U8))}},
     // Reference ops the tests build (tests/util/reference_ops.c).
     {"relu", {[SEGC_DEVICE_CPU] = FLOATS}},
     {"dropout", {[SEGC_DEVICE_CPU] = FLOATS}},
     {"softmax", {[SEGC_DEVICE_CPU] = FLOATS}},
     // Core primitives.
-    {"tensor copy", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor read", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor scale", {[SEGC_DEVICE_CPU] = ANY_FLOAT}},
-    {"tensor axpy", {[SEGC_DEVICE_CPU] = ANY_FLOAT}},
-    {"tensor finite", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor sum", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor zero", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor fill", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
-    {"tensor add", {[SEGC_DEVICE_CPU] = ANY_DTYPE}},
+    {"tensor copy",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor read",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor scale",
+     {[SEGC_DEVICE_CPU] = ANY_FLOAT, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_FLOAT)}},
+    {"tensor axpy",
+     {[SEGC_DEVICE_CPU] = ANY_FLOAT, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_FLOAT)}},
+    {"tensor finite",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor sum",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor zero",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor fill",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
+    {"tensor add",
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
     // Engines, streams and library handles (core/backend_context.h).
     {"backend context",
-     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = WITH_CUDA(ANY_DTYPE)}},
+     {[SEGC_DEVICE_CPU] = ANY_DTYPE, [SEGC_DEVICE_CUDA] = ON_CUDA(ANY_DTYPE)}},
     // The sliding window blends logits of any float dtype into f32 sums
     // (infer/sliding_window_kernels.h).
     {"sliding window",
-     {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_F16)}},
+     {[SEGC_DEVICE_CPU] = FLOATS | DTYPE_BIT(SEGC_F16),
+      [SEGC_DEVICE_CUDA] = ON_CUDA(FLOATS | DTYPE_BIT(SEGC_F16))}},
     // AdamW over the flat f32 parameter arena (train/adamw.c).
-    {"adamw", {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32)}},
+    {"adamw",
+     {[SEGC_DEVICE_CPU] = DTYPE_BIT(SEGC_F32),
+      [SEGC_DEVICE_CUDA] = ON_CUDA(DTYPE_BIT(SEGC_F32))}},
 };
 
 static const backend_row *find_row(const char *op) {

@@ -2,40 +2,15 @@
 
 #include <math.h>
 
-// Philox4x32 constants (Salmon et al., "Parallel random numbers: as easy as
-// 1, 2, 3", SC 2011).
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
+#include "core/rng_philox.h"
 
 void segc_philox4x32(uint64_t seed, uint64_t stream, uint64_t block,
                      uint32_t out[4]) {
-  uint32_t c0 = (uint32_t)block, c1 = (uint32_t)(block >> 32);
-  uint32_t c2 = (uint32_t)stream, c3 = (uint32_t)(stream >> 32);
-  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
-    uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
-    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-    uint32_t n1 = (uint32_t)p1;
-    uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-    uint32_t n3 = (uint32_t)p0;
-    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
-    k0 += PHILOX_W0;
-    k1 += PHILOX_W1;
-  }
-  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
-}
-
-static inline float bits_to_unit(uint32_t bits) {
-  return (float)(bits >> 8) * (1.0f / 16777216.0f);
+  segc_philox_block(seed, stream, block, out);
 }
 
 float segc_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
-  uint32_t words[4];
-  segc_philox4x32(seed, stream, index >> 2, words);
-  return bits_to_unit(words[index & 3]);
+  return segc_philox_uniform(seed, stream, index);
 }
 
 void segc_rng_fill_uniform(uint64_t seed, uint64_t stream, uint64_t first,
@@ -51,7 +26,7 @@ void segc_rng_fill_uniform(uint64_t seed, uint64_t stream, uint64_t first,
     for (int k = 0; k < 4; ++k) {
       uint64_t index = b * 4 + (uint64_t)k;
       if (index >= first && index < first + n)
-        out[index - first] = bits_to_unit(words[k]);
+        out[index - first] = segc_philox_unit(words[k]);
     }
   }
 }

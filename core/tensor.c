@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/tensor_ops_kernels.h"
 
 bool segc_shape_equal(segc_shape a, segc_shape b) {
   return a.n == b.n && a.c == b.c && a.d == b.d && a.h == b.h && a.w == b.w;
@@ -46,32 +47,10 @@ segc_status segc_tensor_copy(const segc_tensor *src, segc_tensor *dst) {
                      "tensor copy: from %s to %s is not in this build",
                      segc_device_name(src->device),
                      segc_device_name(dst->device));
-  const size_t n = (size_t)segc_tensor_numel(src);
-  if (src->layout == dst->layout) {
-    segc_convert(src->data, src->dtype, dst->data, dst->dtype, n);
-    return SEGC_OK;
-  }
-  // Layout change: walk the destination in order, gather from the source.
-  const segc_shape s = src->shape;
-  const int64_t spatial = segc_shape_spatial(s);
-#pragma omp parallel for collapse(2) schedule(static) if (n > (1u << 16))
-  for (int64_t b = 0; b < s.n; ++b) {
-    for (int64_t p = 0; p < spatial; ++p) {
-      for (int64_t c = 0; c < s.c; ++c) {
-        int64_t ncdhw = (b * s.c + c) * spatial + p;
-        int64_t ndhwc = (b * spatial + p) * s.c + c;
-        int64_t from = src->layout == SEGC_LAYOUT_NCDHW ? ncdhw : ndhwc;
-        int64_t to = dst->layout == SEGC_LAYOUT_NCDHW ? ncdhw : ndhwc;
-        segc_store_f32(dst->data, dst->dtype, (size_t)to,
-                       segc_load_f32(src->data, src->dtype, (size_t)from));
-      }
-    }
-  }
-  return SEGC_OK;
+  return segc_tensor_kernels_on(src->device)->copy(src, dst);
 }
 
 segc_status segc_tensor_zero(segc_tensor *t) {
   SEGC_TRY(segc_backend_require("tensor zero", t->device, t->dtype));
-  memset(t->data, 0, segc_tensor_bytes(t));
-  return SEGC_OK;
+  return segc_tensor_kernels_on(t->device)->zero(t);
 }

@@ -5,8 +5,18 @@
 #include "core/backend.h"
 #include "core/tensor_ops_kernels.h"
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_tensor_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_tensor_cpu_kernels, &segc_tensor_cuda_kernels);
+#else
 static const segc_tensor_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
     SEGC_BACKEND_KERNELS(&segc_tensor_cpu_kernels, NULL);
+#endif
+
+const segc_tensor_kernels *segc_tensor_kernels_on(segc_device device) {
+  return (unsigned)device < SEGC_DEVICE_COUNT ? kernels_by_device[device]
+                                              : NULL;
+}
 
 // t exists, has data when it has elements, and `op` has a kernel for its
 // device and dtype; *kernels is then that device's table.
@@ -41,37 +51,32 @@ static segc_status check_pair(const char *op, const char *message_name,
 segc_status segc_tensor_fill(segc_tensor *t, float value) {
   const segc_tensor_kernels *k;
   SEGC_TRY(check_tensor("tensor fill", t, &k));
-  k->fill(t, value);
-  return SEGC_OK;
+  return k->fill(t, value);
 }
 
 segc_status segc_tensor_add_scalar(segc_tensor *t, float value) {
   const segc_tensor_kernels *k;
   SEGC_TRY(check_tensor("tensor add", t, &k));
-  k->add_scalar(t, value);
-  return SEGC_OK;
+  return k->add_scalar(t, value);
 }
 
 segc_status segc_tensor_accumulate(segc_tensor *dst, const segc_tensor *src) {
   const segc_tensor_kernels *k;
   SEGC_TRY(check_pair("tensor add", "tensor accumulate", dst, src, &k));
-  k->accumulate(dst, src);
-  return SEGC_OK;
+  return k->accumulate(dst, src);
 }
 
 segc_status segc_tensor_scale(segc_tensor *t, float factor) {
   const segc_tensor_kernels *k;
   SEGC_TRY(check_tensor("tensor scale", t, &k));
-  k->scale(t, factor);
-  return SEGC_OK;
+  return k->scale(t, factor);
 }
 
 segc_status segc_tensor_axpy(segc_tensor *y, float alpha,
                              const segc_tensor *x) {
   const segc_tensor_kernels *k;
   SEGC_TRY(check_pair("tensor axpy", "tensor axpy", y, x, &k));
-  k->axpy(y, alpha, x);
-  return SEGC_OK;
+  return k->axpy(y, alpha, x);
 }
 
 segc_status segc_tensors_all_finite(const segc_tensor *tensors, int count,
@@ -86,7 +91,9 @@ segc_status segc_tensors_all_finite(const segc_tensor *tensors, int count,
   *all_finite = true;
   for (int i = 0; i < count && *all_finite; ++i) {
     k = kernels_by_device[tensors[i].device];
-    *all_finite = k->first_nonfinite(&tensors[i]) == segc_tensor_numel(&tensors[i]);
+    int64_t first;
+    SEGC_TRY(k->first_nonfinite(&tensors[i], &first));
+    *all_finite = first == segc_tensor_numel(&tensors[i]);
   }
   return SEGC_OK;
 }
@@ -96,8 +103,7 @@ segc_status segc_tensor_first_nonfinite(const segc_tensor *t, int64_t *index) {
   if (!index)
     return SEGC_FAIL(SEGC_ERR_INVALID, "tensor finite: NULL result");
   SEGC_TRY(check_tensor("tensor finite", t, &k));
-  *index = k->first_nonfinite(t);
-  return SEGC_OK;
+  return k->first_nonfinite(t, index);
 }
 
 segc_status segc_tensor_scale_all_finite(segc_tensor *t, float factor,
@@ -107,16 +113,14 @@ segc_status segc_tensor_scale_all_finite(segc_tensor *t, float factor,
     return SEGC_FAIL(SEGC_ERR_INVALID, "tensor scale: NULL result");
   SEGC_TRY(check_tensor("tensor scale", t, &k));
   SEGC_TRY(segc_backend_require("tensor finite", t->device, t->dtype));
-  *all_finite = k->scale_all_finite(t, factor);
-  return SEGC_OK;
+  return k->scale_all_finite(t, factor, all_finite);
 }
 
 segc_status segc_tensor_sum(const segc_tensor *t, double *sum) {
   const segc_tensor_kernels *k;
   if (!sum) return SEGC_FAIL(SEGC_ERR_INVALID, "tensor sum: NULL result");
   SEGC_TRY(check_tensor("tensor sum", t, &k));
-  *sum = k->sum(t);
-  return SEGC_OK;
+  return k->sum(t, sum);
 }
 
 segc_status segc_tensor_to_host(const segc_tensor *t, void *host,
@@ -130,8 +134,7 @@ segc_status segc_tensor_to_host(const segc_tensor *t, void *host,
                      "tensor read: %zu bytes of host memory for a tensor of "
                      "%zu bytes",
                      host ? host_bytes : 0, bytes);
-  k->to_host(t, 0, bytes, host);
-  return SEGC_OK;
+  return k->to_host(t, 0, bytes, host);
 }
 
 segc_status segc_tensor_read_f32(const segc_tensor *t, int64_t index,
@@ -146,7 +149,7 @@ segc_status segc_tensor_read_f32(const segc_tensor *t, int64_t index,
                      (long long)index, (long long)n);
   const size_t size = segc_dtype_size(t->dtype);
   unsigned char element[8];
-  k->to_host(t, (size_t)index * size, size, element);
+  SEGC_TRY(k->to_host(t, (size_t)index * size, size, element));
   *value = segc_load_f32(element, t->dtype, 0);
   return SEGC_OK;
 }

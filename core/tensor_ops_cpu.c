@@ -20,65 +20,102 @@ enum { SUM_CHUNKS_AT_ONCE = 256 };
 // comparison, so the loops below vectorise.
 static inline bool nonfinite(float x) { return !(fabsf(x) <= FLT_MAX); }
 
-static void cpu_fill(const segc_tensor *t, float value) {
+static segc_status cpu_fill(const segc_tensor *t, float value) {
   const int64_t n = segc_tensor_numel(t);
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
   for (int64_t i = 0; i < n; ++i)
     segc_store_f32(t->data, t->dtype, (size_t)i, value);
+  return SEGC_OK;
 }
 
-static void cpu_add_scalar(const segc_tensor *t, float value) {
+static segc_status cpu_zero(const segc_tensor *t) {
+  memset(t->data, 0, segc_tensor_bytes(t));
+  return SEGC_OK;
+}
+
+static segc_status cpu_copy(const segc_tensor *src, const segc_tensor *dst) {
+  const size_t n = (size_t)segc_tensor_numel(src);
+  if (src->layout == dst->layout) {
+    segc_convert(src->data, src->dtype, dst->data, dst->dtype, n);
+    return SEGC_OK;
+  }
+  // Layout change: walk the destination in order, gather from the source.
+  const segc_shape s = src->shape;
+  const int64_t spatial = segc_shape_spatial(s);
+#pragma omp parallel for collapse(2) schedule(static) if (n > (1u << 16))
+  for (int64_t b = 0; b < s.n; ++b) {
+    for (int64_t p = 0; p < spatial; ++p) {
+      for (int64_t c = 0; c < s.c; ++c) {
+        int64_t ncdhw = (b * s.c + c) * spatial + p;
+        int64_t ndhwc = (b * spatial + p) * s.c + c;
+        int64_t from = src->layout == SEGC_LAYOUT_NCDHW ? ncdhw : ndhwc;
+        int64_t to = dst->layout == SEGC_LAYOUT_NCDHW ? ncdhw : ndhwc;
+        segc_store_f32(dst->data, dst->dtype, (size_t)to,
+                       segc_load_f32(src->data, src->dtype, (size_t)from));
+      }
+    }
+  }
+  return SEGC_OK;
+}
+
+static segc_status cpu_add_scalar(const segc_tensor *t, float value) {
   const int64_t n = segc_tensor_numel(t);
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
   for (int64_t i = 0; i < n; ++i)
     segc_store_f32(t->data, t->dtype, (size_t)i,
                    segc_load_f32(t->data, t->dtype, (size_t)i) + value);
+  return SEGC_OK;
 }
 
-static void cpu_accumulate(const segc_tensor *dst, const segc_tensor *src) {
+static segc_status cpu_accumulate(const segc_tensor *dst,
+                                  const segc_tensor *src) {
   const int64_t n = segc_tensor_numel(dst);
   if (dst->dtype == SEGC_F32 && src->dtype == SEGC_F32) {
     float *d = dst->data;
     const float *s = src->data;
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
     for (int64_t i = 0; i < n; ++i) d[i] += s[i];
-    return;
+    return SEGC_OK;
   }
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
   for (int64_t i = 0; i < n; ++i)
     segc_store_f32(dst->data, dst->dtype, (size_t)i,
                    segc_load_f32(dst->data, dst->dtype, (size_t)i) +
                        segc_load_f32(src->data, src->dtype, (size_t)i));
+  return SEGC_OK;
 }
 
-static void cpu_scale(const segc_tensor *t, float factor) {
+static segc_status cpu_scale(const segc_tensor *t, float factor) {
   const int64_t n = segc_tensor_numel(t);
   if (t->dtype == SEGC_F32) {
     float *x = t->data;
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
     for (int64_t i = 0; i < n; ++i) x[i] *= factor;
-    return;
+    return SEGC_OK;
   }
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
   for (int64_t i = 0; i < n; ++i)
     segc_store_f32(t->data, t->dtype, (size_t)i,
                    segc_load_f32(t->data, t->dtype, (size_t)i) * factor);
+  return SEGC_OK;
 }
 
-static void cpu_axpy(const segc_tensor *y, float alpha, const segc_tensor *x) {
+static segc_status cpu_axpy(const segc_tensor *y, float alpha,
+                            const segc_tensor *x) {
   const int64_t n = segc_tensor_numel(y);
   if (y->dtype == SEGC_F32 && x->dtype == SEGC_F32) {
     float *d = y->data;
     const float *s = x->data;
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
     for (int64_t i = 0; i < n; ++i) d[i] += alpha * s[i];
-    return;
+    return SEGC_OK;
   }
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
   for (int64_t i = 0; i < n; ++i)
     segc_store_f32(y->data, y->dtype, (size_t)i,
                    segc_load_f32(y->data, y->dtype, (size_t)i) +
                        alpha * segc_load_f32(x->data, x->dtype, (size_t)i));
+  return SEGC_OK;
 }
 
 // The element range [*first, *end) of chunk k of n elements.
@@ -108,14 +145,16 @@ static bool scale_chunk(const segc_tensor *t, float factor, int64_t k) {
   return bad;
 }
 
-static bool cpu_scale_all_finite(const segc_tensor *t, float factor) {
+static segc_status cpu_scale_all_finite(const segc_tensor *t, float factor,
+                                        bool *all_finite) {
   const int64_t n = segc_tensor_numel(t);
   const int64_t chunks = segc_chunk_count(n, SEGC_REDUCE_CHUNK);
   bool bad = false;
 #pragma omp parallel for schedule(static) reduction(| : bad) \
     if (n > PARALLEL_MIN)
   for (int64_t k = 0; k < chunks; ++k) bad |= scale_chunk(t, factor, k);
-  return !bad;
+  *all_finite = !bad;
+  return SEGC_OK;
 }
 
 // The first non-finite index in chunk k, or n. A vector pass says whether
@@ -138,10 +177,11 @@ static int64_t first_nonfinite_in_chunk(const segc_tensor *t, int64_t k) {
   return n;
 }
 
-static int64_t cpu_first_nonfinite(const segc_tensor *t) {
+static segc_status cpu_first_nonfinite(const segc_tensor *t, int64_t *index) {
   const int64_t n = segc_tensor_numel(t);
+  *index = n;
   if (t->dtype != SEGC_F32 && t->dtype != SEGC_BF16 && t->dtype != SEGC_F16)
-    return n;  // integers are always finite
+    return SEGC_OK;  // integers are always finite
   const int64_t chunks = segc_chunk_count(n, SEGC_REDUCE_CHUNK);
   int64_t first = n;
 #pragma omp parallel for schedule(static) reduction(min : first) \
@@ -150,7 +190,8 @@ static int64_t cpu_first_nonfinite(const segc_tensor *t) {
     const int64_t i = first_nonfinite_in_chunk(t, k);
     if (i < first) first = i;
   }
-  return first;
+  *index = first;
+  return SEGC_OK;
 }
 
 // The sum of chunk k in double, in storage order.
@@ -170,7 +211,7 @@ static double sum_chunk(const segc_tensor *t, int64_t k) {
 
 // Chunks summed in parallel, SUM_CHUNKS_AT_ONCE at a time, and their sums
 // added in chunk order: for f32 the same sum as segc_sum_f32.
-static double cpu_sum(const segc_tensor *t) {
+static segc_status cpu_sum(const segc_tensor *t, double *sum) {
   const int64_t n = segc_tensor_numel(t);
   const int64_t chunks = segc_chunk_count(n, SEGC_REDUCE_CHUNK);
   double partial[SUM_CHUNKS_AT_ONCE];
@@ -183,16 +224,20 @@ static double cpu_sum(const segc_tensor *t) {
     for (int64_t j = 0; j < count; ++j) partial[j] = sum_chunk(t, k0 + j);
     for (int64_t j = 0; j < count; ++j) total += partial[j];
   }
-  return total;
+  *sum = total;
+  return SEGC_OK;
 }
 
-static void cpu_to_host(const segc_tensor *t, size_t offset, size_t bytes,
-                        void *host) {
+static segc_status cpu_to_host(const segc_tensor *t, size_t offset,
+                               size_t bytes, void *host) {
   memcpy(host, (const unsigned char *)t->data + offset, bytes);
+  return SEGC_OK;
 }
 
 const segc_tensor_kernels segc_tensor_cpu_kernels = {
     .fill = cpu_fill,
+    .zero = cpu_zero,
+    .copy = cpu_copy,
     .add_scalar = cpu_add_scalar,
     .accumulate = cpu_accumulate,
     .scale = cpu_scale,

@@ -1,5 +1,5 @@
 // The kernels behind core/tensor_ops.h, one table per backend (private to
-// core/): tensor_ops_cpu.c now, tensor_ops_cuda.cu next. tensor_ops.c (the
+// core/): tensor_ops_cpu.c and tensor_ops_cuda.cu. tensor_ops.c (the
 // glue) checks the arguments, asks the backend table and picks the table by
 // the tensors' device, so every function here gets tensors already checked:
 // data present, same shape, layout and device where two are involved.
@@ -15,30 +15,45 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/status.h"
 #include "core/tensor.h"
 
+// Every function returns SEGC_OK, or a backend's failure (a CUDA launch or
+// copy) with its message; results come back through the pointers.
 typedef struct {
   // t[i] = value.
-  void (*fill)(const segc_tensor *t, float value);
+  segc_status (*fill)(const segc_tensor *t, float value);
+  // t[i] = 0 (every byte).
+  segc_status (*zero)(const segc_tensor *t);
+  // dst = src converted to dst's dtype and layout (same shape and device).
+  segc_status (*copy)(const segc_tensor *src, const segc_tensor *dst);
   // t[i] += value (in f32).
-  void (*add_scalar)(const segc_tensor *t, float value);
+  segc_status (*add_scalar)(const segc_tensor *t, float value);
   // dst[i] += src[i] (in f32).
-  void (*accumulate)(const segc_tensor *dst, const segc_tensor *src);
+  segc_status (*accumulate)(const segc_tensor *dst, const segc_tensor *src);
   // t[i] *= factor (in f32).
-  void (*scale)(const segc_tensor *t, float factor);
+  segc_status (*scale)(const segc_tensor *t, float factor);
   // y[i] += alpha * x[i] (in f32, no fused multiply-add).
-  void (*axpy)(const segc_tensor *y, float alpha, const segc_tensor *x);
-  // t[i] *= factor; true when every result is finite.
-  bool (*scale_all_finite)(const segc_tensor *t, float factor);
-  // The storage index of the first element that is not finite, or numel.
-  int64_t (*first_nonfinite)(const segc_tensor *t);
-  // The sum of all elements in double.
-  double (*sum)(const segc_tensor *t);
+  segc_status (*axpy)(const segc_tensor *y, float alpha, const segc_tensor *x);
+  // t[i] *= factor; *all_finite = every result is finite.
+  segc_status (*scale_all_finite)(const segc_tensor *t, float factor,
+                                  bool *all_finite);
+  // *index = the storage index of the first element that is not finite, or
+  // numel.
+  segc_status (*first_nonfinite)(const segc_tensor *t, int64_t *index);
+  // *sum = the sum of all elements in double.
+  segc_status (*sum)(const segc_tensor *t, double *sum);
   // Copies `bytes` bytes of t's memory from byte `offset` to host memory.
-  void (*to_host)(const segc_tensor *t, size_t offset, size_t bytes,
-                  void *host);
+  segc_status (*to_host)(const segc_tensor *t, size_t offset, size_t bytes,
+                         void *host);
 } segc_tensor_kernels;
 
 extern const segc_tensor_kernels segc_tensor_cpu_kernels;
+#ifdef SEGC_HAVE_CUDA
+extern const segc_tensor_kernels segc_tensor_cuda_kernels;
+#endif
+
+// The table of a device the backend table has accepted (tensor_ops.c).
+const segc_tensor_kernels *segc_tensor_kernels_on(segc_device device);
 
 #endif

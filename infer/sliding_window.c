@@ -233,11 +233,17 @@ static int64_t max_cells_per_window(const sw_plan *plan) {
 }
 
 // The scratch arena (on the predictor's device) holds the importance map,
-// the window batch and the cell pool.
+// the window batch and the cell pool, and a device backend's temporaries
+// of one kernel call at a time: at most a window's cells, each a slot
+// (int32) and its u8 labels (sliding_window_cuda.cu).
 static size_t fixed_bytes(const sw_plan *plan, const segc_sw_config *config) {
   const size_t window = (size_t)(plan->roi[0] * plan->roi[1] * plan->roi[2]);
+  const size_t cell_voxels =
+      (size_t)(plan->cell[0] * plan->cell[1] * plan->cell[2]);
   return align_up(window * sizeof(float)) +                      // importance
-         align_up(window * sizeof(float) * (size_t)config->sw_batch_size);
+         align_up(window * sizeof(float) * (size_t)config->sw_batch_size) +
+         align_up((size_t)max_cells_per_window(plan) *
+                  (sizeof(int32_t) + cell_voxels));
 }
 
 segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
@@ -360,8 +366,13 @@ static int64_t close_cells(const sw_plan *plan, cell_book *book, int w,
   return count;
 }
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_sw_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_sw_cpu_kernels, &segc_sw_cuda_kernels);
+#else
 static const segc_sw_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
     SEGC_BACKEND_KERNELS(&segc_sw_cpu_kernels, NULL);
+#endif
 
 // The device data: the importance map, the window batch, the cell pool.
 typedef struct {
@@ -425,15 +436,16 @@ static segc_status run_windows(const segc_sw_config *config,
   SEGC_TRY(segc_arena_alloc(d->arena, d->weight_bytes, (void **)&d->weights));
   SEGC_TRY(segc_arena_alloc(d->arena, d->window_bytes, (void **)&d->windows));
   SEGC_TRY(segc_arena_alloc(d->arena, d->pool_bytes, (void **)&d->pool));
-  kernels->importance(plan->roi, config->blend, config->sigma_scale, d->weights);
+  SEGC_TRY(kernels->importance(plan->roi, config->blend, config->sigma_scale,
+                               d->weights));
 
   for (int b0 = 0; b0 < plan->windows; b0 += batch) {
     const int count = b0 + batch <= plan->windows ? batch : plan->windows - b0;
     int64_t start[3];
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
-      kernels->extract(&g, config->padding, image, start,
-                       d->windows + n * window_voxels);
+      SEGC_TRY(kernels->extract(&g, config->padding, image, start,
+                                d->windows + n * window_voxels));
     }
     segc_tensor in = segc_tensor_view(
         d->windows, segc_shape5(count, 1, plan->roi[0], plan->roi[1], plan->roi[2]),
@@ -451,16 +463,17 @@ static segc_status run_windows(const segc_sw_config *config,
       segc_sw_window_cells cells;
       int64_t opened = 0;
       SEGC_TRY(open_cells(plan, book, start, &cells, &opened));
-      kernels->clear(&g, d->pool, book->opened, opened);
+      SEGC_TRY(kernels->clear(d->arena, &g, d->pool, book->opened, opened));
       const segc_tensor window_logits = segc_tensor_sample(&out, n);
-      kernels->blend(&g, start, d->weights, &window_logits, d->pool, &cells);
+      SEGC_TRY(kernels->blend(d->arena, &g, start, d->weights, &window_logits,
+                              d->pool, &cells));
     }
     double t2 = segc_now();
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
       const int64_t closing = close_cells(plan, book, b0 + n, start);
-      kernels->finalize(&g, d->pool, book->closing, book->closing_slots,
-                        closing, labels);
+      SEGC_TRY(kernels->finalize(d->arena, &g, d->pool, book->closing,
+                                 book->closing_slots, closing, labels));
     }
     double t3 = segc_now();
     stats->predict_seconds += t1 - t0;

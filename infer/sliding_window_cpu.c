@@ -6,14 +6,15 @@
 
 #include "infer/sliding_window_kernels.h"
 
-static void cpu_importance(const int64_t roi[3], segc_sw_blend blend,
-                           double sigma_scale, float *map) {
+static segc_status cpu_importance(const int64_t roi[3], segc_sw_blend blend,
+                                  double sigma_scale, float *map) {
   segc_sw_importance_map(roi, blend, sigma_scale, map);
+  return SEGC_OK;
 }
 
-static void cpu_extract(const segc_sw_geometry *g, segc_sw_padding padding,
-                        const float *image, const int64_t start[3],
-                        float *out) {
+void segc_sw_extract_host(const segc_sw_geometry *g, segc_sw_padding padding,
+                          const float *image, const int64_t start[3],
+                          float *out) {
   const int64_t r0 = g->roi[0], r1 = g->roi[1], r2 = g->roi[2];
 #pragma omp parallel for schedule(static)
   for (int64_t a = 0; a < r0; ++a) {
@@ -37,11 +38,21 @@ static void cpu_extract(const segc_sw_geometry *g, segc_sw_padding padding,
   }
 }
 
-static void cpu_clear(const segc_sw_geometry *g, float *pool,
-                      const int32_t *slots, int64_t count) {
+static segc_status cpu_extract(const segc_sw_geometry *g,
+                               segc_sw_padding padding, const float *image,
+                               const int64_t start[3], float *out) {
+  segc_sw_extract_host(g, padding, image, start, out);
+  return SEGC_OK;
+}
+
+static segc_status cpu_clear(segc_arena *scratch, const segc_sw_geometry *g,
+                             float *pool, const int32_t *slots,
+                             int64_t count) {
+  (void)scratch;
   for (int64_t n = 0; n < count; ++n)
     memset(pool + (size_t)slots[n] * g->cell_floats, 0,
            g->cell_floats * sizeof(float));
+  return SEGC_OK;
 }
 
 static inline float load_f32(const float *p, int64_t i) { return p[i]; }
@@ -63,18 +74,16 @@ static inline float load_f16(const segc_f16 *p, int64_t i) {
       const int64_t pa = start[0] + a;                                        \
       for (int64_t b = 0; b < r1; ++b) {                                      \
         const int64_t pb = start[1] + b;                                      \
-        const int32_t *row_slots =                                            \
-            cells->slots +                                                    \
-            ((pa / e0 - cells->lo[0]) * n1 + (pb / e1 - cells->lo[1])) * n2;  \
-        const int64_t row_offset = ((pa % e0) * e1 + pb % e1) * e2;           \
+        int64_t row_offset;                                                   \
+        const int32_t *row_slots = segc_sw_row_slots(                         \
+            g, cells->lo, cells->hi, cells->slots, pa, pb, &row_offset);      \
         for (int64_t c = 0; c < r2; ++c) {                                    \
           const int64_t pc = start[2] + c;                                    \
           const int64_t v = (a * r1 + b) * r2 + c;                            \
           const float w = weights[v];                                         \
-          float *dst = pool +                                                 \
-                       (size_t)row_slots[pc / e2 - cells->lo[2]] *            \
-                           g->cell_floats +                                   \
-                       (size_t)(row_offset + pc % e2) * (size_t)(K + 1);      \
+          float *dst = pool + segc_sw_row_voxel_offset(g, cells->lo,          \
+                                                       row_slots, row_offset, \
+                                                       pc);                   \
           const TYPE *src = logits_data + v * K;                              \
           for (int64_t k = 0; k < K; ++k) dst[k] += LOAD(src, k) * w;         \
           dst[K] += w;                                                        \
@@ -83,14 +92,13 @@ static inline float load_f16(const segc_f16 *p, int64_t i) {
     }                                                                         \
   } while (0)
 
-static void cpu_blend(const segc_sw_geometry *g, const int64_t start[3],
-                      const float *weights, const segc_tensor *logits,
-                      float *pool, const segc_sw_window_cells *cells) {
+static segc_status cpu_blend(segc_arena *scratch, const segc_sw_geometry *g,
+                             const int64_t start[3], const float *weights,
+                             const segc_tensor *logits, float *pool,
+                             const segc_sw_window_cells *cells) {
+  (void)scratch;  // no temporaries on the CPU
   const int64_t K = g->channels;
   const int64_t r0 = g->roi[0], r1 = g->roi[1], r2 = g->roi[2];
-  const int64_t e0 = g->cell[0], e1 = g->cell[1], e2 = g->cell[2];
-  const int64_t n1 = cells->hi[1] - cells->lo[1] + 1;
-  const int64_t n2 = cells->hi[2] - cells->lo[2] + 1;
   switch (logits->dtype) {
     case SEGC_BF16:
       BLEND_LOOP(segc_bf16, load_bf16);
@@ -102,6 +110,7 @@ static void cpu_blend(const segc_sw_geometry *g, const int64_t start[3],
       BLEND_LOOP(float, load_f32);
       break;
   }
+  return SEGC_OK;
 }
 
 static void finalize_cell(const segc_sw_geometry *g, const float *data,
@@ -122,28 +131,21 @@ static void finalize_cell(const segc_sw_geometry *g, const float *data,
         const float *v =
             data + (size_t)((a * g->cell[1] + b) * g->cell[2] + c) *
                        (size_t)(K + 1);
-        const float count = v[K];
-        int64_t best = 0;
-        float best_value = v[0] / count;
-        for (int64_t ch = 1; ch < K; ++ch) {
-          const float value = v[ch] / count;
-          if (value > best_value) {  // first maximum wins, as torch.argmax
-            best_value = value;
-            best = ch;
-          }
-        }
-        labels[(i * g->dim[1] + j) * g->dim[2] + k] = (uint8_t)best;
+        labels[(i * g->dim[1] + j) * g->dim[2] + k] = segc_sw_argmax(v, K);
       }
     }
   }
 }
 
-static void cpu_finalize(const segc_sw_geometry *g, const float *pool,
-                         const int64_t *cells, const int32_t *slots,
-                         int64_t count, uint8_t *labels) {
+static segc_status cpu_finalize(segc_arena *scratch,
+                                const segc_sw_geometry *g, const float *pool,
+                                const int64_t *cells, const int32_t *slots,
+                                int64_t count, uint8_t *labels) {
+  (void)scratch;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t n = 0; n < count; ++n)
     finalize_cell(g, pool + (size_t)slots[n] * g->cell_floats, cells[n], labels);
+  return SEGC_OK;
 }
 
 const segc_sw_kernels segc_sw_cpu_kernels = {

@@ -1,6 +1,7 @@
 // Residual add, forward and backward: checks and the tape entry. The
 // arithmetic is a kernel chosen by the inputs' device (add_kernels.h:
-// add_cpu.c), elementwise over the storage order, so any layout works.
+// add_cpu.c, add_cuda.cu), elementwise over the storage order, so any
+// layout works.
 #include <stdbool.h>
 
 #include "core/backend.h"
@@ -8,8 +9,13 @@
 #include "layers/elementwise.h"
 #include "layers/op_common.h"
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_add_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_add_cpu_kernels, &segc_add_cuda_kernels);
+#else
 static const segc_add_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
     SEGC_BACKEND_KERNELS(&segc_add_cpu_kernels, NULL);
+#endif
 
 typedef struct {
   segc_value *a, *b, *y;
@@ -33,14 +39,17 @@ segc_status segc_add_forward(segc_graph *graph, segc_value *a, segc_value *b,
   SEGC_TRY(segc_op_check_input("add", "a", a));
   SEGC_TRY(segc_op_check_input("add", "b", b));
   SEGC_TRY(segc_op_check_same("add", a, b));
+  SEGC_TRY(segc_op_check_on_graph("add", "a", graph, a));
   segc_value *inputs[2] = {a, b};
   const bool record = segc_graph_needs_tape(graph, inputs, 2);
   SEGC_TRY(segc_graph_new_value(graph, a->data.shape, a->data.dtype,
                                 a->data.layout, record, y));
-  kernels_by_device[a->data.device]->add(&a->data, &b->data, &(*y)->data);
-  if (!record) return SEGC_OK;
+  segc_status status =
+      kernels_by_device[a->data.device]->add(&a->data, &b->data, &(*y)->data);
+  if (status == SEGC_OK && !record) return SEGC_OK;
   add_saved *st;  // the backward reads no data: nothing is held
-  segc_status status = segc_graph_alloc_saved(graph, sizeof *st, (void **)&st);
+  if (status == SEGC_OK)
+    status = segc_graph_alloc_saved(graph, sizeof *st, (void **)&st);
   if (status == SEGC_OK) {
     st->a = a;
     st->b = b;

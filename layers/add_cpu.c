@@ -27,8 +27,8 @@ SEGC_KERNEL_VARIANTS static void add_span_bf16(const void *a, const void *b,
   add_span(a, b, y, first, end, true);
 }
 
-static void add_cpu(const segc_tensor *a, const segc_tensor *b,
-                    segc_tensor *y) {
+static segc_status add_cpu(const segc_tensor *a, const segc_tensor *b,
+                           segc_tensor *y) {
   const int64_t n = segc_tensor_numel(a);
   const bool bf16 = a->dtype == SEGC_BF16;
   void *out = y->data;
@@ -41,6 +41,7 @@ static void add_cpu(const segc_tensor *a, const segc_tensor *b,
       add_span_f32(a->data, b->data, out, k * SEGC_OP_BLOCK,
                    segc_op_block_end(k, n));
   }
+  return SEGC_OK;
 }
 
 const segc_add_kernels segc_add_cpu_kernels = {add_cpu};

@@ -1,15 +1,22 @@
 // Dropout3d (one mask value per sample and channel): checks, the RNG
 // stream and the tape entry. The arithmetic is a kernel chosen by the
-// input's device (dropout3d_kernels.h: dropout3d_cpu.c).
+// input's device (dropout3d_kernels.h: dropout3d_cpu.c, dropout3d_cuda.cu).
 #include "layers/dropout3d.h"
 
 #include "core/backend.h"
 #include "core/rng.h"
 #include "layers/dropout3d_kernels.h"
+#include "layers/op_common.h"
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_dropout3d_kernels
+    *const kernels_by_device[SEGC_DEVICE_COUNT] = SEGC_BACKEND_KERNELS(
+        &segc_dropout3d_cpu_kernels, &segc_dropout3d_cuda_kernels);
+#else
 static const segc_dropout3d_kernels
     *const kernels_by_device[SEGC_DEVICE_COUNT] =
         SEGC_BACKEND_KERNELS(&segc_dropout3d_cpu_kernels, NULL);
+#endif
 
 typedef struct {
   segc_value *x, *y;
@@ -40,6 +47,7 @@ segc_status segc_dropout3d_forward(segc_graph *graph, segc_value *x, float p,
     *y = x;
     return SEGC_OK;
   }
+  SEGC_TRY(segc_op_check_on_graph("dropout3d", "x", graph, x));
   const uint64_t stream =
       segc_rng_stream(SEGC_RNG_DROPOUT, graph->step, graph->op_index++);
   SEGC_TRY(segc_graph_new_value(graph, x->data.shape, x->data.dtype,

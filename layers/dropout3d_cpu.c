@@ -2,17 +2,14 @@
 // the counter RNG, and the scaling, in any layout and dtype.
 #include "layers/dropout3d_kernels.h"
 
-#include "core/rng.h"
-
 // Scale per (n, c): 0 for dropped channels, 1/(1-p) for kept ones.
 static segc_status channel_scales(segc_arena *scratch, uint64_t seed,
                                   uint64_t stream, float p, segc_shape shape,
                                   float **scales) {
   const size_t count = (size_t)(shape.n * shape.c);
   SEGC_TRY(segc_arena_alloc(scratch, count * sizeof(float), (void **)scales));
-  const float keep_scale = 1.0f / (1.0f - p);
   for (size_t i = 0; i < count; ++i)
-    (*scales)[i] = segc_rng_uniform(seed, stream, i) < p ? 0.0f : keep_scale;
+    (*scales)[i] = segc_dropout3d_channel_scale(seed, stream, p, i);
   return SEGC_OK;
 }
 

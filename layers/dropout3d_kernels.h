@@ -1,5 +1,5 @@
 // The kernels of Dropout3d, one table per backend (private to layers/):
-// dropout3d_cpu.c now, dropout3d_cuda.cu next.
+// dropout3d_cpu.c and dropout3d_cuda.cu.
 #ifndef SEGC_LAYERS_DROPOUT3D_KERNELS_H
 #define SEGC_LAYERS_DROPOUT3D_KERNELS_H
 
@@ -7,7 +7,18 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/host_device.h"
+#include "core/rng_philox.h"
 #include "core/tensor.h"
+
+// The scale of channel `index` = n*C + c of a Dropout3d mask: 0 where
+// segc_rng_uniform(seed, stream, index) < p (dropped), else 1/(1-p). Both
+// kernels draw through this, so the GPU's mask is the CPU's.
+SEGC_HOST_DEVICE static inline float segc_dropout3d_channel_scale(
+    uint64_t seed, uint64_t stream, float p, uint64_t index) {
+  return segc_philox_uniform(seed, stream, index) < p ? 0.0f
+                                                      : 1.0f / (1.0f - p);
+}
 
 typedef struct {
   // out = in * mask[n, c] (or out += ..., when `accumulate`), where
@@ -20,5 +31,8 @@ typedef struct {
 } segc_dropout3d_kernels;
 
 extern const segc_dropout3d_kernels segc_dropout3d_cpu_kernels;
+#ifdef SEGC_HAVE_CUDA
+extern const segc_dropout3d_kernels segc_dropout3d_cuda_kernels;
+#endif
 
 #endif

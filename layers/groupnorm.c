@@ -1,7 +1,8 @@
 // GroupNorm(+ReLU): argument checks, the tape entry, the recompute of the
 // output and the backward's bookkeeping. All arithmetic (the passes, the
 // statistics, the gradient maps, the parameter gradients) is in kernels
-// chosen by the input's device (groupnorm_kernels.h: groupnorm_cpu.c),
+// chosen by the input's device (groupnorm_kernels.h: groupnorm_cpu.c,
+// groupnorm_cuda.cu),
 // channels-last; NCDHW tensors go through a channels-last copy in scratch,
 // so both layouts give the same numbers.
 #include "layers/groupnorm.h"
@@ -14,8 +15,13 @@
 
 static const char *const op_name = "groupnorm";
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_gn_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_gn_cpu_kernels, &segc_gn_cuda_kernels);
+#else
 static const segc_gn_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
     SEGC_BACKEND_KERNELS(&segc_gn_cpu_kernels, NULL);
+#endif
 
 // What backward and recompute need; lives in the graph's metadata arena.
 typedef struct {
@@ -100,13 +106,13 @@ static segc_gn_affine affine_of(const gn_saved *st) {
 static segc_status apply_affine(segc_op_scratch *scratch, const gn_saved *st,
                                 const segc_tensor *x, segc_tensor *y) {
   const bool bf16 = x->dtype == SEGC_BF16;
-  if (x->layout == SEGC_LAYOUT_NDHWC) {
-    st->kernels->apply(x->data, y->data, bf16, x->shape, affine_of(st));
-    return SEGC_OK;
-  }
+  if (x->layout == SEGC_LAYOUT_NDHWC)
+    return st->kernels->apply(x->data, y->data, bf16, x->shape,
+                              affine_of(st));
   segc_tensor xt;
   SEGC_TRY(channels_last(scratch, x, &xt));
-  st->kernels->apply(xt.data, xt.data, bf16, x->shape, affine_of(st));
+  SEGC_TRY(
+      st->kernels->apply(xt.data, xt.data, bf16, x->shape, affine_of(st)));
   return segc_tensor_copy(&xt, y);
 }
 
@@ -150,11 +156,12 @@ static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
                                 (void **)&sums));
   SEGC_TRY(segc_op_scratch_take(scratch, sizeof(float) * (size_t)nc * 4,
                                 (void **)&coefs));
-  st->kernels->grad_sums(xt.data, dyt.data, bf16, s, affine_of(st),
-                         st->groups, st->mean, partial);
-  st->kernels->grad_finish(partial, s, st->groups, st->mean, st->rstd,
-                           param_values(st->gamma), sums, coefs,
-                           param_grad(st->gamma), param_grad(st->beta));
+  SEGC_TRY(st->kernels->grad_sums(xt.data, dyt.data, bf16, s, affine_of(st),
+                                  st->groups, st->mean, partial));
+  SEGC_TRY(st->kernels->grad_finish(partial, s, st->groups, st->mean,
+                                    st->rstd, param_values(st->gamma), sums,
+                                    coefs, param_grad(st->gamma),
+                                    param_grad(st->beta)));
   const segc_gn_grad_map map = {coefs, coefs + nc, coefs + 2 * nc,
                                 coefs + 3 * nc};
   if (!st->x->requires_grad) return SEGC_OK;
@@ -163,14 +170,13 @@ static segc_status backward_with(segc_graph *graph, segc_op_scratch *scratch,
     segc_tensor dx;
     bool accumulate;
     SEGC_TRY(segc_value_grad_target(graph, st->x, &dx, &accumulate));
-    st->kernels->grad_input(xt.data, dyt.data, dx.data, bf16, s, affine_of(st),
-                            map, accumulate);
-    return SEGC_OK;
+    return st->kernels->grad_input(xt.data, dyt.data, dx.data, bf16, s,
+                                   affine_of(st), map, accumulate);
   }
   // NCDHW: dx channels-last over the transposed copy of x (each element is
   // read before it is overwritten), then back to NCDHW and into the gradient.
-  st->kernels->grad_input(xt.data, dyt.data, xt.data, bf16, s, affine_of(st),
-                          map, false);
+  SEGC_TRY(st->kernels->grad_input(xt.data, dyt.data, xt.data, bf16, s,
+                                   affine_of(st), map, false));
   segc_tensor contribution;
   SEGC_TRY(segc_op_scratch_tensor(scratch, s, xt.dtype, SEGC_LAYOUT_NCDHW,
                                   &contribution));
@@ -187,20 +193,30 @@ static segc_status gn_backward(segc_graph *graph, void *saved) {
 }
 
 // Statistics, output and (in training) the tape entry; `scratch` holds the
-// temporaries, released by the caller.
+// temporaries, released by the caller, and so is *stats_value (a value the
+// tape holds, when there is one).
 static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
                                 const segc_groupnorm *layer, segc_value *x,
-                                segc_value **y) {
+                                segc_value **y, segc_value **stats_value) {
   const segc_shape s = x->data.shape;
   const bool record =
       graph->training && (x->requires_grad || param_trains(layer->gamma) ||
                           param_trains(layer->beta));
-  // The statistics live with the tape entry in training, else in scratch.
+  // The statistics live with the tape entry in training (host memory on the
+  // CPU; on a device, a value in the activation arena that the tape holds),
+  // else in scratch.
   gn_saved local = {0}, *st = &local;
   const size_t stat_bytes = sizeof(double) * (size_t)(s.n * layer->groups) * 2 +
                             sizeof(float) * (size_t)(s.n * s.c) * 2;
   void *stats;
-  if (record) {
+  if (record && x->data.device != SEGC_DEVICE_CPU) {
+    SEGC_TRY(segc_graph_alloc_saved(graph, sizeof *st, (void **)&st));
+    const int64_t floats = (int64_t)((stat_bytes + 3) / 4);
+    SEGC_TRY(segc_graph_new_value(graph, segc_shape5(1, 1, 1, 1, floats),
+                                  SEGC_F32, SEGC_LAYOUT_NCDHW, false,
+                                  stats_value));
+    stats = (*stats_value)->data.data;
+  } else if (record) {
     SEGC_TRY(segc_graph_alloc_saved(graph, sizeof *st, (void **)&st));
     SEGC_TRY(segc_graph_alloc_saved(graph, stat_bytes, &stats));
   } else {
@@ -224,10 +240,10 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
       scratch,
       sizeof(double) * (size_t)(s.n * s.c * segc_gn_chunk_count(s)) * 2,
       (void **)&partial));
-  st->kernels->sums(xt.data, x->data.dtype == SEGC_BF16, s, partial);
-  st->kernels->statistics(partial, s, layer->groups, layer->eps,
-                          param_values(layer->gamma), param_values(layer->beta),
-                          st->mean, st->rstd, st->scale, st->shift);
+  SEGC_TRY(st->kernels->sums(xt.data, x->data.dtype == SEGC_BF16, s, partial));
+  SEGC_TRY(st->kernels->statistics(
+      partial, s, layer->groups, layer->eps, param_values(layer->gamma),
+      param_values(layer->beta), st->mean, st->rstd, st->scale, st->shift));
 
   SEGC_TRY(
       segc_graph_new_value(graph, s, x->data.dtype, x->data.layout, record, y));
@@ -248,7 +264,9 @@ static segc_status forward_with(segc_graph *graph, segc_op_scratch *scratch,
     (*y)->recompute = gn_recompute;
     (*y)->recompute_saved = st;
   }
-  return segc_graph_record(graph, op_name, gn_backward, st, y, 1, &x, 1);
+  segc_value *held[2] = {x, *stats_value};
+  return segc_graph_record(graph, op_name, gn_backward, st, y, 1, held,
+                           *stats_value ? 2 : 1);
 }
 
 segc_status segc_groupnorm_forward(segc_graph *graph,
@@ -257,11 +275,14 @@ segc_status segc_groupnorm_forward(segc_graph *graph,
   *y = NULL;
   SEGC_TRY(segc_op_check_graph(op_name, graph));
   SEGC_TRY(segc_op_check_input(op_name, "x", x));
+  SEGC_TRY(segc_op_check_on_graph(op_name, "x", graph, x));
   SEGC_TRY(check_layer(layer, x));
   segc_op_scratch scratch;
   segc_op_scratch_init(&scratch, graph->backend->scratch);
-  segc_status status = forward_with(graph, &scratch, layer, x, y);
+  segc_value *stats_value = NULL;
+  segc_status status = forward_with(graph, &scratch, layer, x, y, &stats_value);
   segc_op_scratch_release(&scratch);
+  if (stats_value) segc_value_release(graph, stats_value);  // the tape's now
   if (status != SEGC_OK && *y) {
     segc_value_release(graph, *y);
     *y = NULL;

@@ -438,11 +438,59 @@ void segc_gn_grad_finish(const double *partial, segc_shape s, int groups,
   param_grads(s, groups, rstd, sum_dz, sum_dz_xc, gamma_grad, beta_grad);
 }
 
+// The table's entries: the functions above, which cannot fail.
+static segc_status cpu_sums(const void *x, bool bf16, segc_shape s,
+                            double *partial) {
+  segc_gn_sums(x, bf16, s, partial);
+  return SEGC_OK;
+}
+
+static segc_status cpu_statistics(const double *partial, segc_shape s,
+                                  int groups, float eps, const float *gamma,
+                                  const float *beta, double *mean,
+                                  double *rstd, float *scale, float *shift) {
+  segc_gn_statistics(partial, s, groups, eps, gamma, beta, mean, rstd, scale,
+                     shift);
+  return SEGC_OK;
+}
+
+static segc_status cpu_apply(const void *x, void *y, bool bf16, segc_shape s,
+                             segc_gn_affine affine) {
+  segc_gn_apply(x, y, bf16, s, affine);
+  return SEGC_OK;
+}
+
+static segc_status cpu_grad_sums(const void *x, const void *dy, bool bf16,
+                                 segc_shape s, segc_gn_affine affine,
+                                 int groups, const double *mean,
+                                 double *partial) {
+  segc_gn_grad_sums(x, dy, bf16, s, affine, groups, mean, partial);
+  return SEGC_OK;
+}
+
+static segc_status cpu_grad_finish(const double *partial, segc_shape s,
+                                   int groups, const double *mean,
+                                   const double *rstd, const float *gamma,
+                                   double *sums, float *coefs,
+                                   float *gamma_grad, float *beta_grad) {
+  segc_gn_grad_finish(partial, s, groups, mean, rstd, gamma, sums, coefs,
+                      gamma_grad, beta_grad);
+  return SEGC_OK;
+}
+
+static segc_status cpu_grad_input(const void *x, const void *dy, void *dx,
+                                  bool bf16, segc_shape s,
+                                  segc_gn_affine affine, segc_gn_grad_map map,
+                                  bool accumulate) {
+  segc_gn_grad_input(x, dy, dx, bf16, s, affine, map, accumulate);
+  return SEGC_OK;
+}
+
 const segc_gn_kernels segc_gn_cpu_kernels = {
-    .sums = segc_gn_sums,
-    .statistics = segc_gn_statistics,
-    .apply = segc_gn_apply,
-    .grad_sums = segc_gn_grad_sums,
-    .grad_finish = segc_gn_grad_finish,
-    .grad_input = segc_gn_grad_input,
+    .sums = cpu_sums,
+    .statistics = cpu_statistics,
+    .apply = cpu_apply,
+    .grad_sums = cpu_grad_sums,
+    .grad_finish = cpu_grad_finish,
+    .grad_input = cpu_grad_input,
 };

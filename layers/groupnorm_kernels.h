@@ -1,6 +1,6 @@
 // GroupNorm kernels over channels-last (NDHWC) memory, f32 or bf16, one
-// table per backend (private to layers/): groupnorm_cpu.c now,
-// groupnorm_cuda.cu next. groupnorm.c (the glue) picks the table by the
+// table per backend (private to layers/): groupnorm_cpu.c and
+// groupnorm_cuda.cu. groupnorm.c (the glue) picks the table by the
 // input's device and routes NCDHW through a transposed copy.
 //
 // Reductions run over fixed chunks of voxels of one sample: each chunk's
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/status.h"
 #include "core/tensor.h"
 
 // Elements per reduction chunk: a constant, never derived from the threads.
@@ -77,28 +78,33 @@ void segc_gn_grad_input(const void *x, const void *dy, void *dx, bool bf16,
                         segc_gn_grad_map map, bool accumulate);
 
 // One backend's kernels, with the signatures above (the functions above are
-// the CPU ones). Every array (the statistics, the maps, gamma, beta and
-// their gradients, `partial`) is memory of the backend's device: host
-// memory for the CPU table.
+// the CPU ones) but returning SEGC_OK or a backend's failure (a CUDA launch)
+// with its message. Every array (the statistics, the maps, gamma, beta and
+// their gradients, `partial`, `sums`, `coefs`) is memory of the backend's
+// device: host memory for the CPU table.
 typedef struct {
-  void (*sums)(const void *x, bool bf16, segc_shape s, double *partial);
-  void (*statistics)(const double *partial, segc_shape s, int groups,
-                     float eps, const float *gamma, const float *beta,
-                     double *mean, double *rstd, float *scale, float *shift);
-  void (*apply)(const void *x, void *y, bool bf16, segc_shape s,
-                segc_gn_affine affine);
-  void (*grad_sums)(const void *x, const void *dy, bool bf16, segc_shape s,
-                    segc_gn_affine affine, int groups, const double *mean,
-                    double *partial);
-  void (*grad_finish)(const double *partial, segc_shape s, int groups,
-                      const double *mean, const double *rstd,
-                      const float *gamma, double *sums, float *coefs,
-                      float *gamma_grad, float *beta_grad);
-  void (*grad_input)(const void *x, const void *dy, void *dx, bool bf16,
-                     segc_shape s, segc_gn_affine affine, segc_gn_grad_map map,
-                     bool accumulate);
+  segc_status (*sums)(const void *x, bool bf16, segc_shape s, double *partial);
+  segc_status (*statistics)(const double *partial, segc_shape s, int groups,
+                            float eps, const float *gamma, const float *beta,
+                            double *mean, double *rstd, float *scale,
+                            float *shift);
+  segc_status (*apply)(const void *x, void *y, bool bf16, segc_shape s,
+                       segc_gn_affine affine);
+  segc_status (*grad_sums)(const void *x, const void *dy, bool bf16,
+                           segc_shape s, segc_gn_affine affine, int groups,
+                           const double *mean, double *partial);
+  segc_status (*grad_finish)(const double *partial, segc_shape s, int groups,
+                             const double *mean, const double *rstd,
+                             const float *gamma, double *sums, float *coefs,
+                             float *gamma_grad, float *beta_grad);
+  segc_status (*grad_input)(const void *x, const void *dy, void *dx, bool bf16,
+                            segc_shape s, segc_gn_affine affine,
+                            segc_gn_grad_map map, bool accumulate);
 } segc_gn_kernels;
 
 extern const segc_gn_kernels segc_gn_cpu_kernels;
+#ifdef SEGC_HAVE_CUDA
+extern const segc_gn_kernels segc_gn_cuda_kernels;
+#endif
 
 #endif

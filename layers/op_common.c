@@ -91,3 +91,12 @@ void segc_op_scratch_release(segc_op_scratch *scratch) {
                     scratch->bytes[scratch->count]);
   }
 }
+
+segc_status segc_op_check_on_graph(const char *op, const char *what,
+                                   const segc_graph *graph,
+                                   const segc_value *x) {
+  if (x->data.device == graph->backend->device) return SEGC_OK;
+  return SEGC_FAIL(SEGC_ERR_INVALID, "%s: %s is on %s, the graph on %s", op,
+                   what, segc_device_name(x->data.device),
+                   segc_device_name(graph->backend->device));
+}

@@ -29,6 +29,12 @@ segc_status segc_op_check_same(const char *op, const segc_value *a,
 // kernels for.
 segc_status segc_op_check_graph(const char *op, const segc_graph *graph);
 
+// x lives on the graph's device: a device kernel must never be handed host
+// memory (or the reverse). "groupnorm: x is on cuda, the graph on cpu".
+segc_status segc_op_check_on_graph(const char *op, const char *what,
+                                   const segc_graph *graph,
+                                   const segc_value *x);
+
 // Temporaries an op takes from graph->backend->scratch, all given back at once (in
 // reverse order) before the op returns, on success or failure.
 enum { SEGC_OP_SCRATCH_MAX = 8 };

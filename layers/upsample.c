@@ -1,13 +1,20 @@
 // Trilinear x2 upsampling (align_corners=False): checks and the tape entry.
 // The arithmetic is kernels chosen by the input's device
-// (upsample_kernels.h: upsample_cpu.c, which explains the taps).
+// (upsample_kernels.h: upsample_cpu.c, which explains the taps, and
+// upsample_cuda.cu).
 #include "core/backend.h"
 #include "layers/elementwise.h"
 #include "layers/op_common.h"
 #include "layers/upsample_kernels.h"
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_upsample_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_upsample_cpu_kernels,
+                         &segc_upsample_cuda_kernels);
+#else
 static const segc_upsample_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
     SEGC_BACKEND_KERNELS(&segc_upsample_cpu_kernels, NULL);
+#endif
 
 typedef struct {
   segc_value *x, *y;
@@ -27,6 +34,7 @@ segc_status segc_upsample2x_forward(segc_graph *graph, segc_value *x,
   *y = NULL;
   SEGC_TRY(segc_op_check_graph("upsample2x", graph));
   SEGC_TRY(segc_op_check_input("upsample2x", "x", x));
+  SEGC_TRY(segc_op_check_on_graph("upsample2x", "x", graph, x));
   const segc_shape s = x->data.shape;
   const bool record = segc_graph_needs_tape(graph, &x, 1);
   SEGC_TRY(segc_graph_new_value(

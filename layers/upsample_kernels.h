@@ -1,5 +1,5 @@
 // The kernels of trilinear x2 upsampling, one table per backend (private to
-// layers/): upsample_cpu.c now, upsample_cuda.cu next.
+// layers/): upsample_cpu.c and upsample_cuda.cu.
 #ifndef SEGC_LAYERS_UPSAMPLE_KERNELS_H
 #define SEGC_LAYERS_UPSAMPLE_KERNELS_H
 
@@ -19,5 +19,8 @@ typedef struct {
 } segc_upsample_kernels;
 
 extern const segc_upsample_kernels segc_upsample_cpu_kernels;
+#ifdef SEGC_HAVE_CUDA
+extern const segc_upsample_kernels segc_upsample_cuda_kernels;
+#endif
 
 #endif

@@ -1,14 +1,22 @@
 // Fused DiceCE: the argument checks, the loss from the per-(sample, class)
 // sums, and the tape entry. The passes over the logits are kernels chosen by
-// the logits' device (dice_ce_cpu.c; see dice_ce_kernels.h).
+// the logits' device (dice_ce_cpu.c, dice_ce_cuda.cu; see dice_ce_kernels.h).
 #include "losses/dice_ce.h"
+
+#include <stdlib.h>
 
 #include "core/backend.h"
 #include "core/tensor_ops.h"
 #include "losses/dice_ce_kernels.h"
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_dice_ce_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_dice_ce_cpu_kernels,
+                         &segc_dice_ce_cuda_kernels);
+#else
 static const segc_dice_ce_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
     SEGC_BACKEND_KERNELS(&segc_dice_ce_cpu_kernels, NULL);
+#endif
 
 // The kernels for a device the backend table has accepted.
 static const segc_dice_ce_kernels *kernels_on(segc_device device) {
@@ -44,6 +52,11 @@ static segc_status check_inputs(const segc_dice_ce_config *config,
                      segc_dtype_name(labels->dtype));
   SEGC_TRY(segc_backend_require("dice_ce", x->device, x->dtype));
   SEGC_TRY(segc_backend_require("dice_ce", labels->device, labels->dtype));
+  if (labels->device != x->device)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "dice_ce: the labels are on %s, the logits on %s",
+                     segc_device_name(labels->device),
+                     segc_device_name(x->device));
   char have[64], logits_shape[64], want[64];
   if (x->shape.c < 2)
     return SEGC_FAIL(SEGC_ERR_UNSUPPORTED,
@@ -116,8 +129,11 @@ segc_status segc_dice_ce_forward(segc_graph *graph,
   if (record) {
     SEGC_TRY(segc_graph_alloc_saved(graph, sizeof *saved, (void **)&saved));
     SEGC_TRY(segc_graph_alloc_saved(graph, sum_bytes, (void **)&sums));
-  } else {
+  } else if (x->device == SEGC_DEVICE_CPU) {
     SEGC_TRY(segc_arena_alloc(graph->backend->scratch, sum_bytes, (void **)&sums));
+  } else {  // the sums are host memory; scratch is the device's
+    sums = malloc(sum_bytes);
+    if (!sums) return SEGC_FAIL(SEGC_ERR_NOMEM, "dice_ce: out of memory");
   }
   double *intersection = sums, *pred_sum = sums + samples * classes;
   double *label_count = pred_sum + samples * classes;
@@ -136,7 +152,10 @@ segc_status segc_dice_ce_forward(segc_graph *graph,
     }
   const double dice = dice_sum / (double)(samples * (classes - first_class));
   const double ce = ce_sum / (double)(samples * voxels);
-  if (!record) segc_arena_free(graph->backend->scratch, sums, sum_bytes);
+  if (!record && x->device == SEGC_DEVICE_CPU)
+    segc_arena_free(graph->backend->scratch, sums, sum_bytes);
+  else if (!record)
+    free(sums);
   if (status != SEGC_OK) return segc_fail_context(status, "dice_ce forward");
 
   SEGC_TRY(segc_graph_new_value(graph, segc_shape5(1, 1, 1, 1, 1), SEGC_F32,

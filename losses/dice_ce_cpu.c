@@ -279,24 +279,16 @@ static segc_status dice_ce_cpu_grad(segc_arena *scratch,
   float *coef = memory, *dice_b = coef + samples * classes;
   float *dice_a = dice_b + samples * classes;
   const int64_t first_class = segc_dice_ce_first_class(cfg);
-  // d dice_mean / d p_c at a voxel = -w [2 y_c / D - (2 I + s_nr) / D^2],
-  // w = lambda_dice / (N * classes used), D = G + P + s_dr.
+  // The coefficients' formula: segc_dice_ce_coefficient (dice_ce_math.h).
   const double w =
       cfg->lambda_dice / (double)(samples * (classes - first_class));
   const double ce_scale =
       (double)loss_grad * cfg->lambda_ce / (double)(samples * pass.voxels);
-  for (int64_t i = 0; i < samples * classes; ++i) {
-    double a = 0.0, b = 0.0;
-    if (i % classes >= first_class) {
-      const double denom =
-          sums.label_count[i] + sums.pred_sum[i] + cfg->smooth_dr;
-      a = -w * 2.0 / denom;
-      b = w * (2.0 * sums.intersection[i] + cfg->smooth_nr) / (denom * denom);
-    }
-    dice_a[i] = (float)((double)loss_grad * a);
-    dice_b[i] = (float)((double)loss_grad * b);
-    coef[i] = (float)((double)loss_grad * b + ce_scale);
-  }
+  for (int64_t i = 0; i < samples * classes; ++i)
+    segc_dice_ce_coefficient(sums.intersection[i], sums.pred_sum[i],
+                             sums.label_count[i], i % classes >= first_class,
+                             w, cfg->smooth_nr, cfg->smooth_dr, loss_grad,
+                             ce_scale, &dice_a[i], &dice_b[i], &coef[i]);
   backward_coefficients k = {coef, dice_b, dice_a, (float)ce_scale,
                              strided_from(target), accumulate};
   const int64_t chunks = samples * pass.chunks_per_sample;

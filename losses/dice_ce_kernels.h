@@ -1,5 +1,5 @@
 // The kernels of the fused DiceCE loss, one table per backend (private to
-// losses/): dice_ce_cpu.c now, dice_ce_cuda.cu next. dice_ce.c checks the
+// losses/): dice_ce_cpu.c and dice_ce_cuda.cu. dice_ce.c checks the
 // arguments, asks the backend table (core/backend.h) and picks the table by
 // the logits' device.
 #ifndef SEGC_LOSSES_DICE_CE_KERNELS_H
@@ -40,5 +40,8 @@ typedef struct {
 } segc_dice_ce_kernels;
 
 extern const segc_dice_ce_kernels segc_dice_ce_cpu_kernels;
+#ifdef SEGC_HAVE_CUDA
+extern const segc_dice_ce_kernels segc_dice_ce_cuda_kernels;
+#endif
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "losses/dice_ce_math.h"
 
 // Voxels per tile: a thread converts the logits of TILE_VOXELS voxels into a
 // channel-major tile (tile[c * TILE_VOXELS + v]) so every step of the softmax
@@ -165,31 +166,6 @@ static inline void store_tile(const strided_logits *g, int64_t n, int64_t v0,
       if (accumulate) d += segc_bf16_to_f32(dst[v * vs + c * cs]);
       dst[v * vs + c * cs] = segc_f32_to_bf16(d);
     }
-}
-
-// exp(x) for x <= 0 in f32 with only +, *, and bit operations, so loops over
-// it vectorise and give the same bits on every CPU: x = n ln2 + r with
-// |r| <= ln2/2 (ln2 split in two so n*ln2_hi is exact), e^r by its Taylor
-// series to r^7 (truncation below 1e-8 relative), times 2^n built in the
-// exponent bits. Inputs below -87 give exp(-87) ~ 1.6e-38 instead of a
-// smaller number: irrelevant next to the max term 1 of a softmax sum.
-static inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float round_magic = 12582912.0f;  // 1.5 * 2^23: rounds to an integer
-  const float shifted = x * 1.44269504f + round_magic;
-  const float n = shifted - round_magic;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  float e = 1.0f / 5040.0f;
-  e = e * r + 1.0f / 720.0f;
-  e = e * r + 1.0f / 120.0f;
-  e = e * r + 1.0f / 24.0f;
-  e = e * r + 1.0f / 6.0f;
-  e = e * r + 0.5f;
-  e = e * r + 1.0f;
-  e = e * r + 1.0f;
-  union { float f; uint32_t bits; } scale = {shifted};
-  scale.bits = (scale.bits - 0x4B400000u + 127u) << 23;
-  return e * scale.f;
 }
 
 // Replaces a tile of logits by their softmax over the classes. Sets max_logit

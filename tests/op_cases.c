@@ -520,4 +520,5 @@ static segc_status run_dice_ce(op_env *env, const op_case *oc,
 
 const op_runner op_runners[] = {run_conv3d,   run_groupnorm, run_relu_add,
                                  run_upsample, run_dropout3d, run_dice_ce,
-                                 op_run_tensor_math};
+                                 op_run_tensor_math, op_run_adamw,
+                                 op_run_sliding_window};

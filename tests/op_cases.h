@@ -15,7 +15,9 @@ typedef enum {
   OP_UPSAMPLE,   // trilinear x2
   OP_DROPOUT3D,  // eval: identity; train: channel mask statistics
   OP_DICE_CE,    // MONAI's DiceCE loss
-  OP_TENSOR_MATH // core/tensor_ops.h: sum, read, axpy, scale, finite checks
+  OP_TENSOR_MATH, // core/tensor_ops.h: sum, read, axpy, scale, finite checks
+  OP_ADAMW,       // three AdamW steps over a flat f32 arena, against the CPU
+  OP_SLIDING_WINDOW  // blend + argmax of a stand-in network, against the CPU
 } op_kind;
 
 typedef struct {
@@ -31,6 +33,7 @@ typedef struct {
   bool training;         // dropout3d
   int classes_present;   // dice_ce: labels drawn from the first ones
   bool include_background;
+  int roi, sw_batch;     // sliding window: window edge, windows per call
 } op_case;
 
 // What one case reports, for its summary line: each figure is an error as a
@@ -51,5 +54,13 @@ extern const op_runner op_runners[];
 // The runner of OP_TENSOR_MATH (op_cases_tensor.c).
 segc_status op_run_tensor_math(op_env *env, const op_case *c,
                                const char *label, op_report *report);
+
+// The runners of OP_ADAMW and OP_SLIDING_WINDOW (op_cases_steps.c); the
+// shape gives AdamW's parameter count (its numel) and the sliding window's
+// classes (C) and image (D, H, W).
+segc_status op_run_adamw(op_env *env, const op_case *c, const char *label,
+                         op_report *report);
+segc_status op_run_sliding_window(op_env *env, const op_case *c,
+                                  const char *label, op_report *report);
 
 #endif

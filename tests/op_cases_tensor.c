@@ -1,7 +1,8 @@
 // The op table's runner for the tensor primitives of core/tensor_ops.h
 // (scale, axpy, the fused unscale with its finite check, the first
 // non-finite element, sum, reading one element) on a backend's tensors,
-// against double references of the values the backend holds.
+// against double references of the values the backend holds; then fill,
+// zero, add, accumulate, copy/convert and the sum against the CPU kernels.
 #include <math.h>
 #include <string.h>
 
@@ -41,6 +42,72 @@ static void check_result(const char *label, const char *what, const float *got,
   const double e = op_forward_error(got, ref, n, bf16);
   CHECK(e <= 1.0, "%s: %s error %.3g of the tolerance", label, what, e);
   note_figure(rep, what, e);
+}
+
+// The tensor's bytes equal those of `cpu` (the same operations done by the
+// CPU kernels on host memory).
+static segc_status check_same_bytes(const char *label, const char *what,
+                                    const segc_tensor *t,
+                                    const segc_tensor *cpu) {
+  const size_t bytes = segc_tensor_bytes(t);
+  void *host = op_bytes(bytes);
+  SEGC_TRY(segc_tensor_to_host(t, host, bytes));
+  CHECK(bytes == segc_tensor_bytes(cpu) && memcmp(host, cpu->data, bytes) == 0,
+        "%s: %s differs from the CPU's bytes", label, what);
+  return SEGC_OK;
+}
+
+// A host (CPU) tensor holding `values` converted to the case's dtype.
+static segc_tensor host_copy(const op_case *c, const float *values) {
+  const int64_t n = segc_shape_numel(c->shape);
+  void *data = op_bytes(segc_dtype_size(c->dtype) * (size_t)n);
+  segc_convert(values, SEGC_F32, data, c->dtype, (size_t)n);
+  return segc_tensor_view(data, c->shape, c->dtype, c->layout,
+                          SEGC_DEVICE_CPU);
+}
+
+// fill, zero, add, accumulate, copy with a dtype and layout change, and the
+// sum, each compared with the CPU doing the same on host copies: the
+// elementwise results byte for byte, the sum to the bit (same chunks, same
+// order).
+static segc_status against_cpu(op_env *env, const op_case *c,
+                               const char *label, const float *x,
+                               const float *y) {
+  segc_tensor tx, ty;
+  SEGC_TRY(upload(env, c, x, &tx));
+  SEGC_TRY(upload(env, c, y, &ty));
+  segc_tensor hx = host_copy(c, x), hy = host_copy(c, y);
+  double sum, cpu_sum;
+  SEGC_TRY(segc_tensor_sum(&tx, &sum));
+  SEGC_TRY(segc_tensor_sum(&hx, &cpu_sum));
+  CHECK(memcmp(&sum, &cpu_sum, sizeof sum) == 0,
+        "%s: sum %.17g, the CPU's %.17g", label, sum, cpu_sum);
+  SEGC_TRY(segc_tensor_accumulate(&ty, &tx));
+  SEGC_TRY(segc_tensor_accumulate(&hy, &hx));
+  SEGC_TRY(check_same_bytes(label, "accumulate", &ty, &hy));
+  SEGC_TRY(segc_tensor_add_scalar(&ty, -0.375f));
+  SEGC_TRY(segc_tensor_add_scalar(&hy, -0.375f));
+  SEGC_TRY(check_same_bytes(label, "add scalar", &ty, &hy));
+  // Copy into the other layout and the other float dtype.
+  const segc_layout other_layout = c->layout == SEGC_LAYOUT_NDHWC
+                                       ? SEGC_LAYOUT_NCDHW
+                                       : SEGC_LAYOUT_NDHWC;
+  const segc_dtype other_dtype = c->dtype == SEGC_F32 ? SEGC_BF16 : SEGC_F32;
+  segc_tensor tc, hc = segc_tensor_view(
+                      op_bytes(segc_dtype_size(other_dtype) *
+                               (size_t)segc_shape_numel(c->shape)),
+                      c->shape, other_dtype, other_layout, SEGC_DEVICE_CPU);
+  SEGC_TRY(segc_arena_tensor(&env->inputs, c->shape, other_dtype,
+                             other_layout, &tc));
+  SEGC_TRY(segc_tensor_copy(&ty, &tc));
+  SEGC_TRY(segc_tensor_copy(&hy, &hc));
+  SEGC_TRY(check_same_bytes(label, "copy/convert", &tc, &hc));
+  SEGC_TRY(segc_tensor_fill(&tc, 1.0f / 3.0f));
+  SEGC_TRY(segc_tensor_fill(&hc, 1.0f / 3.0f));
+  SEGC_TRY(check_same_bytes(label, "fill", &tc, &hc));
+  SEGC_TRY(segc_tensor_zero(&tc));
+  SEGC_TRY(segc_tensor_zero(&hc));
+  return check_same_bytes(label, "zero", &tc, &hc);
 }
 
 segc_status op_run_tensor_math(op_env *env, const op_case *c,
@@ -107,5 +174,5 @@ segc_status op_run_tensor_math(op_env *env, const op_case *c,
         label, (long long)index, (long long)first_bad);
   SEGC_TRY(segc_tensors_all_finite(&tb, 1, &finite));
   CHECK(!finite, "%s: an infinity reported finite", label);
-  return SEGC_OK;
+  return against_cpu(env, c, label, x, y);
 }

@@ -20,6 +20,7 @@
 
 #include "core/parallel.h"
 #include "train/adamw.h"
+#include "train/adamw_kernels.h"
 #include "util/test_util.h"
 
 // CHECK_OK for functions that return nothing: counts the failure and returns.
@@ -227,6 +228,41 @@ static void check_threads(void) {
   free(v2);
 }
 
+// The CPU kernel runs segc_adamw_element, the formula adamw_cuda.cu runs:
+// two steps through segc_adamw_step and through the formula itself, with
+// the scalars restated as adamw.c computes them, agree to the bit.
+static void check_shared_formula(void) {
+  enum { COUNT = 257 };
+  float p1[COUNT], p2[COUNT], g[COUNT], m1[COUNT], v1[COUNT];
+  float m2[COUNT] = {0}, v2[COUNT] = {0};
+  test_fill_uniform(p1, COUNT, -1.0f, 1.0f, 40);
+  memcpy(p2, p1, sizeof p1);
+  test_fill_uniform(g, COUNT, -1.0f, 1.0f, 41);
+  const segc_adamw_config c = segc_adamw_default();
+  segc_adamw opt;
+  CHECK_OK_VOID(segc_adamw_init(&opt, &c, m1, v1, COUNT));
+  for (int t = 1; t <= 2; ++t) {
+    CHECK_OK_VOID(segc_adamw_step(&opt, p1, g));
+    const double bias_correction1 = 1.0 - pow(c.beta1, (double)t);
+    const double bias_correction2 = 1.0 - pow(c.beta2, (double)t);
+    const segc_adamw_scalars k = {
+        .decay = (float)(1.0 - c.lr * c.weight_decay),
+        .beta1 = (float)c.beta1,
+        .one_minus_beta1 = (float)(1.0 - c.beta1),
+        .beta2 = (float)c.beta2,
+        .one_minus_beta2 = (float)(1.0 - c.beta2),
+        .bias_correction2_sqrt = (float)sqrt(bias_correction2),
+        .eps = (float)c.eps,
+        .neg_step_size = (float)(-(c.lr / bias_correction1)),
+    };
+    for (int i = 0; i < COUNT; ++i)
+      segc_adamw_element(&p2[i], &m2[i], &v2[i], g[i], k);
+  }
+  CHECK(!memcmp(p1, p2, sizeof p1) && !memcmp(m1, m2, sizeof m1) &&
+            !memcmp(v1, v2, sizeof v1),
+        "the CPU kernel and segc_adamw_element differ");
+}
+
 static void check_config(void) {
   const segc_adamw_config d = segc_adamw_default();
   CHECK(d.lr == 1e-4 && d.beta1 == 0.9 && d.beta2 == 0.999 && d.eps == 1e-8 &&
@@ -250,6 +286,7 @@ int main(void) {
   check_against_torch();
   check_nonfinite();
   check_threads();
+  check_shared_formula();
   check_config();
   return test_finish("adamw");
 }

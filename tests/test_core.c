@@ -162,10 +162,16 @@ static int test_tensor_ops(void) {
   CHECK(wrong == 0, "%d bf16 elements wrong", wrong);
   segc_tensor on_gpu = ta;
   on_gpu.device = SEGC_DEVICE_CUDA;
+#ifndef SEGC_HAVE_CUDA
   CHECK_FAILS(segc_tensor_fill(&on_gpu, 0.0f), SEGC_ERR_UNSUPPORTED,
               "tensor fill: no cuda kernel for f32 in this build");
   CHECK_FAILS(segc_tensor_accumulate(&ta, &on_gpu), SEGC_ERR_UNSUPPORTED,
               "tensor add: no cuda kernel for f32");
+#else
+  // A CUDA build has the kernels; a host tensor meets a device one: refused.
+  CHECK_FAILS(segc_tensor_accumulate(&ta, &on_gpu), SEGC_ERR_INVALID,
+              "tensor accumulate: the tensors differ in layout or device");
+#endif
   segc_tensor shorter = tb;
   shorter.shape.w = N - 1;
   CHECK_FAILS(segc_tensor_accumulate(&ta, &shorter), SEGC_ERR_INVALID,

@@ -353,6 +353,19 @@ static int check_errors(void) {
   CHECK_FAILS(segc_dice_ce_forward(&graph, &config, value, &int_labels, &loss,
                                    NULL),
               SEGC_ERR_UNSUPPORTED, "labels must be u8");
+  // Labels on another device than the logits never reach a kernel.
+  segc_tensor device_labels = label_tensor;
+  device_labels.device = SEGC_DEVICE_CUDA;
+#ifdef SEGC_HAVE_CUDA
+  CHECK_FAILS(segc_dice_ce_forward(&graph, &config, value, &device_labels,
+                                   &loss, NULL),
+              SEGC_ERR_INVALID,
+              "dice_ce: the labels are on cuda, the logits on cpu");
+#else
+  CHECK_FAILS(segc_dice_ce_forward(&graph, &config, value, &device_labels,
+                                   &loss, NULL),
+              SEGC_ERR_UNSUPPORTED, "dice_ce: no cuda kernel for u8");
+#endif
   // A NaN logit (class 3 of one voxel, not its label) must show in the loss:
   // the loss scaler and the training loop rely on it.
   x[5 + 3] = NAN;

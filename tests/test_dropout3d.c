@@ -8,6 +8,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "layers/dropout3d.h"
+#include "layers/dropout3d_kernels.h"
 #include "op_test_util.h"
 
 static int check_layout(segc_layout layout, segc_dtype dtype) {
@@ -92,7 +93,47 @@ static int check_layout(segc_layout layout, segc_dtype dtype) {
   return 0;
 }
 
+// The CPU kernel draws its mask through segc_dropout3d_channel_scale, the
+// formula dropout3d_cuda.cu runs: on a tensor of ones every channel's value
+// is that formula's scale (exactly), over 1000 channels.
+static int check_shared_mask(void) {
+  op_test_env env;
+  CHECK_OK(op_env_init(&env, 16, 4));
+  const segc_shape s = segc_shape5(4, 250, 1, 1, 2);
+  const int64_t n = segc_shape_numel(s);
+  float *ones = op_alloc_f32(n), *y = op_alloc_f32(n);
+  for (int64_t i = 0; i < n; ++i) ones[i] = 1.0f;
+  segc_graph *gph = &env.graph;
+  gph->training = true;
+  gph->seed = 1234;
+  gph->step = 9;
+  segc_value *xv, *yv;
+  CHECK_OK(op_input(gph, ones, s, SEGC_F32, SEGC_LAYOUT_NCDHW, &xv));
+  CHECK_OK(segc_dropout3d_forward(gph, xv, 0.35f, &yv));
+  op_to_f32(&yv->data, y);
+  const uint64_t stream = segc_rng_stream(SEGC_RNG_DROPOUT, 9, 0);
+  int wrong = 0, dropped = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float want =
+        segc_dropout3d_channel_scale(1234, stream, 0.35f, (uint64_t)(i / 2));
+    wrong += y[i] != want;
+    dropped += want == 0.0f;
+    // The formula is segc_rng_uniform's draw.
+    wrong += (want == 0.0f) !=
+             (segc_rng_uniform(1234, stream, (uint64_t)(i / 2)) < 0.35f);
+  }
+  CHECK(wrong == 0, "%d values differ from segc_dropout3d_channel_scale",
+        wrong);
+  CHECK(dropped > 0 && dropped < n, "some channels dropped (%d values)",
+        dropped);
+  op_env_destroy(&env);
+  free(ones);
+  free(y);
+  return 0;
+}
+
 int main(void) {
+  check_shared_mask();
   for (int t = 1; t <= 2; ++t) {
     segc_set_threads(t);
     check_layout(SEGC_LAYOUT_NDHWC, SEGC_F32);

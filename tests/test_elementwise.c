@@ -147,6 +147,19 @@ static int check_add(segc_dtype dtype) {
   other->data.device = SEGC_DEVICE_CUDA;
   CHECK_FAILS(segc_relu_forward(&env.graph, other, &yv), SEGC_ERR_UNSUPPORTED,
               "relu: no cuda kernel for");
+  // Both inputs on cuda, the graph on the CPU: host memory labelled cuda
+  // never reaches a kernel.
+  CHECK_OK(op_input(&env.graph, a, s, dtype, SEGC_LAYOUT_NCDHW, &other));
+  segc_value *other_b;
+  CHECK_OK(op_input(&env.graph, b, s, dtype, SEGC_LAYOUT_NCDHW, &other_b));
+  other->data.device = other_b->data.device = SEGC_DEVICE_CUDA;
+#ifdef SEGC_HAVE_CUDA
+  CHECK_FAILS(segc_add_forward(&env.graph, other, other_b, &yv),
+              SEGC_ERR_INVALID, "add: a is on cuda, the graph on cpu");
+#else
+  CHECK_FAILS(segc_add_forward(&env.graph, other, other_b, &yv),
+              SEGC_ERR_UNSUPPORTED, "add: no cuda kernel for");
+#endif
   op_env_destroy(&env);
   free(a);
   free(b);

@@ -421,8 +421,15 @@ static int check_errors(void) {
               SEGC_ERR_INVALID, "eps");
   segc_groupnorm ok = {8, 1e-5f, true, NULL, NULL};
   xv->data.device = SEGC_DEVICE_CUDA;
+#ifdef SEGC_HAVE_CUDA
+  // A CUDA build has the kernels; host memory labelled cuda on a CPU graph
+  // never reaches them.
+  CHECK_FAILS(segc_groupnorm_forward(&env.graph, &ok, xv, &yv),
+              SEGC_ERR_INVALID, "groupnorm: x is on cuda, the graph on cpu");
+#else
   CHECK_FAILS(segc_groupnorm_forward(&env.graph, &ok, xv, &yv),
               SEGC_ERR_UNSUPPORTED, "groupnorm: no cuda kernel for");
+#endif
   xv->data.device = SEGC_DEVICE_CPU;
   xv->data.dtype = SEGC_F16;
   CHECK_FAILS(segc_groupnorm_forward(&env.graph, &ok, xv, &yv),

@@ -25,7 +25,8 @@
 
 static const char *const op_names[] = {"conv3d",    "groupnorm", "relu_add",
                                        "upsample",  "dropout3d", "dice_ce",
-                                       "tensor_math"};
+                                       "tensor_math", "adamw",
+                                       "sliding_window"};
 
 #define NDHWC SEGC_LAYOUT_NDHWC
 #define NCDHW SEGC_LAYOUT_NCDHW
@@ -54,6 +55,12 @@ static const char *const op_names[] = {"conv3d",    "groupnorm", "relu_add",
    .classes_present = present, .include_background = bg}
 #define TENSOR_MATH(sh, lay, dt) \
   {.op = OP_TENSOR_MATH, .dtype = dt, .layout = lay, .shape = sh}
+#define ADAMW(count) \
+  {.op = OP_ADAMW, .dtype = F32, .layout = NCDHW, .shape = {1, 1, 1, 1, count}}
+// classes, image d h w, window edge, windows per call, logits dtype.
+#define SLIDING_WINDOW(k, d, h, w, edge, batch, dt)                     \
+  {.op = OP_SLIDING_WINDOW, .dtype = dt, .layout = NDHWC,              \
+   .shape = {1, k, d, h, w}, .roi = edge, .sw_batch = batch}
 
 static const op_case cases[] = {
     // conv3d: kernels 3 and 1, strides 1 and 2, paddings 1 and 0, bias,
@@ -103,6 +110,14 @@ static const op_case cases[] = {
     TENSOR_MATH(SHAPE(2, 8, 20, 21, 22), NDHWC, F32),
     TENSOR_MATH(SHAPE(1, 3, 5, 6, 7), NCDHW, F32),
     TENSOR_MATH(SHAPE(1, 16, 9, 10, 11), NDHWC, BF16),
+    // AdamW over the flat arena: one size above the CPU's threading cutoff.
+    ADAMW(7),
+    ADAMW(70001),
+    // The sliding window: an image smaller than the window on one axis
+    // (padding), batches of windows, bf16 and f16 logits.
+    SLIDING_WINDOW(5, 7, 19, 13, 8, 2, F32),
+    SLIDING_WINDOW(4, 20, 12, 9, 8, 1, BF16),
+    SLIDING_WINDOW(3, 9, 9, 17, 8, 3, SEGC_F16),
 };
 enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
 

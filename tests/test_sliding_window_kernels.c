@@ -97,7 +97,7 @@ static int check_kernels(segc_dtype dtype) {
     all_cells[c] = c;
     all_slots[c] = slot_of(&s, c);
   }
-  kern->clear(g, pool, all_slots, s.cells);
+  CHECK_OK(kern->clear(NULL, g, pool, all_slots, s.cells));
   test_fill_uniform(weights, window, 0.1f, 1.0f, 11);
   const int64_t starts[3][3] = {{0, 0, 0}, {0, 6, 6}, {0, 3, 4}};
   for (int w = 0; w < 3; ++w) {
@@ -108,7 +108,7 @@ static int check_kernels(segc_dtype dtype) {
         SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
     segc_sw_window_cells cells;
     window_cells(&s, starts[w], &cells, window_slots);
-    kern->blend(g, starts[w], weights, &t, pool, &cells);
+    CHECK_OK(kern->blend(NULL, g, starts[w], weights, &t, pool, &cells));
     // Reference: acc += logit * w, in f32, on the dense padded volume.
     for (int64_t a = 0; a < g->roi[0]; ++a)
       for (int64_t b = 0; b < g->roi[1]; ++b)
@@ -137,7 +137,8 @@ static int check_kernels(segc_dtype dtype) {
   // Finalize every cell: argmax of sum / weight, first maximum wins; voxels
   // the windows never reached have weight 0 and are not compared.
   memset(labels, 0xff, sizeof labels);
-  kern->finalize(g, pool, all_cells, all_slots, s.cells, labels);
+  CHECK_OK(kern->finalize(NULL, g, pool, all_cells, all_slots, s.cells,
+                          labels));
   int64_t wrong = 0, compared = 0;
   for (int64_t i = 0; i < g->dim[0]; ++i)
     for (int64_t j = 0; j < g->dim[1]; ++j)
@@ -176,7 +177,7 @@ static void check_extract(segc_sw_padding padding, const char *what) {
   float window[6 * 7 * 5];
   test_fill_uniform(image, n, -1.0f, 1.0f, 5);
   const int64_t start[3] = {0, 6, 6};
-  segc_sw_cpu_kernels.extract(g, padding, image, start, window);
+  segc_sw_extract_host(g, padding, image, start, window);
   int64_t wrong = 0;
   for (int64_t a = 0; a < g->roi[0]; ++a)
     for (int64_t b = 0; b < g->roi[1]; ++b)
@@ -277,8 +278,15 @@ static int check_contract(void) {
   // and no label volume left behind.
   fake_net cuda = {SEGC_F32, false, SEGC_DEVICE_CUDA, SEGC_LAYOUT_NDHWC, NULL};
   memset(&got, 0, sizeof got);
+#ifdef SEGC_HAVE_CUDA
+  // A CUDA build has the kernels: logits on cuda meet a CPU accumulator.
+  CHECK_FAILS(run(&cuda, &image, 1, &got), SEGC_ERR_INVALID,
+              "sliding window: the network output is on cuda, the "
+              "accumulator on cpu");
+#else
   CHECK_FAILS(run(&cuda, &image, 1, &got), SEGC_ERR_UNSUPPORTED,
               "sliding window: no cuda kernel for f32 in this build");
+#endif
   CHECK(got.data == NULL, "the labels are freed after a failure");
   fake_net ints = {SEGC_I32, false, SEGC_DEVICE_CPU, SEGC_LAYOUT_NDHWC, NULL};
   CHECK_FAILS(run(&ints, &image, 1, &got), SEGC_ERR_UNSUPPORTED,
@@ -287,6 +295,7 @@ static int check_contract(void) {
   CHECK_FAILS(run(&ncdhw, &image, 1, &got), SEGC_ERR_INTERNAL,
               "must be NDHWC");
 
+#ifndef SEGC_HAVE_CUDA
   // A scratch arena (the accumulator's home) on such a device is refused
   // before anything runs.
   segc_sw_config cfg = segc_sw_default(K);
@@ -297,6 +306,7 @@ static int check_contract(void) {
   CHECK_FAILS(segc_sliding_window_argmax(&cfg, fake_predict, &cuda, &image,
                                          &device_scratch, &got, NULL),
               SEGC_ERR_UNSUPPORTED, "sliding window: no cuda kernel in this build");
+#endif
   segc_volume_free(&image);
   return 0;
 }

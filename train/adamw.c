@@ -20,8 +20,13 @@
 #include "core/tensor_ops.h"
 #include "train/adamw_kernels.h"
 
+#ifdef SEGC_HAVE_CUDA
+static const segc_adamw_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
+    SEGC_BACKEND_KERNELS(&segc_adamw_cpu_kernels, &segc_adamw_cuda_kernels);
+#else
 static const segc_adamw_kernels *const kernels_by_device[SEGC_DEVICE_COUNT] =
     SEGC_BACKEND_KERNELS(&segc_adamw_cpu_kernels, NULL);
+#endif
 
 segc_adamw_config segc_adamw_default(void) {
   segc_adamw_config config = {
@@ -118,8 +123,8 @@ segc_status segc_adamw_step(segc_adamw *opt, float *params,
       .eps = (float)c->eps,
       .neg_step_size = (float)(-(c->lr / bias_correction1)),
   };
-  kernels_by_device[opt->device]->update(params, opt->m, opt->v, grads, count,
-                                         &scalars);
+  SEGC_TRY(kernels_by_device[opt->device]->update(params, opt->m, opt->v,
+                                                  grads, count, &scalars));
   opt->step++;
   return SEGC_OK;
 }
