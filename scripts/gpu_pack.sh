@@ -30,12 +30,18 @@ for p in segbench seginfer segtrain segeval segprep; do
   cp "$build/bin/$p" "$out/bin/"
 done
 
-# The cuda tests as CTest would run them, with the program moved to gpu/tests.
+# The cuda tests as CTest would run them, with the program moved to gpu/tests,
+# and the CPU-labelled tests that take the GPU path when one is there (the
+# backend context, a network's arenas on the device).
 ctest --test-dir "$build" -L cuda --show-only=json-v1 >"$out/tests.json"
+ctest --test-dir "$build" -R '^(backend_context|device)$' --show-only=json-v1 \
+  >"$out/tests_gpu_path.json"
 python3 - "$out" <<'EOF'
 import json, os, shutil, sys
 out = sys.argv[1]
-tests = json.load(open(os.path.join(out, "tests.json")))["tests"]
+tests = []
+for name in ("tests.json", "tests_gpu_path.json"):
+    tests += json.load(open(os.path.join(out, name)))["tests"]
 with open(os.path.join(out, "tests", "tests.txt"), "w") as f:
     for t in tests:
         program, args = t["command"][0], t["command"][1:]
@@ -43,7 +49,7 @@ with open(os.path.join(out, "tests", "tests.txt"), "w") as f:
         shutil.copy2(program, os.path.join(out, "tests", name))
         f.write("%s\t%s\n" % (t["name"], " ".join([out + "/tests/" + name] + args)))
 EOF
-rm "$out/tests.json"
+rm "$out/tests.json" "$out/tests_gpu_path.json"
 
 # Libraries: everything ldd resolves except the C runtime, the driver and
 # the libraries PyTorch's wheels bring (cuDNN, cuBLAS, NCCL).
