@@ -12,6 +12,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libopenjp2-7-dev libcharls-dev         # DICOM pixel data: JPEG 2000, JPEG-LS
   dcm2niix                               # tests only: the DICOM reader's reference
+  dicom3tools                            # tests only: dciodvfy checks the DICOM SEG
 )
 
 missing=()
