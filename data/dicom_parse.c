@@ -210,6 +210,13 @@ static segc_status read_us(const cursor *c, const char *what,
   return SEGC_OK;
 }
 
+static void copy_unless_empty(const uint8_t *value, uint32_t length, char *out,
+                              size_t size) {
+  char text[SEGC_DICOM_UID_MAX];
+  copy_text(value, length, text, sizeof text);
+  if (text[0]) snprintf(out, size, "%s", text);
+}
+
 // Keeps the patient and study attributes a derived object copies.
 static void keep_study_value(uint32_t tag, const uint8_t *v, uint32_t n,
                              segc_dicom_study *s) {
@@ -239,12 +246,12 @@ static segc_status keep_value(const cursor *c, const element *e,
   const uint32_t n = e->length;
   double number[3] = {0.0, 0.0, 0.0};
   switch (e->tag) {
+    // An empty (anonymised) SOP class or instance UID keeps the file meta's.
     case TAG(0x0008, 0x0016):
-      copy_text(v, n, a->sop_class, sizeof a->sop_class);
+      copy_unless_empty(v, n, a->sop_class, sizeof a->sop_class);
       return SEGC_OK;
     case TAG(0x0008, 0x0018):
-      if (n == 0) return SEGC_OK;  // anonymised: keep the file meta's
-      copy_text(v, n, a->sop_instance, sizeof a->sop_instance);
+      copy_unless_empty(v, n, a->sop_instance, sizeof a->sop_instance);
       return SEGC_OK;
     case TAG(0x0008, 0x103E):
       copy_text(v, n, a->description, sizeof a->description);

@@ -38,7 +38,6 @@ static void plan_free(frame_plan *p) {
 static segc_status plan_frames(const segc_volume *label, int classes,
                                frame_plan *p) {
   memset(p, 0, sizeof *p);
-  const int64_t columns = label->dim[0], rows = label->dim[1];
   p->classes = classes;
   p->slices = (int)label->dim[2];
   p->present = calloc((size_t)classes * (size_t)p->slices, 1);
@@ -48,17 +47,18 @@ static segc_status plan_frames(const segc_volume *label, int classes,
     plan_free(p);
     return SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory");
   }
+  // Memory order has k fastest (data/volume.h).
   const uint8_t *v = label->data;
-  for (int k = 0; k < p->slices; ++k)
-    for (int64_t at = k * rows * columns; at < (k + 1) * rows * columns; ++at) {
-      if (v[at] >= classes) {
-        const int value = v[at];
-        plan_free(p);
-        return SEGC_FAIL(SEGC_ERR_INVALID, "DICOM SEG: label value %d, but "
-                         "only %d classes are named", value, classes);
-      }
-      p->present[(size_t)v[at] * (size_t)p->slices + (size_t)k] = 1;
+  const int64_t count = segc_volume_numel(label);
+  for (int64_t at = 0; at < count; ++at) {
+    if (v[at] >= classes) {
+      const int value = v[at];
+      plan_free(p);
+      return SEGC_FAIL(SEGC_ERR_INVALID, "DICOM SEG: label value %d, but "
+                       "only %d classes are named", value, classes);
     }
+    p->present[(size_t)v[at] * (size_t)p->slices + (size_t)(at % p->slices)] = 1;
+  }
   int64_t frames = 0;
   for (int c = 1; c < classes; ++c) {
     int covered = 0;
@@ -79,6 +79,7 @@ static segc_status plan_frames(const segc_volume *label, int classes,
                      "structure (a segmentation object needs one segment at "
                      "least)");
   }
+  const int64_t columns = label->dim[0], rows = label->dim[1];
   if ((double)frames * (double)rows * (double)columns / 8.0 > kMaxBytes ||
       frames > 2147483647) {
     plan_free(p);
@@ -238,6 +239,8 @@ static void put_frame_group(segc_dicom_writer *w, const segc_dicom_source *s,
   segc_dicom_begin_item(w);
   segc_dicom_put_text(w, T(0x0008, 0x1150), "UI", slice->sop_class);
   segc_dicom_put_text(w, T(0x0008, 0x1155), "UI", slice->sop_instance);
+  // Each frame lies exactly on its source slice's pixels.
+  segc_dicom_put_text(w, T(0x0028, 0x135A), "CS", "YES");
   segc_dicom_put_code(w, T(0x0040, 0xA170), "121322", "DCM",
                       "Source image for image processing operation");
   segc_dicom_end_item(w);
@@ -341,9 +344,10 @@ static segc_status write_pixels(segc_atomic_file *file, const segc_volume *label
     for (int k = 0; k < p->slices; ++k) {
       if (!covers(p, c, k)) continue;
       for (int64_t r = 0; r < rows; ++r) {
-        const uint8_t *line = v + (size_t)((k * rows + (rows - 1 - r)) * columns);
+        const int64_t j = rows - 1 - r;
         for (int64_t i = 0; i < columns; ++i) {
-          if (line[i] == c) byte |= (uint8_t)(1u << bit);
+          if (v[segc_volume_offset(label, i, j, k)] == c)
+            byte |= (uint8_t)(1u << bit);
           if (++bit == 8) {
             chunk[used++] = byte;
             byte = 0;

@@ -81,7 +81,7 @@ static void fill_label(segc_volume *label) {
     for (int j = 0; j < kRows; ++j)
       for (int i = 0; i < kColumns; ++i) {
         const bool on = (i + 2 * j + k) % 3 == 0;
-        v[(k * kRows + j) * kColumns + i] = on ? (k == 1 ? 9 : 5) : 0;
+        v[segc_volume_offset(label, i, j, k)] = on ? (k == 1 ? 9 : 5) : 0;
       }
 }
 
@@ -96,7 +96,8 @@ static void check_pixels(const uint8_t *bits, const segc_volume *label) {
         const size_t bit = (size_t)(f * kRows + r) * kColumns + (size_t)c;
         const int got = (bits[bit / 8] >> (bit % 8)) & 1;
         const int k = frame_slice[f], j = kRows - 1 - r;
-        const uint8_t value = ((uint8_t *)label->data)[(k * kRows + j) * kColumns + c];
+        const uint8_t value =
+            ((uint8_t *)label->data)[segc_volume_offset(label, c, j, k)];
         wrong += got != (value == frame_class[f]);
       }
   CHECK(wrong == 0, "%d pixels differ from the label", wrong);
