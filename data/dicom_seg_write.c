@@ -180,6 +180,29 @@ static void put_dimension_index(segc_dicom_writer *w, const object_ids *ids) {
   segc_dicom_end_sequence(w);
 }
 
+// Declares segc's private coding scheme (PS3.3 C.12.1.1.2) when a segment
+// uses it.
+static void put_private_scheme(segc_dicom_writer *w, const frame_plan *p,
+                               const segc_dicom_seg_options *o) {
+  bool used = false;
+  for (int s = 0; s < p->segments; ++s) {
+    segc_dicom_structure_codes codes;
+    segc_dicom_structure_codes_for(o->names[p->segment_class[s]],
+                                   p->segment_class[s], &codes);
+    used = used || !strcmp(codes.type.scheme, SEGC_DICOM_PRIVATE_SCHEME) ||
+           !strcmp(codes.category.scheme, SEGC_DICOM_PRIVATE_SCHEME);
+  }
+  if (!used) return;
+  segc_dicom_begin_sequence(w, T(0x0008, 0x0110));
+  segc_dicom_begin_item(w);
+  segc_dicom_put_text(w, T(0x0008, 0x0102), "SH", SEGC_DICOM_PRIVATE_SCHEME);
+  segc_dicom_put_text(w, T(0x0008, 0x0115), "ST",
+                      "segc structure names (code value segc-<class index>)");
+  segc_dicom_put_text(w, T(0x0008, 0x0116), "ST", "segc");
+  segc_dicom_end_item(w);
+  segc_dicom_end_sequence(w);
+}
+
 static void put_segments(segc_dicom_writer *w, const frame_plan *p,
                          const segc_dicom_seg_options *o) {
   segc_dicom_begin_sequence(w, T(0x0062, 0x0002));
@@ -285,6 +308,7 @@ static void put_dataset(segc_dicom_writer *w, const segc_dicom_source *s,
   segc_dicom_put_text(w, T(0x0008, 0x0060), "CS", "SEG");
   segc_dicom_put_text(w, T(0x0008, 0x0070), "LO", "segc");
   segc_dicom_put_text(w, T(0x0008, 0x0090), "PN", st->referring_physician);
+  put_private_scheme(w, p, o);
   segc_dicom_put_text(w, T(0x0008, 0x103E), "LO",
                       o->series_description ? o->series_description
                                             : "segc segmentation");

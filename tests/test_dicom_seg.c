@@ -4,7 +4,8 @@
 // DICOM parser: the SOP class, geometry, frame count, 1-bit pixels (frames
 // packed across byte boundaries) equal to the label, the source's UIDs and
 // codes referenced; refusals (empty label, wrong grid, bad values, folder
-// missing) leave no file. Also the UID maths (data/dicom_uid.h).
+// missing) leave no file; dciodvfy finds no error where it is installed.
+// Also the UID maths (data/dicom_uid.h).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,7 @@ int main(void) {
   CHECK(contains_bytes(bytes, n, "10200004") && contains_bytes(bytes, n, "Liver") &&
             contains_bytes(bytes, n, "99SEGC") &&
             contains_bytes(bytes, n, "segc-9") &&
+            contains_bytes(bytes, n, "segc structure names") &&
             contains_bytes(bytes, n, "123037004") &&
             !contains_bytes(bytes, n, "64033007"),
         "segment codes: liver SNOMED, the portal vein private, no kidney");
@@ -173,6 +175,21 @@ int main(void) {
             contains_bytes(bytes, n, "121322") && contains_bytes(bytes, n, "113076"),
         "algorithm and derivation");
   segc_dicom_buffer_free(&buffer);
+  // dciodvfy (dicom3tools), where installed: no error.
+  if (system("command -v dciodvfy >/dev/null 2>&1") == 0) {
+    char command[8600];
+    snprintf(command, sizeof command, "dciodvfy %s 2>&1 | grep -c '^Error' "
+             ">%s/errors.txt", seg_path, temp);
+    CHECK(system(command) != -1, "running dciodvfy");
+    FILE *f = fopen(test_path(temp, "errors.txt"), "r");
+    int errors = -1;
+    CHECK(f && fscanf(f, "%d", &errors) == 1 && errors == 0,
+          "dciodvfy reports %d errors on %s", errors, seg_path);
+    if (f) fclose(f);
+  } else {
+    printf("dicom_seg: dciodvfy part skipped: not found (apt-get install "
+           "dicom3tools)\n");
+  }
 
   // Refusals: nothing written.
   const char *refused = test_path(temp, "refused.dcm");

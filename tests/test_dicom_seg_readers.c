@@ -112,6 +112,18 @@ int main(void) {
   CHECK(rc == 0 && test_contains(support_out, " 0 differ"),
         "highdicom's label differs from the NIfTI (rc %d): %s%s", rc,
         support_out, support_err);
+  // The random network labels every voxel; with --roi most slices of most
+  // structures are empty, so frames are left out.
+  CHECK(run("%s -i %s --roi spleen,kidney_left,rib_left_3,brain --output-type "
+            "nifti,dicom-seg -o %s/roi.nii.gz", common, series, temp) == 0,
+        "seginfer --roi: %s", support_err);
+  const int roi_rc = run("%s tools/check_dicom_seg.py %s/roi.dcm %s/roi.nii.gz "
+                         "%s/roi.json %s", python, temp, temp, temp, series);
+  fputs(support_out, stdout);
+  CHECK(roi_rc == 0 && test_contains(support_out, " 0 differ") &&
+            test_contains(support_out, " 4 segments"),
+        "--roi: highdicom's label differs from the NIfTI (rc %d): %s%s",
+        roi_rc, support_out, support_err);
   if (test_failures == 0) run("rm -rf %s", temp);
   return test_finish("dicom_seg_readers");
 }

@@ -87,13 +87,19 @@ def main():
     differ = int(np.count_nonzero(rebuilt != label))
     labelled = int(np.count_nonzero(label))
     print(f"voxels: {label.size} compared, {differ} differ, {labelled} labelled, "
-          f"{len(segment_class)} segments")
+          f"{len(segment_class)} segments, {int(ds.NumberOfFrames)} frames")
+    # highdicom's own volume (its axes and affine, not segc's): the same
+    # voxel count per segment.
     if hasattr(seg, "get_volume"):
-        volume = seg.get_volume(combine_segments=True, relabel=False)
-        print(f"highdicom get_volume: shape {volume.array.shape}, "
-              f"{int(np.count_nonzero(volume.array))} labelled voxels")
-        if int(np.count_nonzero(volume.array)) != labelled:
-            print("get_volume labels a different voxel count")
+        volume = seg.get_volume(combine_segments=True, relabel=False).array
+        counts = np.bincount(volume.ravel(), minlength=len(segment_class) + 1)
+        expected = np.bincount(label.ravel(), minlength=256)
+        wrong = [n for n, index in segment_class.items()
+                 if counts[n] != expected[index]]
+        print(f"highdicom get_volume: shape {volume.shape}, "
+              f"{int(np.count_nonzero(volume))} labelled voxels, "
+              f"{len(wrong)} segments with other counts")
+        if wrong or int(np.count_nonzero(volume)) != labelled:
             return 1
     return 1 if differ else 0
 
