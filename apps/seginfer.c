@@ -216,7 +216,7 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
       .preprocessed = args->preprocessed, .postfix = config->output_postfix,
       .ext = config->output_ext == SEGC_EXT_NII ? ".nii" : ".nii.gz",
       .separate_folder = config->separate_folder,
-      .nifti = args->nifti, .dicom_seg = args->dicom_seg};
+      .no_nifti = !args->nifti, .dicom_seg = args->dicom_seg};
   // Every output location, before any work: a bad one costs nothing.
   const segc_output_check check = {
       .layout = &layout, .inputs = inputs->items, .input_count = inputs->count,

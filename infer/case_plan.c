@@ -46,9 +46,9 @@ static segc_status plan_single(const segc_output_layout *l, segc_case_plan *p) {
                        "(with --split, -o names a folder)", l->output,
                        l->dicom_seg ? " (a DICOM SEG in .dcm)" : "");
     const bool named_dcm = l->dicom_seg && stem == (int)strlen(l->output) - 4;
-    if (l->nifti && named_dcm)
+    if (!l->no_nifti && named_dcm)
       SEGC_TRY(format(p->label, "%.*s.nii.gz", stem, l->output));
-    else if (l->nifti)
+    else if (!l->no_nifti)
       SEGC_TRY(format(p->label, "%s", l->output));
     if (l->dicom_seg) SEGC_TRY(format(p->dicom_seg, "%.*s.dcm", stem, l->output));
     SEGC_TRY(format(p->sidecar, "%.*s.json", stem, l->output));
@@ -81,7 +81,8 @@ static segc_status plan_several(const segc_output_layout *l, const char *name,
       SEGC_TRY(format(p->stats_csv, "statistics.csv"));
     }
   } else {
-    if (l->nifti) SEGC_TRY(format(p->label, "%s%s%s", prefix, base, l->ext));
+    if (!l->no_nifti)
+      SEGC_TRY(format(p->label, "%s%s%s", prefix, base, l->ext));
     SEGC_TRY(format(p->sidecar, "%s%s.json", prefix, base));
     if (l->stats) {
       SEGC_TRY(format(p->stats_json, "%s%s_stats.json", prefix, name));

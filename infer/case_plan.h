@@ -36,7 +36,7 @@ typedef struct {
   const char *postfix;        // "trans" ("" for none)
   const char *ext;            // ".nii.gz" or ".nii"
   bool separate_folder;
-  bool nifti;                 // the label (or masks) as NIfTI
+  bool no_nifti;              // no NIfTI label (dicom-seg alone)
   bool dicom_seg;             // a DICOM SEG
 } segc_output_layout;
 
