@@ -6,6 +6,7 @@
 
 #include "core/parallel.h"
 #include "data/datalist.h"
+#include "data/dicom.h"
 #include "data/file_list.h"
 #include "infer/case_plan.h"
 #include "infer/infer_case.h"
@@ -45,6 +46,15 @@ static void usage(FILE *out) {
       "  --overlap F  --sw-batch-size N  --threads N\n"
       "  --dtype f32|bf16      compute dtype (default: from amp in the config)\n"
       "  --output-dtype u8|f32 label file dtype (default u8; f32 is the bundle's)\n"
+      "  --output-type T[,T]   nifti (default), dicom-seg, or nifti,dicom-seg.\n"
+      "                        dicom-seg (DICOM series inputs only) writes a\n"
+      "                        DICOM Segmentation object: one segment per\n"
+      "                        structure found, SNOMED CT codes, referencing\n"
+      "                        the series' slices; -o LABEL.nii.gz or SEG.dcm\n"
+      "                        puts it at <stem>.dcm (several inputs:\n"
+      "                        FOLDER/<case>_<postfix>.dcm; --split:\n"
+      "                        DIR/segmentation.dcm). With dicom-seg alone no\n"
+      "                        NIfTI label (nor masks) is written\n"
       "  --split               one u8 0/1 mask per structure in the folder\n"
       "  --roi NAME,...        only these structures\n"
       "  --stats               per structure: voxels, ml, mean/std HU (JSON, CSV)\n"
@@ -138,6 +148,7 @@ typedef struct {
   const char *weights, *output, *roi, *preview, *preprocessed, *report_path;
   const char *series;  // --series: the DICOM series of input folders
   bool split, stats, list_structures, quiet;
+  bool nifti, dicom_seg;  // --output-type
   int output_dtype;
   long long cell;
   bool check_network;  // a config or network_def override was given
@@ -204,7 +215,8 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
       .output = args->output, .preview = args->preview,
       .preprocessed = args->preprocessed, .postfix = config->output_postfix,
       .ext = config->output_ext == SEGC_EXT_NII ? ".nii" : ".nii.gz",
-      .separate_folder = config->separate_folder};
+      .separate_folder = config->separate_folder,
+      .no_nifti = !args->nifti, .dicom_seg = args->dicom_seg};
   // Every output location, before any work: a bad one costs nothing.
   const segc_output_check check = {
       .layout = &layout, .inputs = inputs->items, .input_count = inputs->count,
@@ -212,6 +224,12 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
   if (several && segc_plan_check_names(inputs->items, inputs->count) != SEGC_OK)
     goto failed;
   if (segc_check_outputs(&check) != SEGC_OK) goto failed;
+  for (int c = 0; args->dicom_seg && c < inputs->count; ++c)
+    if (!segc_dicom_is_series_path(inputs->items[c])) {
+      segc_fail(SEGC_ERR_INVALID, "--output-type dicom-seg needs DICOM series "
+                "inputs (folders); %s is not one", inputs->items[c]);
+      goto failed;
+    }
   if (several && (segc_data_make_dirs(args->output) != SEGC_OK ||
                   (args->preview && segc_data_make_dirs(args->preview) != SEGC_OK) ||
                   (args->preprocessed &&
@@ -244,7 +262,7 @@ static int run(segc_config *config, const run_args *args, const input_list *inpu
   const segc_case_options options = {
       .names = &names, .selected = selected, .split = args->split,
       .stats = args->stats, .output_dtype = (segc_dtype)args->output_dtype,
-      .weights = weights};
+      .weights = weights, .no_nifti = !args->nifti};
   rows = calloc((size_t)inputs->count, sizeof *rows);
   if (!rows) {
     segc_fail(SEGC_ERR_NOMEM, "out of memory");
@@ -280,6 +298,26 @@ done:
   return rc;
 }
 
+// --output-type: a comma-separated list of nifti and dicom-seg.
+static bool parse_output_type(const char *value, run_args *args) {
+  args->nifti = args->dicom_seg = false;
+  char copy[64];
+  if (snprintf(copy, sizeof copy, "%s", value) >= (int)sizeof copy) copy[0] = 0;
+  char *save = NULL;
+  bool unknown = false;
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (!strcmp(t, "nifti")) args->nifti = true;
+    else if (!strcmp(t, "dicom-seg")) args->dicom_seg = true;
+    else unknown = true;
+  }
+  if (unknown || (!args->nifti && !args->dicom_seg)) {
+    fprintf(stderr, "seginfer: error: --output-type %s: expected nifti, "
+            "dicom-seg or nifti,dicom-seg\n", value);
+    return false;
+  }
+  return true;
+}
+
 // Reads the options left after --config/--set; returns 0, or the exit code
 // after printing the error.
 static int parse_args(int argc, char **argv, segc_config *config,
@@ -311,6 +349,9 @@ static int parse_args(int argc, char **argv, segc_config *config,
     else if (!strcmp(a, "--save-preprocessed")) args->preprocessed = v;
     else if (!strcmp(a, "--report")) args->report_path = v;
     else if (!strcmp(a, "--series")) args->series = v;
+    else if (!strcmp(a, "--output-type")) {
+      if (!parse_output_type(v, args)) return 2;
+    }
     else if (!strcmp(a, "--sw-cell")) {  // hidden: accumulator cell size
       args->cell = strtoll(v, &end, 10);
       if (*end || args->cell < 1) return fail("--sw-cell must be a positive integer");
@@ -339,7 +380,8 @@ int main(int argc, char **argv) {
 
   input_list inputs = {0};
   segc_datalist_init(&inputs.list);
-  run_args args = {.output_dtype = SEGC_U8, .check_network = check_network};
+  run_args args = {.output_dtype = SEGC_U8, .check_network = check_network,
+                   .nifti = true};
   int rc = parse_args(argc, argv, &config, &args, &inputs);
   segc_config_notes_print(&notes, stderr);
   segc_config_notes_free(&notes);

@@ -26,7 +26,52 @@
 
 #include "data/volume.h"
 
-enum { SEGC_DICOM_UID_MAX = 65, SEGC_DICOM_TEXT_MAX = 65 };
+enum {
+  SEGC_DICOM_UID_MAX = 65,
+  SEGC_DICOM_TEXT_MAX = 65,
+  SEGC_DICOM_NAME_MAX = 200  // a person name: three groups of 64
+};
+
+// The series' patient and study attributes, as the first slice gives them
+// (padding removed; a value longer than its buffer is cut). A derived object
+// (a DICOM SEG) copies them so that it lands in the same patient and study.
+typedef struct {
+  char study_uid[SEGC_DICOM_UID_MAX];            // (0020,000D)
+  char frame_of_reference_uid[SEGC_DICOM_UID_MAX];  // (0020,0052)
+  char character_set[SEGC_DICOM_TEXT_MAX];       // (0008,0005)
+  char patient_name[SEGC_DICOM_NAME_MAX];        // (0010,0010)
+  char patient_id[SEGC_DICOM_TEXT_MAX];          // (0010,0020)
+  char patient_birth_date[SEGC_DICOM_TEXT_MAX];  // (0010,0030)
+  char patient_sex[SEGC_DICOM_TEXT_MAX];         // (0010,0040)
+  char study_date[SEGC_DICOM_TEXT_MAX];          // (0008,0020)
+  char study_time[SEGC_DICOM_TEXT_MAX];          // (0008,0030)
+  char study_id[SEGC_DICOM_TEXT_MAX];            // (0020,0010)
+  char accession_number[SEGC_DICOM_TEXT_MAX];    // (0008,0050)
+  char referring_physician[SEGC_DICOM_NAME_MAX];  // (0008,0090)
+} segc_dicom_study;
+
+// One source slice, in the volume's slice order (voxel k).
+typedef struct {
+  char sop_class[SEGC_DICOM_UID_MAX];
+  char sop_instance[SEGC_DICOM_UID_MAX];
+  double position[3];  // ImagePositionPatient (LPS, mm)
+} segc_dicom_source_slice;
+
+// Where a volume read from a series came from: what a derived object needs
+// to reference the series and lie on its grid. Voxel (i, j, k) is column i,
+// row rows-1-j of slices[k] (data/dicom.h's placement).
+typedef struct {
+  segc_dicom_study study;
+  char series_uid[SEGC_DICOM_UID_MAX];
+  double orientation[6];    // ImageOrientationPatient of the first slice
+  double pixel_spacing[2];  // between rows, between columns (mm)
+  double slice_thickness;   // SliceThickness, or the slice step when absent
+  double slice_step;        // between neighbouring slices (mm)
+  int rows, columns, count;
+  segc_dicom_source_slice *slices;  // count entries (malloc'd)
+} segc_dicom_source;
+
+void segc_dicom_source_free(segc_dicom_source *source);
 
 typedef struct {
   char series_uid[SEGC_DICOM_UID_MAX];
@@ -53,5 +98,13 @@ bool segc_dicom_is_series_path(const char *path);
 segc_status segc_dicom_read_series(const char *folder, const char *series_uid,
                                    segc_volume *out,
                                    segc_dicom_series_info *info);
+
+// The same, also filling `source` (may be NULL; freed by the caller with
+// segc_dicom_source_free, and left empty on failure).
+segc_status segc_dicom_read_series_source(const char *folder,
+                                          const char *series_uid,
+                                          segc_volume *out,
+                                          segc_dicom_series_info *info,
+                                          segc_dicom_source *source);
 
 #endif

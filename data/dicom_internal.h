@@ -21,8 +21,13 @@ typedef enum {
 typedef struct {
   char transfer_syntax[SEGC_DICOM_UID_MAX];
   char sop_class[SEGC_DICOM_UID_MAX];
+  // SOPInstanceUID, else the file meta's MediaStorageSOPInstanceUID
+  // (anonymisers may empty the first).
+  char sop_instance[SEGC_DICOM_UID_MAX];
+  char media_sop_instance[SEGC_DICOM_UID_MAX];
   char series_uid[SEGC_DICOM_UID_MAX];
   char description[SEGC_DICOM_TEXT_MAX];
+  segc_dicom_study study;
   char photometric[17];
   bool has_position, has_orientation, has_pixel_spacing;
   double position[3];     // ImagePositionPatient (LPS, mm)

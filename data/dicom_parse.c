@@ -141,7 +141,7 @@ static segc_status skip_sequence(cursor *c, bool implicit, int depth) {
                      "%s: malformed DICOM: sequences nested deeper than %d",
                      c->name, kMaxDepth);
   for (;;) {
-    element e;
+    element e = {0};
     if (c->size - c->pos < 8) return truncated(c, "sequence (no delimiter)");
     SEGC_TRY(read_element_header(c, true, &e));
     if (e.tag == kTagSequenceEnd) return SEGC_OK;
@@ -210,14 +210,48 @@ static segc_status read_us(const cursor *c, const char *what,
   return SEGC_OK;
 }
 
+static void copy_unless_empty(const uint8_t *value, uint32_t length, char *out,
+                              size_t size) {
+  char text[SEGC_DICOM_UID_MAX];
+  copy_text(value, length, text, sizeof text);
+  if (text[0]) snprintf(out, size, "%s", text);
+}
+
+// Keeps the patient and study attributes a derived object copies.
+static void keep_study_value(uint32_t tag, const uint8_t *v, uint32_t n,
+                             segc_dicom_study *s) {
+  switch (tag) {
+#define KEEP(g, e, field) \
+  case TAG(g, e): copy_text(v, n, s->field, sizeof s->field); return;
+    KEEP(0x0008, 0x0005, character_set)
+    KEEP(0x0008, 0x0020, study_date)
+    KEEP(0x0008, 0x0030, study_time)
+    KEEP(0x0008, 0x0050, accession_number)
+    KEEP(0x0008, 0x0090, referring_physician)
+    KEEP(0x0010, 0x0010, patient_name)
+    KEEP(0x0010, 0x0020, patient_id)
+    KEEP(0x0010, 0x0030, patient_birth_date)
+    KEEP(0x0010, 0x0040, patient_sex)
+    KEEP(0x0020, 0x000D, study_uid)
+    KEEP(0x0020, 0x0010, study_id)
+    KEEP(0x0020, 0x0052, frame_of_reference_uid)
+#undef KEEP
+    default: return;
+  }
+}
+
 // Keeps the value of a top-level attribute segc uses.
 static segc_status keep_value(const cursor *c, const element *e,
                               const uint8_t *v, segc_dicom_attributes *a) {
   const uint32_t n = e->length;
   double number[3] = {0.0, 0.0, 0.0};
   switch (e->tag) {
+    // An empty (anonymised) SOP class or instance UID keeps the file meta's.
     case TAG(0x0008, 0x0016):
-      copy_text(v, n, a->sop_class, sizeof a->sop_class);
+      copy_unless_empty(v, n, a->sop_class, sizeof a->sop_class);
+      return SEGC_OK;
+    case TAG(0x0008, 0x0018):
+      copy_unless_empty(v, n, a->sop_instance, sizeof a->sop_instance);
       return SEGC_OK;
     case TAG(0x0008, 0x103E):
       copy_text(v, n, a->description, sizeof a->description);
@@ -276,6 +310,7 @@ static segc_status keep_value(const cursor *c, const element *e,
       if (n == 0) return SEGC_OK;
       return parse_numbers(c, "RescaleSlope", v, n, 1, &a->slope);
     default:
+      keep_study_value(e->tag, v, n, &a->study);
       return SEGC_OK;
   }
 }
@@ -284,7 +319,7 @@ static segc_status keep_value(const cursor *c, const element *e,
 // sequence delimiter, all inside the buffer.
 static segc_status walk_fragments(cursor *c) {
   for (;;) {
-    element e;
+    element e = {0};
     if (c->size - c->pos < 8)
       return truncated(c, "encapsulated pixel data (no delimiter)");
     SEGC_TRY(read_element_header(c, true, &e));
@@ -305,7 +340,7 @@ static segc_status walk_fragments(cursor *c) {
 static segc_status walk_dataset(cursor *c, bool implicit, int depth,
                                 bool in_item, segc_dicom_attributes *keep) {
   while (c->pos < c->size) {
-    element e;
+    element e = {0};
     SEGC_TRY(read_element_header(c, implicit, &e));
     if (in_item && e.tag == kTagItemEnd) return SEGC_OK;
     if ((e.tag >> 16) == 0xFFFE)
@@ -404,7 +439,7 @@ void segc_dicom_buffer_free(segc_dicom_buffer *buffer) {
 static segc_status read_meta(cursor *c, segc_dicom_attributes *a) {
   char media_class[SEGC_DICOM_UID_MAX] = "";
   while (c->size - c->pos >= 2 && le16(c->p + c->pos) == 0x0002) {
-    element e;
+    element e = {0};
     SEGC_TRY(read_element_header(c, false, &e));
     if (e.length == kUndefinedLength || e.length > c->size - c->pos)
       return truncated(c, "file meta element");
@@ -413,12 +448,16 @@ static segc_status read_meta(cursor *c, segc_dicom_attributes *a) {
       copy_text(v, e.length, a->transfer_syntax, sizeof a->transfer_syntax);
     else if (e.tag == TAG(0x0002, 0x0002))
       copy_text(v, e.length, media_class, sizeof media_class);
+    else if (e.tag == TAG(0x0002, 0x0003))
+      copy_text(v, e.length, a->media_sop_instance,
+                sizeof a->media_sop_instance);
     c->pos += e.length;
   }
+  memcpy(a->sop_instance, a->media_sop_instance, sizeof a->sop_instance);
   if (!a->transfer_syntax[0])
     return SEGC_FAIL(SEGC_ERR_FORMAT, "%s: malformed DICOM: the file meta "
                      "group has no TransferSyntaxUID (0002,0010)", c->name);
-  // The dataset's SOPClassUID wins when present.
+  // The dataset's SOPClassUID and SOPInstanceUID win when present.
   memcpy(a->sop_class, media_class, sizeof media_class);
   return SEGC_OK;
 }

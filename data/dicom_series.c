@@ -410,11 +410,51 @@ bool segc_dicom_is_series_path(const char *path) {
   return segc_data_is_dir(path);
 }
 
+void segc_dicom_source_free(segc_dicom_source *source) {
+  free(source->slices);
+  memset(source, 0, sizeof *source);
+}
+
+// The placed slices' references and geometry (data/dicom.h).
+static segc_status describe_source(const slice_list *list, double gap,
+                                   segc_dicom_source *source) {
+  const segc_dicom_attributes *a0 = &list->items[0].a;
+  source->slices = calloc((size_t)list->count, sizeof *source->slices);
+  if (!source->slices) return SEGC_FAIL(SEGC_ERR_NOMEM, "out of memory");
+  source->study = a0->study;
+  memcpy(source->series_uid, a0->series_uid, sizeof source->series_uid);
+  memcpy(source->orientation, a0->orientation, sizeof source->orientation);
+  memcpy(source->pixel_spacing, a0->pixel_spacing,
+         sizeof source->pixel_spacing);
+  source->slice_step = gap;
+  source->slice_thickness = a0->slice_thickness > 0.0 ? a0->slice_thickness : gap;
+  source->rows = a0->rows;
+  source->columns = a0->columns;
+  source->count = list->count;
+  for (int k = 0; k < list->count; ++k) {
+    const segc_dicom_attributes *a = &list->items[k].a;
+    segc_dicom_source_slice *s = &source->slices[k];
+    memcpy(s->sop_class, a->sop_class, sizeof s->sop_class);
+    memcpy(s->sop_instance, a->sop_instance, sizeof s->sop_instance);
+    memcpy(s->position, a->position, sizeof s->position);
+  }
+  return SEGC_OK;
+}
+
 segc_status segc_dicom_read_series(const char *folder, const char *series_uid,
                                    segc_volume *out,
                                    segc_dicom_series_info *info) {
+  return segc_dicom_read_series_source(folder, series_uid, out, info, NULL);
+}
+
+segc_status segc_dicom_read_series_source(const char *folder,
+                                          const char *series_uid,
+                                          segc_volume *out,
+                                          segc_dicom_series_info *info,
+                                          segc_dicom_source *source) {
   memset(out, 0, sizeof *out);
   if (info) memset(info, 0, sizeof *info);
+  if (source) memset(source, 0, sizeof *source);
   slice_list list = {0};
   double affine[4][4], spacing[3];
   segc_status status = read_headers(folder, &list);
@@ -434,6 +474,8 @@ segc_status segc_dicom_read_series(const char *folder, const char *series_uid,
   }
   for (int k = 0; status == SEGC_OK && k < list.count; ++k)
     status = decode_slice(&list.items[k], k, values, out);
+  if (status == SEGC_OK && source)
+    status = describe_source(&list, spacing[2], source);
   if (status == SEGC_OK) {
     memcpy(out->affine, affine, sizeof affine);
     if (info) {
@@ -448,6 +490,7 @@ segc_status segc_dicom_read_series(const char *folder, const char *series_uid,
     }
   } else {
     segc_volume_free(out);
+    if (source) segc_dicom_source_free(source);
   }
   free(values);
   slices_free(&list);

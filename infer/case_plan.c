@@ -19,9 +19,11 @@ static segc_status format(char *out, const char *fmt, ...) {
   return SEGC_OK;
 }
 
-// Length of `path` without a .nii.gz / .nii ending, or -1 when it has none.
-static int stem_length(const char *path) {
+// Length of `path` without a .nii.gz / .nii (/ .dcm when `dcm`) ending, or
+// -1 when it has none.
+static int stem_length(const char *path, bool dcm) {
   const size_t n = strlen(path);
+  if (dcm && n > 4 && !strcmp(path + n - 4, ".dcm")) return (int)n - 4;
   if (n > 7 && !strcmp(path + n - 7, ".nii.gz")) return (int)n - 7;
   if (n > 4 && !strcmp(path + n - 4, ".nii")) return (int)n - 4;
   return -1;
@@ -35,13 +37,20 @@ static segc_status plan_single(const segc_output_layout *l, segc_case_plan *p) {
       SEGC_TRY(format(p->stats_json, "statistics.json"));
       SEGC_TRY(format(p->stats_csv, "statistics.csv"));
     }
+    if (l->dicom_seg) SEGC_TRY(format(p->dicom_seg, "segmentation.dcm"));
   } else {
-    const int stem = stem_length(l->output);
+    const int stem = stem_length(l->output, l->dicom_seg);
     if (stem < 0)
       return SEGC_FAIL(SEGC_ERR_INVALID,
-                       "-o %s: a label file must end in .nii.gz or .nii "
-                       "(with --split, -o names a folder)", l->output);
-    SEGC_TRY(format(p->label, "%s", l->output));
+                       "-o %s: a label file must end in .nii.gz or .nii%s "
+                       "(with --split, -o names a folder)", l->output,
+                       l->dicom_seg ? " (a DICOM SEG in .dcm)" : "");
+    const bool named_dcm = l->dicom_seg && stem == (int)strlen(l->output) - 4;
+    if (!l->no_nifti && named_dcm)
+      SEGC_TRY(format(p->label, "%.*s.nii.gz", stem, l->output));
+    else if (!l->no_nifti)
+      SEGC_TRY(format(p->label, "%s", l->output));
+    if (l->dicom_seg) SEGC_TRY(format(p->dicom_seg, "%.*s.dcm", stem, l->output));
     SEGC_TRY(format(p->sidecar, "%.*s.json", stem, l->output));
     if (l->stats) {
       SEGC_TRY(format(p->stats_json, "%.*s_stats.json", stem, l->output));
@@ -72,12 +81,17 @@ static segc_status plan_several(const segc_output_layout *l, const char *name,
       SEGC_TRY(format(p->stats_csv, "statistics.csv"));
     }
   } else {
-    SEGC_TRY(format(p->label, "%s%s%s", prefix, base, l->ext));
+    if (!l->no_nifti)
+      SEGC_TRY(format(p->label, "%s%s%s", prefix, base, l->ext));
     SEGC_TRY(format(p->sidecar, "%s%s.json", prefix, base));
     if (l->stats) {
       SEGC_TRY(format(p->stats_json, "%s%s_stats.json", prefix, name));
       SEGC_TRY(format(p->stats_csv, "%s%s_stats.csv", prefix, name));
     }
+  }
+  if (l->dicom_seg) {
+    if (l->split) SEGC_TRY(format(p->dicom_seg, "segmentation.dcm"));
+    else SEGC_TRY(format(p->dicom_seg, "%s%s.dcm", prefix, base));
   }
   if (l->preview) SEGC_TRY(format(p->preview, "%s/%s.png", l->preview, name));
   if (l->preprocessed)
@@ -106,6 +120,7 @@ segc_status segc_plan_case(const segc_output_layout *layout, const char *input,
   plan->paths.stats_csv = or_null(plan->stats_csv);
   plan->paths.preview = or_null(plan->preview);
   plan->paths.preprocessed = or_null(plan->preprocessed);
+  plan->paths.dicom_seg = or_null(plan->dicom_seg);
   return SEGC_OK;
 }
 

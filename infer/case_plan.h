@@ -1,5 +1,11 @@
 // Where seginfer puts each case's outputs.
 //
+// --output-type nifti (default), dicom-seg or nifti,dicom-seg: the DICOM SEG
+// (a DICOM series input only) is <stem>.dcm beside the label (the label
+// <stem>.nii.gz left out with dicom-seg alone; then -o may name the .dcm),
+// FOLDER/<case>_<postfix>.dcm with several inputs, DIR/segmentation.dcm with
+// --split.
+//
 // One input (-o names the result):
 //   multilabel  -o OUT.nii.gz -> OUT.nii.gz, OUT.json (sidecar),
 //               OUT_stats.json / OUT_stats.csv (--stats)
@@ -30,6 +36,8 @@ typedef struct {
   const char *postfix;        // "trans" ("" for none)
   const char *ext;            // ".nii.gz" or ".nii"
   bool separate_folder;
+  bool no_nifti;              // no NIfTI label (dicom-seg alone)
+  bool dicom_seg;             // a DICOM SEG
 } segc_output_layout;
 
 enum { SEGC_PLAN_PATH_MAX = 4096 };
@@ -42,11 +50,12 @@ typedef struct {
   char stats_csv[SEGC_PLAN_PATH_MAX];
   char preview[SEGC_PLAN_PATH_MAX];
   char preprocessed[SEGC_PLAN_PATH_MAX];
+  char dicom_seg[SEGC_PLAN_PATH_MAX];
   segc_case_paths paths;      // points into the buffers above
 } segc_case_plan;
 
 // Fills the plan for one input. For one input without --split, the output
-// must end in .nii.gz or .nii.
+// must end in .nii.gz or .nii (or .dcm with dicom-seg).
 segc_status segc_plan_case(const segc_output_layout *layout, const char *input,
                            segc_case_plan *plan);
 

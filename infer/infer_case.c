@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "core/parallel.h"
+#include "data/dicom_seg_write.h"
 #include "data/image_read.h"
+#include "include/segc.h"
 #include "infer/infer_outputs.h"
 #include "infer/output_stage.h"
 #include "infer/preview.h"
@@ -17,7 +19,7 @@ typedef struct {
   segc_output_stage stage;
   const char *folder;  // temporary folder, or NULL
   char label[kPathMax], sidecar[kPathMax], stats_json[kPathMax],
-      stats_csv[kPathMax];
+      stats_csv[kPathMax], dicom_seg[kPathMax];
   const char *preview, *preprocessed;
 } staged_paths;
 
@@ -52,11 +54,13 @@ static segc_status stage_paths(const segc_case_paths *paths, staged_paths *s) {
     SEGC_TRY(inside(s->folder, paths->sidecar, s->sidecar));
     SEGC_TRY(inside(s->folder, paths->stats_json, s->stats_json));
     SEGC_TRY(inside(s->folder, paths->stats_csv, s->stats_csv));
+    SEGC_TRY(inside(s->folder, paths->dicom_seg, s->dicom_seg));
   } else {
     SEGC_TRY(stage_one(&s->stage, paths->label, s->label));
     SEGC_TRY(stage_one(&s->stage, paths->sidecar, s->sidecar));
     SEGC_TRY(stage_one(&s->stage, paths->stats_json, s->stats_json));
     SEGC_TRY(stage_one(&s->stage, paths->stats_csv, s->stats_csv));
+    SEGC_TRY(stage_one(&s->stage, paths->dicom_seg, s->dicom_seg));
   }
   if (paths->preview)
     SEGC_TRY(segc_output_stage_file(&s->stage, paths->preview, &s->preview));
@@ -108,6 +112,29 @@ static segc_status write_label(const char *path, const segc_volume *label,
   return status;
 }
 
+// The DICOM SEG of the label; says on stderr which of the source's missing
+// UIDs it had to make.
+static segc_status write_dicom_seg(const char *path, const segc_volume *label,
+                                   const segc_case_options *o,
+                                   const segc_dicom_source *source) {
+  const segc_dicom_seg_options options = {
+      .source = source,
+      .names = (const char *const *)o->names->names,
+      .name_count = o->names->count,
+      .algorithm_name = "segc SegResNet (MONAI wholeBody_ct_segmentation)",
+      .software_version = "segc " SEGC_VERSION_STRING};
+  segc_dicom_seg_summary summary;
+  SEGC_TRY(segc_dicom_seg_write(path, label, &options, &summary));
+  if (summary.new_study_uid || summary.new_series_reference ||
+      summary.new_frame_of_reference)
+    fprintf(stderr, "seginfer: note: the DICOM series has no%s%s%s; the DICOM "
+            "SEG uses new UIDs in their place\n",
+            summary.new_study_uid ? " StudyInstanceUID" : "",
+            summary.new_series_reference ? " SeriesInstanceUID" : "",
+            summary.new_frame_of_reference ? " FrameOfReferenceUID" : "");
+  return SEGC_OK;
+}
+
 // Everything after the network: structures kept, statistics, preview, the
 // files (into their temporary names).
 static segc_status derive_and_write(const segc_infer_model *model,
@@ -116,6 +143,7 @@ static segc_status derive_and_write(const segc_infer_model *model,
                                     const segc_case_paths *paths,
                                     const staged_paths *s, segc_volume *ct,
                                     const segc_nifti_info *info,
+                                    const segc_dicom_source *source,
                                     segc_volume *label, segc_infer_timings *t) {
   const double post_start = segc_now();
   const int classes = (int)model->net.config.out_channels;
@@ -140,8 +168,11 @@ static segc_status derive_and_write(const segc_infer_model *model,
     snprintf(final_output, sizeof final_output, "%s%s%s", paths->folder,
              paths->label ? "/" : "", paths->label ? paths->label : "");
   else
-    snprintf(final_output, sizeof final_output, "%s", paths->label);
-  if (status == SEGC_OK && o->split)
+    snprintf(final_output, sizeof final_output, "%s",
+             paths->label ? paths->label : paths->dicom_seg);
+  if (status == SEGC_OK && or_null(s->dicom_seg))
+    status = write_dicom_seg(s->dicom_seg, label, o, source);
+  if (status == SEGC_OK && o->split && !o->no_nifti)
     status = segc_write_structure_masks(label, o->names, o->selected,
                                         s->folder, info);
   else if (status == SEGC_OK && or_null(s->label))
@@ -186,7 +217,11 @@ segc_status segc_infer_case(segc_infer_model *model,
   segc_status status = stage_paths(paths, &s);
   segc_volume ct = {0}, label = {0};
   segc_nifti_info info;
-  if (status == SEGC_OK)
+  segc_dicom_source source = {0};
+  if (status == SEGC_OK && paths->dicom_seg)
+    status = segc_image_read_dicom_source(paths->input, settings->dicom_series,
+                                          &ct, &info, &source);
+  else if (status == SEGC_OK)
     status = segc_image_read(paths->input, settings->dicom_series, &ct, &info);
   if (status == SEGC_OK) status = segc_infer_check_input(&ct, paths->input);
   bool keep = false;
@@ -200,7 +235,8 @@ segc_status segc_infer_case(segc_infer_model *model,
                                &label, &t);
   if (status == SEGC_OK)
     status = derive_and_write(model, settings, options, paths, &s, &ct, &info,
-                              &label, &t);
+                              &source, &label, &t);
+  segc_dicom_source_free(&source);
   segc_volume_free(&ct);
   segc_volume_free(&label);
   if (status == SEGC_OK) {

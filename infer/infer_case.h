@@ -18,6 +18,7 @@ typedef struct {
   bool stats;               // per-structure statistics (JSON and CSV)
   segc_dtype output_dtype;  // SEGC_U8 or SEGC_F32 (the bundle's float32)
   const char *weights;      // recorded in the sidecar
+  bool no_nifti;            // --output-type dicom-seg: no NIfTI masks
 } segc_case_options;
 
 // Where things go. With `folder` set, every name except preview and
@@ -33,6 +34,9 @@ typedef struct {
   const char *stats_csv;
   const char *preview;      // PNG path
   const char *preprocessed; // NIfTI path of the network input
+  // The DICOM SEG (data/dicom_seg_write.h), inside `folder` when it is set;
+  // the input must then be a DICOM series.
+  const char *dicom_seg;
 } segc_case_paths;
 
 // Runs one case. Every output target is checked for writability before the

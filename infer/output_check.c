@@ -184,6 +184,7 @@ static segc_status check_case_folder(checker *c, const segc_case_paths *p) {
   SEGC_TRY(check_in_folder(c, p->folder, p->sidecar));
   SEGC_TRY(check_in_folder(c, p->folder, p->stats_json));
   SEGC_TRY(check_in_folder(c, p->folder, p->stats_csv));
+  SEGC_TRY(check_in_folder(c, p->folder, p->dicom_seg));
   if (!c->check->layout->split) return SEGC_OK;
   const segc_label_table *names = c->check->names;
   for (int k = 1; k < names->count; ++k) {
@@ -202,8 +203,9 @@ static segc_status check_case(checker *c, const char *input) {
   if (p->folder) {
     SEGC_TRY(check_case_folder(c, p));
   } else {
-    const char *files[4] = {p->label, p->sidecar, p->stats_json, p->stats_csv};
-    for (int f = 0; f < 4; ++f)
+    const char *files[5] = {p->label, p->sidecar, p->stats_json, p->stats_csv,
+                            p->dicom_seg};
+    for (int f = 0; f < 5; ++f)
       if (files[f]) SEGC_TRY(check_file(c, "-o", files[f]));
   }
   if (p->preview) SEGC_TRY(check_file(c, "--preview", p->preview));

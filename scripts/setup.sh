@@ -13,6 +13,7 @@ packages=(
   libopenjp2-7-dev libcharls-dev         # DICOM pixel data: JPEG 2000, JPEG-LS
   dcm2niix                               # tests only: the DICOM reader's reference
   libmicrohttpd-dev                      # segserve's HTTP server
+  dicom3tools                            # tests only: dciodvfy checks the DICOM SEG
 )
 
 missing=()

@@ -105,6 +105,49 @@ static int test_stage(void) {
   return 0;
 }
 
+// --output-type with dicom-seg: the SEG's path beside (or instead of) the
+// label's.
+static void test_plan_dicom_seg(void) {
+  segc_output_layout layout = {.output = "out/ct_seg.nii.gz", .postfix = "trans",
+                               .ext = ".nii.gz", .dicom_seg = true};
+  segc_case_plan plan;
+  CHECK(segc_plan_case(&layout, "in/series", &plan) == SEGC_OK, "%s", segc_error_message());
+  CHECK(!strcmp(plan.paths.label, "out/ct_seg.nii.gz") &&
+            !strcmp(plan.paths.dicom_seg, "out/ct_seg.dcm") &&
+            !strcmp(plan.paths.sidecar, "out/ct_seg.json"),
+        "nifti,dicom-seg: %s %s", plan.paths.label, plan.paths.dicom_seg);
+  layout.output = "out/seg.dcm";
+  CHECK(segc_plan_case(&layout, "in/series", &plan) == SEGC_OK, "%s", segc_error_message());
+  CHECK(!strcmp(plan.paths.label, "out/seg.nii.gz") &&
+            !strcmp(plan.paths.dicom_seg, "out/seg.dcm"),
+        "-o .dcm: %s %s", plan.paths.label, plan.paths.dicom_seg);
+  layout.no_nifti = true;
+  CHECK(segc_plan_case(&layout, "in/series", &plan) == SEGC_OK, "%s", segc_error_message());
+  CHECK(!plan.paths.label && !strcmp(plan.paths.dicom_seg, "out/seg.dcm") &&
+            !strcmp(plan.paths.sidecar, "out/seg.json"),
+        "dicom-seg alone: %s", plan.paths.dicom_seg);
+  layout.output = "out/seg";
+  CHECK_FAILS(segc_plan_case(&layout, "in/series", &plan), SEGC_ERR_INVALID,
+              "(a DICOM SEG in .dcm)");
+  layout.no_nifti = false;
+  layout.dicom_seg = false;
+  layout.output = "out/seg.dcm";
+  CHECK_FAILS(segc_plan_case(&layout, "in/series", &plan), SEGC_ERR_INVALID,
+              ".nii.gz or .nii (with");
+  layout.dicom_seg = true;
+  layout.several = true;
+  layout.output = "out";
+  CHECK(segc_plan_case(&layout, "in/case7", &plan) == SEGC_OK, "%s", segc_error_message());
+  CHECK(!strcmp(plan.paths.label, "out/case7_trans.nii.gz") &&
+            !strcmp(plan.paths.dicom_seg, "out/case7_trans.dcm"),
+        "several: %s", plan.paths.dicom_seg);
+  layout.split = true;
+  CHECK(segc_plan_case(&layout, "in/case7", &plan) == SEGC_OK, "%s", segc_error_message());
+  CHECK(!strcmp(plan.paths.folder, "out/case7") &&
+            !strcmp(plan.paths.dicom_seg, "segmentation.dcm"),
+        "split: %s", plan.paths.dicom_seg);
+}
+
 static int test_plan(void) {
   segc_output_layout layout = {.output = "out/ct_seg.nii.gz", .stats = true,
                                .postfix = "trans", .ext = ".nii.gz",
@@ -138,6 +181,7 @@ static int test_plan(void) {
         "split layout");
   const char *inputs[3] = {"a/x.nii.gz", "b/y.nii.gz", "c/x.nii"};
   CHECK_FAILS(segc_plan_check_names(inputs, 3), SEGC_ERR_INVALID, "same case name 'x'");
+  test_plan_dicom_seg();
   return 0;
 }
 
