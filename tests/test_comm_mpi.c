@@ -257,25 +257,6 @@ static int run_rank(const char *mode, int expected_size) {
 
 // ---- the driver's side ----
 
-static const char *find_on_path(const char *program) {
-  static char found[4096];
-  const char *path = getenv("PATH");
-  if (path == NULL)
-    return NULL;
-  while (*path != '\0') {
-    size_t length = strcspn(path, ":");
-    if (length > 0 && length + strlen(program) + 2 < sizeof found) {
-      memcpy(found, path, length);
-      found[length] = '/';
-      strcpy(found + length + 1, program);
-      if (access(found, X_OK) == 0)
-        return found;
-    }
-    path += length + (path[length] == ':');
-  }
-  return NULL;
-}
-
 typedef struct {
   int exited;     // 1 when mpirun ended by itself
   int exit_code;  // its exit code, or 128 + signal
@@ -430,14 +411,12 @@ int main(int argc, char **argv) {
          "-DSEGC_MPI=ON where libopenmpi-dev is installed)\n");
   return TEST_SKIP;
 #endif
-  const char *mpirun = find_on_path("mpirun");
-  if (mpirun == NULL) {
+  char mpirun_path[4096];
+  if (!test_find_on_path("mpirun", mpirun_path, sizeof mpirun_path)) {
     printf("comm_mpi: SKIPPED: mpirun is not on PATH (apt-get install "
            "openmpi-bin)\n");
     return TEST_SKIP;
   }
-  char mpirun_path[4096];
-  snprintf(mpirun_path, sizeof mpirun_path, "%s", mpirun);
   char self[4096];
   ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
   CHECK(length > 0, "readlink /proc/self/exe");

@@ -27,18 +27,6 @@ enum { kCases = 5 };
 
 static char temp[1024], build[1024], source[1024], mpirun_exe[4096];
 
-static bool find_on_path(const char *name, char *out, size_t size) {
-  const char *path = getenv("PATH");
-  while (path && *path) {
-    const char *end = strchr(path, ':');
-    const size_t len = end ? (size_t)(end - path) : strlen(path);
-    snprintf(out, size, "%.*s/%s", (int)len, path, name);
-    if (access(out, X_OK) == 0) return true;
-    path = end ? end + 1 : NULL;
-  }
-  return false;
-}
-
 // Runs segeval with `args`, alone (ranks 0) or under mpirun -np ranks.
 static int segeval(int ranks, const char *args) {
   char command[20000];
@@ -213,7 +201,7 @@ int main(void) {
     printf("segeval_mpi: skipped: this build has no MPI (SEGC_MPI=OFF)\n");
     return 77;
   }
-  if (!find_on_path("mpirun", mpirun_exe, sizeof mpirun_exe)) {
+  if (!test_find_on_path("mpirun", mpirun_exe, sizeof mpirun_exe)) {
     printf("segeval_mpi: skipped: no mpirun on PATH (openmpi-bin)\n");
     return 77;
   }

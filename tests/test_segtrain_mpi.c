@@ -42,18 +42,6 @@ enum { kTrainCases = 6, kValCases = 2 };
 static const char *data_dir, *temp_dir;
 static char segtrain_exe[4096], mpirun_exe[4096];
 
-static bool find_on_path(const char *name, char *out, size_t size) {
-  const char *path = getenv("PATH");
-  while (path && *path) {
-    const char *end = strchr(path, ':');
-    const size_t len = end ? (size_t)(end - path) : strlen(path);
-    snprintf(out, size, "%.*s/%s", (int)len, path, name);
-    if (access(out, X_OK) == 0) return true;
-    path = end ? end + 1 : NULL;
-  }
-  return false;
-}
-
 // The run's config file: a small network, 6 training cases. No dropout: its
 // masks are drawn per sample of a batch, so W ranks at batch B and one
 // process at batch W*B would drop different channels (as in PyTorch's DDP;
@@ -360,7 +348,7 @@ int main(void) {
     printf("segtrain_mpi: skipped: this build has no MPI (SEGC_MPI=OFF)\n");
     return 77;
   }
-  if (!find_on_path("mpirun", mpirun_exe, sizeof mpirun_exe)) {
+  if (!test_find_on_path("mpirun", mpirun_exe, sizeof mpirun_exe)) {
     printf("segtrain_mpi: skipped: no mpirun on PATH (openmpi-bin)\n");
     return 77;
   }

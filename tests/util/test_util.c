@@ -134,3 +134,15 @@ void test_use_mpi_leak_suppressions(void) {
            earlier ? earlier : "", earlier && *earlier ? ":" : "", tests_dir);
   setenv("LSAN_OPTIONS", lsan_options, 1);
 }
+
+bool test_find_on_path(const char *name, char *out, size_t size) {
+  const char *path = getenv("PATH");
+  while (path && *path) {
+    const char *end = strchr(path, ':');
+    const size_t len = end ? (size_t)(end - path) : strlen(path);
+    snprintf(out, size, "%.*s/%s", (int)len, path, name);
+    if (len > 0 && access(out, X_OK) == 0) return true;
+    path = end ? end + 1 : NULL;
+  }
+  return false;
+}

@@ -65,6 +65,10 @@ int test_finish_failed(void);
 // names are matched against. Without a sanitizer the variable is unused.
 void test_use_mpi_leak_suppressions(void);
 
+// The first executable `name` on PATH into out (size bytes); false when
+// there is none (mpirun for the mpi tests, dcm2niix, ...).
+bool test_find_on_path(const char *name, char *out, size_t size);
+
 // Exit code that ctest reports as skipped.
 enum { TEST_SKIP = 77 };
 
