@@ -45,8 +45,12 @@ static int status_for(segc_status code) {
 
 static void run_one(infer_queue *q, infer_job *job, job_outcome *outcome) {
   const segc_case_options options = {
-      .names = q->names, .output_dtype = SEGC_U8, .weights = q->weights};
-  const segc_case_paths paths = {.input = job->input, .label = job->output};
+      .names = q->names, .output_dtype = SEGC_U8, .weights = q->weights,
+      .no_nifti = job->dicom_seg != NULL};
+  const segc_case_paths paths = {
+      .input = job->input,
+      .label = job->dicom_seg ? NULL : job->output,
+      .dicom_seg = job->dicom_seg};
   memset(&job->row, 0, sizeof job->row);
   segc_clear_error();
   const segc_status code = segc_infer_case(&q->model, &q->settings, &options,

@@ -17,7 +17,8 @@ typedef enum { JOB_DONE, JOB_FAILED, JOB_BUSY, JOB_STOPPING } job_outcome;
 
 typedef struct {
   const char *input;   // NIfTI CT
-  const char *output;  // where the u8 label goes (.nii.gz)
+  const char *output;  // where the u8 label goes (.nii.gz), or NULL with
+  const char *dicom_seg;  // a DICOM SEG instead (the input is a series)
   // Filled by the worker:
   segc_infer_report_row row;
   int error_status;    // 400 for bad input, 500 otherwise

@@ -1,9 +1,11 @@
-// POST /infer/{model}?image=ID&session_id=S&output=image|json|all: the
-// input is the uploaded "file" part, else the session's volume, else the
-// studies image; "params" is a JSON object (accepted, echoed nowhere). The
-// answer is MONAI Label's: output=image the label file, output=json the
-// result params, otherwise (all, or none given) a multipart/form-data body
-// with "params" (JSON) and "image" (the label file).
+// POST /infer/{model}?image=ID&session_id=S&output=image|json|all|dicom_seg:
+// the input is the uploaded "file" part, else the session's volume, else
+// the studies image; "params" is a JSON object (accepted, echoed nowhere).
+// The answer is MONAI Label's: output=image the label file, output=json the
+// result params, output=dicom_seg a DICOM SEG of the label (the input must
+// be a DICOM series folder of the studies), otherwise (all, or none given)
+// a multipart/form-data body with "params" (JSON) and "image" (the label
+// file).
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@
 
 #include "server/server.h"
 
-typedef enum { OUTPUT_ALL, OUTPUT_IMAGE, OUTPUT_JSON } output_kind;
+typedef enum { OUTPUT_ALL, OUTPUT_IMAGE, OUTPUT_JSON, OUTPUT_DICOM_SEG } output_kind;
 
 static cJSON *result_params(server_state *s, const infer_job *job) {
   cJSON *out = cJSON_CreateObject();
@@ -107,8 +109,11 @@ static enum MHD_Result run_and_answer(server_request *r, const char *input,
   server_state *s = r->server;
   char hex[33], output_path[SERVER_PATH_MAX + 64];
   if (!server_random_hex(hex)) return server_reply_error(r, 500, "no random id");
-  snprintf(output_path, sizeof output_path, "%s/label-%.12s.nii.gz", s->uploads_dir, hex);
-  infer_job job = {.input = input, .output = output_path};
+  const bool seg = output == OUTPUT_DICOM_SEG;
+  snprintf(output_path, sizeof output_path, "%s/%s-%.12s.%s", s->uploads_dir,
+           seg ? "seg" : "label", hex, seg ? "dcm" : "nii.gz");
+  infer_job job = {.input = input, .output = seg ? NULL : output_path,
+                   .dicom_seg = seg ? output_path : NULL};
   const job_outcome outcome = infer_queue_run(s->queue, &job);
   if (outcome == JOB_BUSY)
     return server_reply_error(r, 503, "inference queue is full: retry later");
@@ -133,7 +138,7 @@ static enum MHD_Result run_and_answer(server_request *r, const char *input,
     close(fd);
     return server_reply_json(r, 200, params);
   }
-  if (output == OUTPUT_IMAGE) {
+  if (output == OUTPUT_IMAGE || output == OUTPUT_DICOM_SEG) {
     cJSON_Delete(params);
     return server_reply_fd(r, fd, filename);
   }
@@ -151,10 +156,9 @@ enum MHD_Result route_infer(server_request *r, const char *model) {
   output_kind output = OUTPUT_ALL;
   if (output_text && !strcmp(output_text, "image")) output = OUTPUT_IMAGE;
   else if (output_text && !strcmp(output_text, "json")) output = OUTPUT_JSON;
-  else if (output_text && !strcmp(output_text, "dicom_seg"))
-    return server_reply_error(r, 400, "output=dicom_seg is not supported by segserve");
+  else if (output_text && !strcmp(output_text, "dicom_seg")) output = OUTPUT_DICOM_SEG;
   else if (output_text && strcmp(output_text, "all") != 0)
-    return server_reply_error(r, 422, "output must be image, json or all");
+    return server_reply_error(r, 422, "output must be image, json, all or dicom_seg");
   multipart_part *params = r->form_ready ? multipart_find(&r->form, "params") : NULL;
   if (params) {
     cJSON *parsed = params->value ? cJSON_Parse(params->value) : NULL;

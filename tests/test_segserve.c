@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/dicom_internal.h"
 #include "data/image_read.h"
 #include "data/nifti_io.h"
 #include "seginfer_test_support.h"
@@ -68,6 +69,32 @@ static void compare_series(const char *folder, const char *name) {
   }
   segc_volume_free(&series);
   segc_volume_free(&got);
+}
+
+// The server's DICOM SEG holds seginfer's: the same class, grid and frames
+// bit for bit (the UIDs are new in each).
+static void compare_segs(const char *reference_path, const char *name) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s/work/%s", temp, name);
+  segc_dicom_buffer a = {0}, b = {0};
+  segc_dicom_attributes x, y;
+  bool part10_a = false, part10_b = false;
+  const bool read =
+      segc_dicom_load(reference_path, &a, &part10_a) == SEGC_OK && part10_a &&
+      segc_dicom_parse(&a, reference_path, &x) == SEGC_OK &&
+      segc_dicom_load(path, &b, &part10_b) == SEGC_OK && part10_b &&
+      segc_dicom_parse(&b, path, &y) == SEGC_OK;
+  CHECK(read, "%s: %s", name, segc_error_message());
+  if (read)
+    CHECK(!strcmp(x.sop_class, y.sop_class) && x.rows == y.rows &&
+              x.columns == y.columns && x.frames == y.frames &&
+              x.pixel_length == y.pixel_length &&
+              !memcmp(a.dataset + x.pixel_offset, b.dataset + y.pixel_offset,
+                      x.pixel_length),
+          "%s: the server's DICOM SEG (%d frames) differs from seginfer's (%d)",
+          name, y.frames, x.frames);
+  segc_dicom_buffer_free(&a);
+  segc_dicom_buffer_free(&b);
 }
 
 static int count_entries(const char *path) {
@@ -178,8 +205,9 @@ int main(void) {
   CHECK(support_run(temp, command) == 0, "seginfer: %s", support_err);
   // The example DICOM series, when ../shared is there.
   const char *shared = getenv("SEGC_SHARED_DIR");
-  char dicom[8192] = "", dicom_reference[8192];
+  char dicom[8192] = "", dicom_reference[8192], seg_reference[8192];
   snprintf(dicom_reference, sizeof dicom_reference, "%s/reference_dicom.nii.gz", temp);
+  snprintf(seg_reference, sizeof seg_reference, "%s/reference_seg.dcm", temp);
   if (shared && *shared) {
     snprintf(dicom, sizeof dicom, "%s/data/example_ct_dicom", shared);
     struct stat st;
@@ -190,6 +218,10 @@ int main(void) {
              "%s/bin/seginfer --weights %s %s --quiet -i %s -o %s", build,
              weights, options, dicom, dicom_reference);
     CHECK(support_run(temp, command) == 0, "seginfer on the series: %s", support_err);
+    snprintf(command, sizeof command,
+             "%s/bin/seginfer --weights %s %s --quiet -i %s --output-type "
+             "dicom-seg -o %s", build, weights, options, dicom, seg_reference);
+    CHECK(support_run(temp, command) == 0, "seginfer's DICOM SEG: %s", support_err);
   } else {
     printf("segserve: the DICOM series part is skipped: no ../shared/data/example_ct_dicom\n");
   }
@@ -209,6 +241,7 @@ int main(void) {
     compare_labels(reference, outputs[i]);
   if (dicom[0]) {
     compare_labels(dicom_reference, "label_dicom.nii.gz");
+    compare_segs(seg_reference, "seg_dicom.dcm");
     compare_series(dicom, "series_download.nii.gz");
   }
   if (test_failures == 0) {

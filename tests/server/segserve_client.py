@@ -318,7 +318,7 @@ def test_datastore(server, ct, work):
     check(server.get("/info/").json()["datastore"]["total"] == 2, "info counts the datastore")
 
 
-def test_dicom_series(server, dicom, work):
+def test_dicom_series(server, dicom, ct, work):
     """A DICOM series folder in the studies folder is an image: listed,
     downloaded as the series' NIfTI, inferred on (the C test compares both
     with segc's own reading of the folder and seginfer's label on it)."""
@@ -340,6 +340,16 @@ def test_dicom_series(server, dicom, work):
         r = infer(server, "ct_dicom", {}, output="image")
         check(r.status_code == 200, f"infer ?image=ct_dicom: {r.status_code} {r.text[:200]}")
         save_label(r, work, "label_dicom.nii.gz")
+        # MONAI Label's output=dicom_seg: a DICOM SEG of the label.
+        r = infer(server, "ct_dicom", {}, output="dicom_seg")
+        check(r.status_code == 200 and r.content[128:132] == b"DICM",
+              f"infer ?image=ct_dicom&output=dicom_seg: {r.status_code} {r.content[:100]!r}")
+        with open(os.path.join(work, "seg_dicom.dcm"), "wb") as f:
+            f.write(r.content)
+        # A NIfTI has no DICOM source to refer to.
+        expect_error(infer(server, "", {}, file=ct, output="dicom_seg"), 400,
+                     "output=dicom_seg of a NIfTI upload")
+        still_serving(server, "after the refused DICOM SEG")
     finally:
         shutil.rmtree(target)
 
@@ -532,7 +542,7 @@ def main():
                   ("datastore", lambda: test_datastore(server, args.ct, args.work)),
                   ("bad requests", lambda: test_bad_requests(server, args.ct, args.work)),
                   ("load", lambda: test_load(server, args.ct)),
-                  ("DICOM series", lambda: args.dicom and test_dicom_series(server, args.dicom, args.work)),
+                  ("DICOM series", lambda: args.dicom and test_dicom_series(server, args.dicom, args.ct, args.work)),
                   ("SIGTERM", lambda: test_sigterm(server, args.ct, args.work))]
         for name, phase in phases:
             start = time.time()
