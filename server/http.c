@@ -89,6 +89,11 @@ static void take_body(server_request *r, const char *data, size_t size) {
   }
 }
 
+static bool takes_no_body(const char *method) {
+  return !strcmp(method, "GET") || !strcmp(method, "HEAD") ||
+         !strcmp(method, "DELETE");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -107,7 +112,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     pthread_mutex_lock(&s->lock);
     s->active_requests++;
     pthread_mutex_unlock(&s->lock);
-    return begin(r);
+    const enum MHD_Result begun = begin(r);
+    // GET, HEAD and DELETE take no body. MONAI Label's client repeats the
+    // last POST's Content-Length on the GETs after it (its headers dict is
+    // shared); waiting for that body would hang the request, so such a
+    // request is answered at once (libmicrohttpd then closes the
+    // connection instead of reading the body; that client opens one per
+    // request). Without a Content-Length the request goes the usual way.
+    const char *length = MHD_lookup_connection_value(
+        connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (begun != MHD_YES || !takes_no_body(method) || !length ||
+        strtoll(length, NULL, 10) <= 0)
+      return begun;
+    r->answered = true;
+    if (r->error_status)
+      return server_reply_error(r, (unsigned)r->error_status, "%s", r->error);
+    return dispatch(r);
+  }
+  if (r->answered) {  // a body nobody reads: dropped
+    *upload_data_size = 0;
+    return MHD_YES;
   }
   if (*upload_data_size > 0) {
     take_body(r, upload_data, *upload_data_size);

@@ -44,6 +44,7 @@ typedef struct {
   body_kind body;
   multipart_parser form;
   bool form_ready;
+  bool answered;              // a response is queued (bodiless methods)
   char small_body[4096];      // an application/x-www-form-urlencoded body
   size_t small_body_len;
   int64_t body_bytes;

@@ -4,7 +4,11 @@
 // and drives it as MONAI Label's client and 3D Slicer do (info, sessions,
 // datastore, infer), with bad requests, a bounded load test and SIGTERM.
 // Every label the server returned must equal seginfer's voxel for voxel.
-// With ../shared, the example DICOM series is put in the studies folder:
+// MONAI Label's own Python client drives it too, installed from PyPI into a
+// venv in the build folder (`pip install --no-deps monailabel` and requests:
+// the client needs nothing else); skipped with a message when that cannot
+// be installed. With ../shared, the example DICOM series is put in the
+// studies folder:
 // the server's NIfTI of it must hold segc's reading of the series, and its
 // label must equal seginfer's on the folder.
 // Skips (77) when segserve was not built (no libmicrohttpd) or python3
@@ -226,11 +230,25 @@ int main(void) {
     printf("segserve: the DICOM series part is skipped: no ../shared/data/example_ct_dicom\n");
   }
   if (test_failures) return test_finish_failed();
+  // MONAI Label's client in a venv kept in the build folder between runs.
+  char venv_python[4400], monailabel_flag[4500] = "";
+  snprintf(venv_python, sizeof venv_python, "%s/tests/monailabel_venv/bin/python", build);
+  snprintf(command, sizeof command,
+           "( %s -c 'import monailabel.client' || ( python3 -m venv %s/tests/monailabel_venv"
+           " && %s -m pip install -q requests && %s -m pip install -q --no-deps "
+           "monailabel==0.8.5 && %s -c 'import monailabel.client' ) ) >/dev/null 2>&1",
+           venv_python, build, venv_python, venv_python, venv_python);
+  if (system(command) == 0)
+    snprintf(monailabel_flag, sizeof monailabel_flag, " --monailabel-python %s",
+             venv_python);
+  else
+    printf("segserve: MONAI Label's own client is skipped: it could not be "
+           "installed into %s/tests/monailabel_venv (no PyPI?)\n", build);
   snprintf(command, sizeof command,
            "python3 %s/tests/server/segserve_client.py --segserve %s --weights %s "
-           "--options \"%s\" --ct %s --work %s/work%s%s",
+           "--options \"%s\" --ct %s --work %s/work%s%s%s",
            source, segserve, weights, options, ct, temp, dicom[0] ? " --dicom " : "",
-           dicom);
+           dicom, monailabel_flag);
   const int rc = support_run(temp, command);
   printf("%s", support_out);
   CHECK(rc == 0, "the client reported failures (exit %d):\n%s", rc, support_err);
@@ -239,6 +257,10 @@ int main(void) {
                            "label_sigterm.nii.gz"};
   for (size_t i = 0; i < sizeof outputs / sizeof *outputs; ++i)
     compare_labels(reference, outputs[i]);
+  if (monailabel_flag[0]) {
+    compare_labels(reference, "label_monailabel_session.nii.gz");
+    compare_labels(reference, "label_monailabel_datastore.nii.gz");
+  }
   if (dicom[0]) {
     compare_labels(dicom_reference, "label_dicom.nii.gz");
     compare_segs(seg_reference, "seg_dicom.dcm");

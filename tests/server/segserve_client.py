@@ -354,6 +354,22 @@ def test_dicom_series(server, dicom, ct, work):
         shutil.rmtree(target)
 
 
+def test_monailabel_client(server, python, ct, work):
+    """MONAI Label's own client (tests/server/monailabel_client_check.py,
+    run by the venv's python that has monailabel installed)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "monailabel_client_check.py")
+    run = subprocess.run([python, script, "--url", server.url, "--token", TOKEN,
+                          "--model", MODEL, "--ct", ct, "--work", work],
+                         capture_output=True, text=True, timeout=600)
+    print(run.stdout, end="")
+    check(run.returncode == 0,
+          f"MONAI Label's client: exit {run.returncode}: {run.stderr[-2000:]}")
+    for name in os.listdir(server.studies):
+        if name.startswith("case_monailabel"):
+            os.remove(os.path.join(server.studies, name))
+
+
 def test_bad_requests(server, ct, work):
     not_nifti = os.path.join(work, "notes.nii.gz")
     with open(not_nifti, "w") as f:
@@ -530,6 +546,8 @@ def main():
     parser.add_argument("--ct", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--dicom", default="", help="a DICOM series folder")
+    parser.add_argument("--monailabel-python", default="",
+                        help="a python that can import monailabel.client")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     server = Server(args, args.work)
@@ -543,6 +561,8 @@ def main():
                   ("bad requests", lambda: test_bad_requests(server, args.ct, args.work)),
                   ("load", lambda: test_load(server, args.ct)),
                   ("DICOM series", lambda: args.dicom and test_dicom_series(server, args.dicom, args.ct, args.work)),
+                  ("MONAI Label client", lambda: args.monailabel_python and
+                   test_monailabel_client(server, args.monailabel_python, args.ct, args.work)),
                   ("SIGTERM", lambda: test_sigterm(server, args.ct, args.work))]
         for name, phase in phases:
             start = time.time()
