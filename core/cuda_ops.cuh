@@ -11,9 +11,8 @@
 //
 // Temporaries come from the scratch arena (device memory) and may go back
 // to it as soon as the kernels that use them are launched: a later user of
-// that memory runs on the same stream, after them. (segc_cuda_copy's
-// cudaMemcpy runs on the legacy default stream, which waits for
-// cudaStreamPerThread and is waited for by it.)
+// that memory runs on the same stream, after them (segc_cuda_copy and
+// segc_cuda_memset run on that stream too).
 #ifndef SEGC_CORE_CUDA_OPS_CUH
 #define SEGC_CORE_CUDA_OPS_CUH
 

@@ -63,11 +63,6 @@ static void prepared_free(segc_conv3d_prepared *opaque) {
   free(prepared);
 }
 
-static unsigned grid_for(int64_t count) {
-  const int64_t blocks = (count + 255) / 256;
-  return (unsigned)(blocks < 1 ? 1 : blocks > 65535 ? 65535 : blocks);
-}
-
 static segc_status launched(const char *what) {
   return segc_cuda_check_last(what);
 }
@@ -101,16 +96,16 @@ static segc_status prepared_weights(segc_conv3d *layer,
   }
   const int64_t cin = layer->config.in_channels, k = layer->config.kernel;
   const float *src = (const float *)master->value.data;
-  const unsigned grid = grid_for(count);
+  const unsigned grid = segc_cuda_blocks(count);
   cudaStream_t stream = cudaStreamPerThread;
   if (dtype == SEGC_BF16)
-    conv3d_weights_to_odhwi<<<grid, 256, 0, stream>>>(
+    conv3d_weights_to_odhwi<<<grid, SEGC_CUDA_THREADS, 0, stream>>>(
         src, (__nv_bfloat16 *)copy->data, count, cin, k, values);
   else if (dtype == SEGC_F16)
-    conv3d_weights_to_odhwi<<<grid, 256, 0, stream>>>(
+    conv3d_weights_to_odhwi<<<grid, SEGC_CUDA_THREADS, 0, stream>>>(
         src, (__half *)copy->data, count, cin, k, values);
   else
-    conv3d_weights_to_odhwi<<<grid, 256, 0, stream>>>(
+    conv3d_weights_to_odhwi<<<grid, SEGC_CUDA_THREADS, 0, stream>>>(
         src, (float *)copy->data, count, cin, k, values);
   SEGC_TRY(launched("conv3d weight copy"));
   copy->version = master->version;
@@ -177,16 +172,16 @@ static segc_status f32_copy(temps *tmp, const segc_tensor *t, float **out) {
   void *p;
   SEGC_TRY(take(tmp, sizeof(float) * (size_t)count, &p));
   *out = (float *)p;
-  const unsigned grid = grid_for(count);
+  const unsigned grid = segc_cuda_blocks(count);
   cudaStream_t stream = cudaStreamPerThread;
   if (t->dtype == SEGC_BF16)
-    conv3d_to_f32_kernel<<<grid, 256, 0, stream>>>(
+    conv3d_to_f32_kernel<<<grid, SEGC_CUDA_THREADS, 0, stream>>>(
         (const __nv_bfloat16 *)t->data, *out, count);
   else if (t->dtype == SEGC_F16)
-    conv3d_to_f32_kernel<<<grid, 256, 0, stream>>>((const __half *)t->data,
+    conv3d_to_f32_kernel<<<grid, SEGC_CUDA_THREADS, 0, stream>>>((const __half *)t->data,
                                                    *out, count);
   else
-    conv3d_to_f32_kernel<<<grid, 256, 0, stream>>>((const float *)t->data,
+    conv3d_to_f32_kernel<<<grid, SEGC_CUDA_THREADS, 0, stream>>>((const float *)t->data,
                                                    *out, count);
   return launched("conv3d input conversion");
 }
@@ -198,16 +193,16 @@ static const float one = 1.0f, zero = 0.0f;
 static segc_status finish_output(const float *in, const float *bias,
                                  segc_tensor *y) {
   const int64_t count = segc_tensor_numel(y), channels = y->shape.c;
-  const unsigned grid = grid_for(count);
+  const unsigned grid = segc_cuda_blocks(count);
   cudaStream_t stream = cudaStreamPerThread;
   if (y->dtype == SEGC_BF16)
-    conv3d_finish_output<<<grid, 256, 0, stream>>>(
+    conv3d_finish_output<<<grid, SEGC_CUDA_THREADS, 0, stream>>>(
         in, bias, (__nv_bfloat16 *)y->data, count, channels);
   else if (y->dtype == SEGC_F16)
-    conv3d_finish_output<<<grid, 256, 0, stream>>>(
+    conv3d_finish_output<<<grid, SEGC_CUDA_THREADS, 0, stream>>>(
         in, bias, (__half *)y->data, count, channels);
   else
-    conv3d_finish_output<<<grid, 256, 0, stream>>>(
+    conv3d_finish_output<<<grid, SEGC_CUDA_THREADS, 0, stream>>>(
         in, bias, (float *)y->data, count, channels);
   return launched("conv3d bias and output conversion");
 }
@@ -305,7 +300,8 @@ static segc_status weight_gradient(segc_backend_context *backend,
       segc_cuda_state_of(backend)->cudnn, &one, plan->x, xs, plan->y, dys,
       plan->conv, (cudnnConvolutionBwdFilterAlgo_t)plan->algo, workspace,
       plan->workspace, &zero, plan->w, dw));
-  conv3d_grad_add_from_odhwi<<<grid_for(count), 256, 0, cudaStreamPerThread>>>(
+  conv3d_grad_add_from_odhwi<<<segc_cuda_blocks(count), SEGC_CUDA_THREADS, 0,
+                               cudaStreamPerThread>>>(
       (float *)grad->data, (const float *)dw, count,
       layer->config.in_channels, layer->config.kernel);
   return launched("conv3d weight gradient");
@@ -334,8 +330,8 @@ static segc_status bias_gradient(const segc_tensor *dy, float *db,
     conv3d_bias_partials<<<grid, block, 0, stream>>>((const float *)dy->data,
                                                      p, rows, channels);
   SEGC_TRY(launched("conv3d bias gradient"));
-  conv3d_bias_finish<<<grid_for(channels), 256, 0, stream>>>(p, db, chunks,
-                                                             channels);
+  conv3d_bias_finish<<<segc_cuda_blocks(channels), SEGC_CUDA_THREADS, 0,
+                       stream>>>(p, db, chunks, channels);
   return launched("conv3d bias gradient");
 }
 

@@ -11,6 +11,8 @@
 #include <cuda_fp16.h>
 #include <stdint.h>
 
+#include "core/cuda_ops.cuh"
+
 extern "C" {
 #include "layers/conv3d_cuda_plan.h"
 }
@@ -36,10 +38,6 @@ __device__ inline __half conv3d_from_f32<__half>(float v) {
   return __float2half_rn(v);
 }
 
-#define CONV3D_GRID_STRIDE(i, count)                                   \
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;     \
-       i < (count); i += (int64_t)gridDim.x * blockDim.x)
-
 // v rounded to the values of `dtype` (bf16, f16; f32 unchanged).
 __device__ inline float conv3d_round_to(float v, int dtype) {
   if (dtype == SEGC_BF16) return __bfloat162float(__float2bfloat16_rn(v));
@@ -53,7 +51,7 @@ template <typename T>
 __global__ void conv3d_weights_to_odhwi(const float *oidhw, T *odhwi,
                                         int64_t count, int64_t cin, int64_t k,
                                         int values_dtype) {
-  CONV3D_GRID_STRIDE(i, count) {
+  SEGC_CUDA_FOR(i, count) {
     odhwi[conv3d_cuda_odhwi_of_oidhw(i, cin, k)] =
         conv3d_from_f32<T>(conv3d_round_to(oidhw[i], values_dtype));
   }
@@ -64,21 +62,21 @@ __global__ void conv3d_grad_add_from_odhwi(float *grad_oidhw,
                                            const float *dw_odhwi,
                                            int64_t count, int64_t cin,
                                            int64_t k) {
-  CONV3D_GRID_STRIDE(i, count) {
+  SEGC_CUDA_FOR(i, count) {
     grad_oidhw[i] += dw_odhwi[conv3d_cuda_odhwi_of_oidhw(i, cin, k)];
   }
 }
 
 template <typename T>
 __global__ void conv3d_to_f32_kernel(const T *in, float *out, int64_t count) {
-  CONV3D_GRID_STRIDE(i, count) { out[i] = conv3d_to_f32(in[i]); }
+  SEGC_CUDA_FOR(i, count) { out[i] = conv3d_to_f32(in[i]); }
 }
 
 // out = (in + bias[channel]) rounded once to T; in may alias out (f32).
 template <typename T>
 __global__ void conv3d_finish_output(const float *in, const float *bias,
                                      T *out, int64_t count, int64_t channels) {
-  CONV3D_GRID_STRIDE(i, count) {
+  SEGC_CUDA_FOR(i, count) {
     float v = in[i];
     if (bias) v += bias[conv3d_cuda_channel_of(i, channels)];
     out[i] = conv3d_from_f32<T>(v);
@@ -117,7 +115,7 @@ __global__ void conv3d_bias_partials(const T *dy, float *partials,
 // db[channel] += the chunks' partial sums, in chunk order.
 __global__ void conv3d_bias_finish(const float *partials, float *db,
                                    int64_t chunks, int64_t channels) {
-  CONV3D_GRID_STRIDE(channel, channels) {
+  SEGC_CUDA_FOR(channel, channels) {
     float total = 0.0f;
     for (int64_t k = 0; k < chunks; ++k)
       total += partials[k * channels + channel];
