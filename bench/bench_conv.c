@@ -1,6 +1,7 @@
 // segbench conv: the SegResNet convolution shapes at a 96^3 window, forward,
 // backward-data and backward-weights, f32 and bf16: median times, GFLOP/s and
-// the oneDNN implementation of each pass.
+// the oneDNN implementation of each pass (direct forced); for the f32 3x3x3
+// stride-1 shapes also Winograd forced and the auto plan (conv3d.h).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,12 @@ static const double reference_f32 = 397.0, reference_bf16 = 577.0;
 enum { PASS_FORWARD, PASS_DATA, PASS_WEIGHTS, PASS_WEIGHTS_ONE_CALL, PASSES };
 
 typedef struct {
-  double seconds[PASSES];  // medians
+  double seconds[PASSES];  // medians, oneDNN's direct convolution
   const char *impl[3];
+  bool winograd_fits;      // f32 3x3x3 stride 1: Winograd measured too
+  double winograd[3];      // forward, backward-data, -weights by Winograd
+  bool planned[3];         // what the auto plan chose (true: Winograd)
+  char plan[3][160];       // the plan's line
 } shape_result;
 
 // Deterministic filler in [-0.5, 0.5) (cheap: the tensors are large).
@@ -128,11 +133,32 @@ static segc_status bench_shape(const conv_shape *s, segc_dtype dtype,
   SEGC_TRY(segc_conv3d_init(&layer, &config, &weight, s->bias ? &bias : NULL));
   pass_args args = {&layer, &x, &y, &dx, &dy, backend, PASS_FORWARD};
   segc_status status = SEGC_OK;
+  const segc_conv3d_algorithm saved = segc_conv3d_get_algorithm();
+  segc_conv3d_set_algorithm(SEGC_CONV3D_ALGO_DIRECT);
   for (int pass = 0; pass < PASSES && status == SEGC_OK; ++pass)
     status = measure(pass, &args, repeat, &out->seconds[pass]);
+  out->winograd_fits = dtype == SEGC_F32 && s->kernel == 3 && s->stride == 1;
+  if (out->winograd_fits) {
+    segc_conv3d_set_algorithm(SEGC_CONV3D_ALGO_WINOGRAD);
+    for (int pass = 0; pass < 3 && status == SEGC_OK; ++pass)
+      status = measure(pass, &args, repeat, &out->winograd[pass]);
+    // The auto plan of each pass, as a network's first call makes it.
+    segc_conv3d_set_algorithm(SEGC_CONV3D_ALGO_AUTO);
+    for (int pass = 0; pass < 3 && status == SEGC_OK; ++pass) {
+      args.pass = pass;
+      status = run_pass(&args, 0, NULL);
+      out->plan[pass][0] = 0;
+      segc_conv3d_plan_describe(&config, xs, (segc_conv3d_pass)pass,
+                                out->plan[pass], sizeof out->plan[pass]);
+      out->planned[pass] = !strncmp(out->plan[pass], "winograd", 8);
+    }
+  }
+  segc_conv3d_set_algorithm(saved);
+  segc_conv3d_set_algorithm(SEGC_CONV3D_ALGO_DIRECT);
   for (int pass = 0; pass < 3 && status == SEGC_OK; ++pass)
     status = segc_conv3d_impl_name(backend, &config, xs, dtype, dtype,
                                    (segc_conv3d_pass)pass, &out->impl[pass]);
+  segc_conv3d_set_algorithm(saved);
   segc_conv3d_destroy(&layer);
   segc_arena_reset(data);
   return status;
@@ -230,6 +256,16 @@ int segc_bench_conv(int argc, char **argv) {
              1e3 * r->seconds[PASS_WEIGHTS], gflop / r->seconds[PASS_WEIGHTS],
              1e3 * r->seconds[PASS_WEIGHTS_ONE_CALL], r->impl[0], r->impl[1],
              r->impl[2]);
+      if (r->winograd_fits)
+        for (int pass = 0; pass < 3; ++pass)
+          printf("  %-16s winograd %9.2f ms %7.1f GF/s-equivalent, %.2fx "
+                 "direct; plan: %s\n",
+                 pass == 0   ? "forward"
+                 : pass == 1 ? "backward-data"
+                             : "backward-weights",
+                 1e3 * r->winograd[pass], gflop / r->winograd[pass],
+                 r->seconds[pass] / r->winograd[pass],
+                 r->plan[pass][0] ? r->plan[pass] : "(none made)");
       for (int pass = 0; pass < 3; ++pass)
         if (strstr(r->impl[pass], "ref") || strstr(r->impl[pass], "gemm"))
           printf("  warning: %s uses oneDNN's slow path '%s'\n",
@@ -253,11 +289,15 @@ int segc_bench_conv(int argc, char **argv) {
              "%.0f GFLOP/s (target >= 85%%)\n", t ? "bf16" : "f32", rate,
              100.0 * rate / reference, reference);
       double total = 0.0, gflop = 0.0, det = 0.0, one_call = 0.0;
+      double planned = 0.0;  // forward with the auto plan's choices
       for (int i = 0; i < SHAPE_COUNT; ++i) {
         const conv_shape *s = &shapes[i];
         const segc_conv3d_config config = {s->cin, s->cout, s->kernel,
                                            s->stride, s->kernel / 2, s->bias};
         total += s->count * r[i].seconds[PASS_FORWARD];
+        planned += s->count * (r[i].winograd_fits && r[i].planned[0]
+                                   ? r[i].winograd[0]
+                                   : r[i].seconds[PASS_FORWARD]);
         det += s->count * r[i].seconds[PASS_WEIGHTS];
         one_call += s->count * r[i].seconds[PASS_WEIGHTS_ONE_CALL];
         gflop += 1e-9 * s->count *
@@ -267,6 +307,9 @@ int segc_bench_conv(int argc, char **argv) {
       printf("SegResNet forward, 32 convolutions, %.1f GFLOP, %s: %.3f s "
              "(%.1f GFLOP/s; sum of the medians times the counts)\n", gflop,
              t ? "bf16" : "f32", total, gflop / total);
+      if (!t)
+        printf("  with the auto plan (Winograd where chosen): %.3f s, %.2fx "
+               "the direct sum\n", planned, total / planned);
       printf("  backward-weights over the same 32: deterministic %.3f s, one "
              "oneDNN call %.3f s (%+.1f%%)\n", det, one_call,
              100.0 * (det / one_call - 1.0));

@@ -21,6 +21,7 @@
 #include "bench/bench_harness.h"
 #include "core/parallel.h"
 #include "infer/segresnet_predictor.h"
+#include "layers/conv3d.h"
 #include "layers/segresnet.h"
 #include "train/trainer.h"
 
@@ -31,7 +32,45 @@ typedef struct {
   segc_dtype dtype;
   segc_device device;
   bool train;
+  const char *algos;  // the CPU convolution algorithms to time, in order
 } net_options;
+
+enum { MAX_ALGOS = 3 };
+
+// Parses "direct,auto,winograd" into settings; false on an unknown name.
+static bool parse_algos(const char *list, segc_conv3d_algorithm *out,
+                        int *count) {
+  char copy[64], *state = NULL;
+  snprintf(copy, sizeof copy, "%s", list);
+  *count = 0;
+  for (char *a = strtok_r(copy, ",", &state); a;
+       a = strtok_r(NULL, ",", &state)) {
+    if (*count == MAX_ALGOS) return false;
+    if (!strcmp(a, "direct")) out[*count] = SEGC_CONV3D_ALGO_DIRECT;
+    else if (!strcmp(a, "auto")) out[*count] = SEGC_CONV3D_ALGO_AUTO;
+    else if (!strcmp(a, "winograd")) out[*count] = SEGC_CONV3D_ALGO_WINOGRAD;
+    else return false;
+    ++*count;
+  }
+  return *count > 0;
+}
+
+static const char *algo_name(segc_conv3d_algorithm a) {
+  return a == SEGC_CONV3D_ALGO_DIRECT     ? "direct"
+         : a == SEGC_CONV3D_ALGO_WINOGRAD ? "winograd"
+                                          : "auto";
+}
+
+// After the runs of several algorithms: each one's speed-up over direct.
+static void print_speedups(const char *what, const segc_conv3d_algorithm *a,
+                           const double *seconds, int count) {
+  for (int i = 0; i < count; ++i)
+    if (a[i] == SEGC_CONV3D_ALGO_DIRECT)
+      for (int j = 0; j < count; ++j)
+        if (j != i)
+          printf("  %s [%s] vs [direct]: %.2fx faster (same run)\n", what,
+                 algo_name(a[j]), seconds[i] / seconds[j]);
+}
 
 static segc_segresnet_config network_config(const net_options *o) {
   segc_segresnet_config c = segc_segresnet_bundle_config();
@@ -151,26 +190,34 @@ static int run_forward(const net_options *o) {
   segc_tensor xt = segc_tensor_view(x, input, SEGC_F32, SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
   segc_segresnet_predictor p;
   if (segc_segresnet_predictor_init(&p, &net, input, o->dtype) != SEGC_OK) goto fail;
-  segc_profile profile = {0};
-  double t[32];
-  const int runs = o->repeat < 32 ? o->repeat : 32;
-  forward_job job = {&p, &xt, &profile};
-  if (bench_time((bench_timed_job){predict_once, &job}, 1, runs, t) !=
-      SEGC_OK)
-    goto fail;
-  const double forward = bench_median(t, runs);
-  double convs;
-  if (convolutions_alone(&net, input, o, &convs) != SEGC_OK) goto fail;
-  const double gflop = segc_segresnet_forward_flops(&net, input) / 1e9;
-  printf("forward %s batch %d %d^3 (init_filters %d): %.3f s median of %d, "
-         "%.1f GFLOP, %.1f GFLOP/s; convolutions alone %.3f s; ratio %.2f; "
-         "activations peak %.2f GB; peak RSS %.2f GB\n",
-         segc_dtype_name(o->dtype), o->batch, o->size, o->init_filters, forward,
-         runs, gflop, gflop / forward, convs, forward / convs,
-         (double)p.activations.peak_bytes / 1e9,
-         (double)segc_peak_rss_bytes() / 1e9);
-  print_profile(&profile, runs);
-  fflush(stdout);
+  segc_conv3d_algorithm algos[MAX_ALGOS];
+  int algo_count;
+  if (!parse_algos(o->algos, algos, &algo_count)) goto fail;
+  double medians[MAX_ALGOS];
+  for (int a = 0; a < algo_count; ++a) {
+    segc_conv3d_set_algorithm(algos[a]);
+    segc_profile profile = {0};
+    double t[32];
+    const int runs = o->repeat < 32 ? o->repeat : 32;
+    forward_job job = {&p, &xt, &profile};
+    if (bench_time((bench_timed_job){predict_once, &job}, 1, runs, t) !=
+        SEGC_OK)
+      goto fail;
+    const double forward = medians[a] = bench_median(t, runs);
+    double convs;
+    if (convolutions_alone(&net, input, o, &convs) != SEGC_OK) goto fail;
+    const double gflop = segc_segresnet_forward_flops(&net, input) / 1e9;
+    printf("forward %s [%s] batch %d %d^3 (init_filters %d): %.3f s median of "
+           "%d, %.1f GFLOP, %.1f GFLOP/s; convolutions alone %.3f s; ratio "
+           "%.2f; activations peak %.2f GB; peak RSS %.2f GB\n",
+           segc_dtype_name(o->dtype), algo_name(algos[a]), o->batch, o->size,
+           o->init_filters, forward, runs, gflop, gflop / forward, convs,
+           forward / convs, (double)p.activations.peak_bytes / 1e9,
+           (double)segc_peak_rss_bytes() / 1e9);
+    print_profile(&profile, runs);
+    fflush(stdout);
+  }
+  print_speedups("forward", algos, medians, algo_count);
   segc_segresnet_predictor_destroy(&p);
   segc_segresnet_destroy(&net);
   free(x);
@@ -220,28 +267,38 @@ static int run_train_step(const net_options *o) {
   if (!x || !y) goto fail;
   fill_input(x, voxels);
   for (int64_t i = 0; i < voxels; ++i) y[i] = (uint8_t)((i / 977) % o->out_channels);
-  segc_profile profile = {0};
-  double t[32];
-  const int runs = o->repeat < 32 ? o->repeat : 32;
-  step_job job = {&trainer, x, y, o->batch, &profile};
-  if (bench_time((bench_timed_job){train_step_once, &job}, 1, runs, t) !=
-      SEGC_OK)
-    goto fail;
-  const double step = bench_median(t, runs);
-  const segc_shape input = segc_shape5(o->batch, 1, o->size, o->size, o->size);
-  double convs;
-  if (convolutions_alone(&net, input, o, &convs) != SEGC_OK) goto fail;
-  const double gflop = 3.0 * segc_segresnet_forward_flops(&net, input) / 1e9;
-  printf("train-step %s batch %d %d^3 (init_filters %d): %.3f s median of %d "
-         "(%.2f crops/s), ~%.0f GFLOP, %.1f GFLOP/s; convolutions forward + "
-         "backward alone %.3f s; ratio %.2f; activations peak %.2f GB; peak "
-         "RSS %.2f GB\n",
-         segc_dtype_name(o->dtype), o->batch, o->size, o->init_filters, step, runs,
-         o->batch / step, gflop, gflop / step, convs, step / convs,
-         (double)segc_trainer_peak_activation_bytes(&trainer) / 1e9,
-         (double)segc_peak_rss_bytes() / 1e9);
-  print_profile(&profile, runs);
-  fflush(stdout);
+  segc_conv3d_algorithm algos[MAX_ALGOS];
+  int algo_count;
+  if (!parse_algos(o->algos, algos, &algo_count)) goto fail;
+  double medians[MAX_ALGOS];
+  for (int a = 0; a < algo_count; ++a) {
+    segc_conv3d_set_algorithm(algos[a]);
+    segc_profile profile = {0};
+    double t[32];
+    const int runs = o->repeat < 32 ? o->repeat : 32;
+    step_job job = {&trainer, x, y, o->batch, &profile};
+    if (bench_time((bench_timed_job){train_step_once, &job}, 1, runs, t) !=
+        SEGC_OK)
+      goto fail;
+    const double step = medians[a] = bench_median(t, runs);
+    const segc_shape input =
+        segc_shape5(o->batch, 1, o->size, o->size, o->size);
+    double convs;
+    if (convolutions_alone(&net, input, o, &convs) != SEGC_OK) goto fail;
+    const double gflop = 3.0 * segc_segresnet_forward_flops(&net, input) / 1e9;
+    printf("train-step %s [%s] batch %d %d^3 (init_filters %d): %.3f s median "
+           "of %d (%.2f crops/s), ~%.0f GFLOP, %.1f GFLOP/s; convolutions "
+           "forward + backward alone %.3f s; ratio %.2f; activations peak "
+           "%.2f GB; peak RSS %.2f GB\n",
+           segc_dtype_name(o->dtype), algo_name(algos[a]), o->batch, o->size,
+           o->init_filters, step, runs, o->batch / step, gflop, gflop / step,
+           convs, step / convs,
+           (double)segc_trainer_peak_activation_bytes(&trainer) / 1e9,
+           (double)segc_peak_rss_bytes() / 1e9);
+    print_profile(&profile, runs);
+    fflush(stdout);
+  }
+  print_speedups("train-step", algos, medians, algo_count);
   segc_trainer_destroy(&trainer);
   segc_segresnet_destroy(&net);
   free(x);
@@ -265,7 +322,8 @@ static int spawn_one(const char *command, const net_options *o) {
                   (char *)segc_dtype_name(o->dtype), "--init-filters", filters,
                   "--out-channels", out, "--size", size, "--batch", batch,
                   "--repeat", repeat, "--threads", threads, "--device",
-                  (char *)segc_device_name(o->device), NULL};
+                  (char *)segc_device_name(o->device), "--algo",
+                  (char *)o->algos, NULL};
   pid_t pid;
   if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0) {
     perror("segbench: posix_spawn");
@@ -280,7 +338,10 @@ static int spawn_one(const char *command, const net_options *o) {
 }
 
 static int run(int argc, char **argv, bool train) {
-  net_options o = {32, 105, 96, 1, 3, 0, SEGC_F32, SEGC_DEVICE_CPU, train};
+  // Direct first, then the auto plan (Winograd where it is faster), timed
+  // in the same process for the ratio.
+  net_options o = {32, 105, 96, 1, 3, 0, SEGC_F32, SEGC_DEVICE_CPU, train,
+                   "direct,auto"};
   const char *dtypes = "f32,bf16", *batches = train ? "1,2" : "1";
   const char *device = "cpu";
   bool one = false;
@@ -302,6 +363,7 @@ static int run(int argc, char **argv, bool train) {
     else if (!strcmp(a, "--batch")) batches = v;
     else if (!strcmp(a, "--repeat")) o.repeat = atoi(v);
     else if (!strcmp(a, "--threads")) o.threads = atoi(v);
+    else if (!strcmp(a, "--algo")) o.algos = v;
     else {
       fprintf(stderr, "segbench: unknown option %s\n", a);
       return 2;
@@ -309,6 +371,13 @@ static int run(int argc, char **argv, bool train) {
   }
   if (o.init_filters < 8 || o.size < 8 || o.repeat < 1 || o.out_channels < 2) {
     fprintf(stderr, "segbench: bad sizes\n");
+    return 2;
+  }
+  segc_conv3d_algorithm algos[MAX_ALGOS];
+  int algo_count;
+  if (!parse_algos(o.algos, algos, &algo_count)) {
+    fprintf(stderr, "segbench: --algo: a list of direct, auto, winograd (at "
+                    "most %d)\n", MAX_ALGOS);
     return 2;
   }
   if (bench_parse_device(device, &o.device) != SEGC_OK) {

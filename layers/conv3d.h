@@ -13,6 +13,7 @@
 #define SEGC_LAYERS_CONV3D_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "autograd/graph.h"
@@ -104,6 +105,28 @@ segc_status segc_conv3d_impl_name(segc_backend_context *backend,
                                   segc_shape input, segc_dtype dtype,
                                   segc_dtype out_dtype, segc_conv3d_pass pass,
                                   const char **name);
+
+// The CPU's algorithm for f32 3x3x3 stride-1 padding-1 convolutions (all
+// three passes): oneDNN's direct convolution, Winograd F(2x2x2, 3x3x3)
+// (backward-weights F(3x3x3, 2x2x2); layers/conv3d_winograd.h),
+// or auto (the default): a plan per shape made on its first call by timing
+// both, Winograd only where clearly faster. The environment variable
+// SEGC_CONV_ALGO=auto|direct|winograd sets the starting value. Process-wide.
+typedef enum {
+  SEGC_CONV3D_ALGO_AUTO,
+  SEGC_CONV3D_ALGO_DIRECT,
+  SEGC_CONV3D_ALGO_WINOGRAD
+} segc_conv3d_algorithm;
+
+void segc_conv3d_set_algorithm(segc_conv3d_algorithm algorithm);
+segc_conv3d_algorithm segc_conv3d_get_algorithm(void);
+
+// The auto plan of a pass as one line ("winograd (piece 1x16x96x96: direct
+// 62.0 ms, winograd 30.1 ms, 2.06x)") into text; returns 0 (text untouched)
+// when no plan was made for that shape, else snprintf's count.
+int segc_conv3d_plan_describe(const segc_conv3d_config *config,
+                              segc_shape input, segc_conv3d_pass pass,
+                              char *text, size_t size);
 
 // Floating-point operations of one forward (2 per multiply-add), for the
 // benchmarks. Backward-data and backward-weights cost the same each.

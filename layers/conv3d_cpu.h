@@ -99,4 +99,50 @@ segc_status conv3d_cpu_backward_weights(segc_backend_context *backend,
                                         const segc_tensor *x,
                                         const segc_tensor *dy);
 
+// A layer's Winograd weights for one pass (conv3d_cpu_winograd.c).
+typedef struct {
+  float *data;       // conv3d_winograd_transform_weights' panels, or NULL
+  uint64_t version;  // param->version they were made from
+  const void *source;
+} conv3d_winograd_weights;
+
+void conv3d_winograd_weights_free(conv3d_winograd_weights *slot);
+
+// The direct (oneDNN) pass the plan times Winograd against: forward
+// (src x, dst y) or backward-data (src dy, dst dx), dst overwritten.
+typedef segc_status (*conv3d_direct_fn)(segc_backend_context *backend,
+                                        segc_conv3d *layer,
+                                        const segc_tensor *src,
+                                        segc_tensor *dst);
+
+// Runs the pass by Winograd when the algorithm setting and the plan say so
+// (*done true); otherwise leaves it to the caller (*done false). The first
+// call for a shape under the auto setting makes its plan.
+segc_status conv3d_cpu_winograd_try(segc_backend_context *backend,
+                                    segc_conv3d *layer,
+                                    conv3d_winograd_weights *slot,
+                                    segc_conv3d_pass pass,
+                                    const segc_tensor *src, segc_tensor *dst,
+                                    bool accumulate, conv3d_direct_fn direct,
+                                    bool *done);
+
+// The same for backward-weights (weight->grad and bias->grad +=), timed
+// against `direct` (conv3d_cpu_backward_weights).
+typedef segc_status (*conv3d_weights_fn)(segc_backend_context *backend,
+                                         segc_conv3d *layer,
+                                         const segc_tensor *x,
+                                         const segc_tensor *dy);
+segc_status conv3d_cpu_winograd_weights_try(segc_backend_context *backend,
+                                            segc_conv3d *layer,
+                                            const segc_tensor *x,
+                                            const segc_tensor *dy,
+                                            conv3d_weights_fn direct,
+                                            bool *done);
+
+// Whether the pass of this shape runs by Winograd (by the setting, or by a
+// plan already made).
+bool conv3d_cpu_winograd_planned(const segc_conv3d_config *config,
+                                 segc_shape input, segc_dtype dtype,
+                                 segc_conv3d_pass pass);
+
 #endif

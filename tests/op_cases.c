@@ -182,6 +182,8 @@ static segc_status run_conv3d(op_env *env, const op_case *oc,
                                      c->bias};
   segc_conv3d layer;
   SEGC_TRY(segc_conv3d_init(&layer, &config, &weight, c->bias ? &bias : NULL));
+  const segc_conv3d_algorithm saved_algo = segc_conv3d_get_algorithm();
+  segc_conv3d_set_algorithm(oc->conv_algo);
   segc_graph *g = &env->graph;
   g->training = true;
   segc_value *xv, *yv, *loss;
@@ -221,6 +223,7 @@ static segc_status run_conv3d(op_env *env, const op_case *oc,
                      false, rep);
   }
   segc_conv3d_destroy(&layer);
+  segc_conv3d_set_algorithm(saved_algo);
   return s;
 }
 

@@ -6,6 +6,7 @@
 #define SEGC_TESTS_OP_CASES_H
 
 #include "util/op_harness.h"
+#include "layers/conv3d.h"
 #include "util/op_reference.h"
 
 typedef enum {
@@ -27,6 +28,7 @@ typedef struct {
   segc_layout layout;
   segc_shape shape;      // input (conv3d: from `conv`)
   conv_case conv;
+  segc_conv3d_algorithm conv_algo;  // the CPU's algorithm for the case
   int groups;            // groupnorm
   bool relu, residual;   // groupnorm
   float p;               // dropout3d

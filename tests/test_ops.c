@@ -37,9 +37,17 @@ static const char *const op_names[] = {"conv3d",    "groupnorm", "relu_add",
 #define SHAPE(n, c, d, h, w) {n, c, d, h, w}
 
 // n, cin, cout, d, h, w, kernel, stride, padding, bias; dtype -> out dtype.
+// The CPU plans each 3x3x3 stride-1 f32 case (auto: Winograd or direct,
+// whichever it times faster), whatever SEGC_CONV_ALGO says.
 #define CONV(n, ci, co, d, h, w, k, s, p, b, dt, odt)                  \
   {.op = OP_CONV3D, .dtype = dt, .out_dtype = odt, .layout = NDHWC,   \
-   .conv = {n, ci, co, d, h, w, k, s, p, b}}
+   .conv = {n, ci, co, d, h, w, k, s, p, b},                          \
+   .conv_algo = SEGC_CONV3D_ALGO_AUTO}
+// The same with the CPU's algorithm forced (WINOGRAD or DIRECT).
+#define CONV_ALGO(n, ci, co, d, h, w, k, s, p, b, dt, odt, algo)        \
+  {.op = OP_CONV3D, .dtype = dt, .out_dtype = odt, .layout = NDHWC,   \
+   .conv = {n, ci, co, d, h, w, k, s, p, b},                          \
+   .conv_algo = SEGC_CONV3D_ALGO_##algo}
 #define GN(sh, lay, g, r, res, dt)                                  \
   {.op = OP_GROUPNORM, .dtype = dt, .layout = lay, .shape = sh,    \
    .groups = g, .relu = r, .residual = res}
@@ -74,6 +82,13 @@ static const op_case cases[] = {
     CONV(2, 3, 5, 4, 5, 3, 3, 1, 1, true, BF16, BF16),
     CONV(1, 2, 3, 5, 4, 6, 3, 2, 1, false, BF16, F32),
     CONV(1, 3, 2, 6, 5, 6, 3, 2, 0, true, F32, BF16),
+    // The CPU's Winograd F(2x2x2, 3x3x3) forced (forward and backward-data;
+    // backward-weights stays direct): partial tiles, channels that do not
+    // fill a panel, batch 2, a bf16 output through f32; and direct forced.
+    CONV_ALGO(2, 3, 5, 4, 5, 3, 3, 1, 1, true, F32, F32, WINOGRAD),
+    CONV_ALGO(1, 16, 20, 5, 3, 6, 3, 1, 1, false, F32, F32, WINOGRAD),
+    CONV_ALGO(1, 3, 2, 6, 5, 7, 3, 1, 1, true, F32, BF16, WINOGRAD),
+    CONV_ALGO(2, 3, 5, 4, 5, 3, 3, 1, 1, true, F32, F32, DIRECT),
     // f16 (cuDNN; skipped on the CPU): native, with a bias (through f32),
     // and into an f32 output.
     CONV(2, 3, 5, 4, 5, 3, 3, 1, 1, false, F16, F16),
@@ -133,11 +148,14 @@ static void describe(const op_case *c, const op_backend *b, char *out,
   if (c->op == OP_CONV3D) {
     const conv_case *k = &c->conv;
     snprintf(out, size, "%s %s n%lld %lld->%lld %lldx%lldx%lld k%d s%d p%d%s "
-             "%s->%s", b->name, op_names[c->op], (long long)k->n,
+             "%s->%s%s", b->name, op_names[c->op], (long long)k->n,
              (long long)k->cin, (long long)k->cout, (long long)k->d,
              (long long)k->h, (long long)k->w, k->k, k->s, k->p,
              k->bias ? " +b" : "", segc_dtype_name(c->dtype),
-             segc_dtype_name(c->out_dtype));
+             segc_dtype_name(c->out_dtype),
+             c->conv_algo == SEGC_CONV3D_ALGO_WINOGRAD ? " winograd"
+             : c->conv_algo == SEGC_CONV3D_ALGO_DIRECT ? " direct"
+                                                       : "");
     return;
   }
   int n = snprintf(out, size, "%s %s %s %s %s", b->name, op_names[c->op],

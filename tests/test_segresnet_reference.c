@@ -12,6 +12,10 @@
 // gradient passes through ~20 layers of f32 arithmetic); AdamW losses 1e-5
 // relative per step.
 //
+// ctest segresnet_reference_winograd runs it all with SEGC_CONV_ALGO=winograd
+// (every f32 3x3x3 stride-1 forward and backward-data by Winograd on the
+// CPU, layers/conv3d_winograd.h) under the same tolerances.
+//
 // `--backend cuda` (ctest segresnet_reference_cuda, label cuda) runs all of
 // it with the network, the inputs, the optimizer state and the trainer on
 // the GPU, against the same MONAI values and tolerances; it skips (77) with
