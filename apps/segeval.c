@@ -47,7 +47,11 @@ static void usage(FILE *out) {
       "                         holds several (SeriesInstanceUID)\n"
       "  --dataset-dir DIR      imagesTr/labelsTr, the last val_cases cases\n"
       "  --lowres | --highres   3.0 mm or 1.5 mm\n"
-      "  --dtype f32|bf16 --threads N --overlap F --sw-batch-size N\n"
+      "  --dtype auto|f32|bf16 --threads N --overlap F --sw-batch-size N\n"
+      "                         auto (the default unless the config sets amp):\n"
+      "                         bf16 where this CPU's bf16 convolutions\n"
+      "                         measure clearly faster, else f32; f32: exact\n"
+      "                         parity with MONAI\n"
       "  --classes K            classes incl. background (default: the\n"
       "                         network's out_channels, 105)\n"
       "  --nsd-tolerance MM     NSD tolerance (default 3; 0: no NSD)\n"
@@ -292,6 +296,19 @@ static segc_status network_case(segc_infer_model *model,
   return status;
 }
 
+// Every rank computes in the same dtype (auto measures per process); rank
+// 0 says which, once. Every rank calls it.
+static void agree_compute(const eval_run *r, segc_infer_settings *settings) {
+  segc_dtype_choice choice = {.dtype = settings->compute};
+  memcpy(choice.reason, settings->compute_reason, sizeof choice.reason);
+  if (segc_config_agree_compute(r->rows.comm, &choice) != SEGC_OK)
+    segc_comm_abort(r->rows.comm, 1, segc_error_message());
+  settings->compute = choice.dtype;
+  memcpy(settings->compute_reason, choice.reason, sizeof choice.reason);
+  if (r->rows.rank == 0 && choice.reason[0])
+    fprintf(stderr, "segeval: compute dtype: %s\n", choice.reason);
+}
+
 // Mode 2: the bundle's evaluation of the validation cases with a network
 // (the table's case names are the images). Every rank reads the datalist
 // and loads the network, then evaluates its own cases.
@@ -314,6 +331,7 @@ static void evaluate_network(const segc_config *config, const eval_args *e,
   segc_infer_settings settings = {0};
   if (status == SEGC_OK)
     status = segc_infer_settings_from_config(config, e->classes, &settings);
+  agree_compute(r, &settings);
   settings.check_network = e->check_network;
   settings.dicom_series = e->series;
   char default_weights[4096];
@@ -500,6 +518,7 @@ int main(int argc, char **argv) {
   e.labels.items = calloc((size_t)argc, sizeof(char *));
   int rc = e.preds.items && e.labels.items ? parse_args(argc, argv, &config, &e)
                                            : fail("out of memory");
+  segc_infer_dtype_default(&config);
   if (rc == 0) rc = run(&config, &e, comm);
   free(e.preds.items);
   free(e.labels.items);

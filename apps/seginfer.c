@@ -44,7 +44,10 @@ static void usage(FILE *out) {
       "                        writes them (output_postfix, separate_folder)\n"
       "  --lowres | --highres  3.0 mm or 1.5 mm network grid\n"
       "  --overlap F  --sw-batch-size N  --threads N\n"
-      "  --dtype f32|bf16      compute dtype (default: from amp in the config)\n"
+      "  --dtype auto|f32|bf16 compute dtype. auto (the default unless the\n"
+      "                        config sets amp): bf16 where this CPU's bf16\n"
+      "                        convolutions measure clearly faster, else f32;\n"
+      "                        f32: exact parity with MONAI (amp false too)\n"
       "  --output-dtype u8|f32 label file dtype (default u8; f32 is the bundle's)\n"
       "  --output-type T[,T]   nifti (default), dicom-seg, or nifti,dicom-seg.\n"
       "                        dicom-seg (DICOM series inputs only) writes a\n"
@@ -383,6 +386,7 @@ int main(int argc, char **argv) {
   run_args args = {.output_dtype = SEGC_U8, .check_network = check_network,
                    .nifti = true};
   int rc = parse_args(argc, argv, &config, &args, &inputs);
+  segc_infer_dtype_default(&config);
   segc_config_notes_print(&notes, stderr);
   segc_config_notes_free(&notes);
   if (rc == 0) rc = run(&config, &args, &inputs);

@@ -31,6 +31,7 @@ void segc_config_defaults(segc_config *config) {
       abort();
     }
   }
+  config->amp_given = false;  // the schema's default is not the user's word
 }
 
 segc_status segc_config_read_text(const char *path, char **text) {

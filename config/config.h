@@ -26,17 +26,21 @@
 #include <stdio.h>
 
 #include "core/dtype.h"
+#include "core/dtype_auto.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "dist/comm.h"
 #include "layers/segresnet.h"
 
 enum { SEGC_CONFIG_TEXT_MAX = 1024 };  // bytes of a string value, with NUL
 
 typedef enum {
   SEGC_AMP_OFF = 0,  // false: f32 everywhere
-  SEGC_AMP_ON,       // true: the bundle's setting. MONAI's amp is CUDA
-                     // autocast and does nothing on a CPU, so segc computes
-                     // in f32 on the CPU (the CUDA backend will use fp16)
+  SEGC_AMP_ON,       // true: the bundle's setting, --dtype auto. MONAI's
+                     // amp is CUDA autocast and does nothing on a CPU; segc
+                     // takes bf16 on a CPU only where it measured bf16
+                     // convolutions clearly faster (core/dtype_auto.h), f32
+                     // elsewhere and on GPUs
   SEGC_AMP_BF16,     // "bf16"
   SEGC_AMP_FP16      // "fp16": MONAI's GPU autocast dtype, with a loss scaler
 } segc_amp_mode;
@@ -103,6 +107,9 @@ typedef struct {
 
   // Precision, threads, devices.
   segc_amp_mode amp;
+  bool amp_given;          // a config file or --set named amp (or --dtype
+                           // did): else seginfer, segeval and segserve
+                           // default to auto (segc_infer_dtype_default)
   int threads;             // 0: all cores
   segc_run_device device;
   bool distributed;        // one process per device under mpirun (dist/)
@@ -213,10 +220,24 @@ const char *segc_config_model_name(const segc_config *config);
 segc_status segc_config_model_path(const segc_config *config, char *path,
                                    size_t size);
 void segc_config_sw_roi(const segc_config *config, int roi[3]);
-// f32, bf16 or f16 for activations and convolutions on the CPU: amp false
-// and true give f32 (true is a no-op on a CPU in MONAI too), "bf16" bf16,
-// "fp16" f16.
+// The dtype amp names, before --dtype auto measures anything: false and
+// true give f32, "bf16" bf16, "fp16" f16. Runs use
+// segc_config_choose_compute, where true is auto on the CPU.
 segc_dtype segc_config_compute_dtype(const segc_config *config);
+// The compute dtype of a run on `device` and the line saying why
+// (config/config_compute.c): amp false (--dtype f32) f32, the exact-parity
+// mode; "bf16" (--dtype bf16) bf16, refused on a CPU without bf16
+// convolutions; "fp16" f16 (callers map or refuse it); true (--dtype auto,
+// the inference programs' default) on the CPU segc_dtype_auto's decision
+// (core/dtype_auto.h), on a GPU f32 as before.
+segc_status segc_config_choose_compute(const segc_config *config,
+                                       segc_device device,
+                                       segc_dtype_choice *out);
+// Under mpirun each rank measures auto on its own: bf16 stays only where
+// every rank chose it, so that all ranks compute alike. A collective: every
+// rank calls it (one whose choice failed with a zeroed, f32, choice).
+segc_status segc_config_agree_compute(segc_comm *comm,
+                                      segc_dtype_choice *choice);
 // The one place `device` becomes the segc_device every arena of a run is
 // created on (core/tensor.h). "cpu": the CPU. "cuda": CUDA when this build
 // has a CUDA kernel for every op a run needs (core/backend.h's table),

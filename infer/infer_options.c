@@ -43,16 +43,23 @@ segc_option_result segc_infer_option_parse(const char *option,
       return SEGC_OPTION_BAD;
     }
   } else if (!strcmp(option, "--dtype")) {
-    const int dtype = segc_dtype_parse(value);
-    if (dtype != SEGC_F32 && dtype != SEGC_BF16) {
-      segc_fail(SEGC_ERR_INVALID, "--dtype must be f32 or bf16");
+    const int dtype = strcmp(value, "auto") ? segc_dtype_parse(value) : -2;
+    if (dtype != SEGC_F32 && dtype != SEGC_BF16 && dtype != -2) {
+      segc_fail(SEGC_ERR_INVALID, "--dtype must be auto, f32 or bf16");
       return SEGC_OPTION_BAD;
     }
-    if (segc_dnnl_require_compute((segc_dtype)dtype) != SEGC_OK)
+    if (dtype == SEGC_BF16 && segc_dnnl_require_compute(SEGC_BF16) != SEGC_OK)
       return SEGC_OPTION_BAD;  // this CPU has no bf16 convolutions
-    config->amp = dtype == SEGC_BF16 ? SEGC_AMP_BF16 : SEGC_AMP_OFF;
+    config->amp = dtype == SEGC_BF16 ? SEGC_AMP_BF16
+                  : dtype == SEGC_F32 ? SEGC_AMP_OFF
+                                      : SEGC_AMP_ON;  // auto
+    config->amp_given = true;
   } else {
     return SEGC_OPTION_NOT_MINE;
   }
   return SEGC_OPTION_TAKEN;
+}
+
+void segc_infer_dtype_default(segc_config *config) {
+  if (!config->amp_given) config->amp = SEGC_AMP_ON;
 }

@@ -252,6 +252,7 @@ static cJSON *pipeline_json(const segc_sidecar_info *info) {
   cJSON_AddStringToObject(p, "postprocessing", "argmax, inverse to the input "
                           "grid (nearest)");
   cJSON_AddStringToObject(p, "compute_dtype", segc_dtype_name(s->compute));
+  cJSON_AddStringToObject(p, "compute_dtype_reason", s->compute_reason);
   cJSON_AddStringToObject(p, "output_dtype", info->output_dtype);
   if (info->input_dim) cJSON_AddItemToObject(p, "input_shape", int3(info->input_dim));
   if (info->net_dim) cJSON_AddItemToObject(p, "network_grid", int3(info->net_dim));

@@ -26,8 +26,11 @@ segc_status segc_infer_settings_from_config(const segc_config *config,
   out->sw.padding = config->sw_padding_mode == SEGC_CONFIG_PAD_CONSTANT
                         ? SEGC_SW_PAD_ZERO
                         : SEGC_SW_PAD_REPLICATE;
-  out->compute = segc_config_compute_dtype(config);
   SEGC_TRY(segc_config_device(config, &out->device));
+  segc_dtype_choice compute;
+  SEGC_TRY(segc_config_choose_compute(config, out->device, &compute));
+  out->compute = compute.dtype;
+  memcpy(out->compute_reason, compute.reason, sizeof out->compute_reason);
   out->notes = stdout;
   out->warnings = stderr;
   if (out->compute == SEGC_F16)

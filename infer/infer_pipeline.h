@@ -24,6 +24,9 @@ typedef struct {
   double pixdim[3];      // network grid spacing (1.5 or 3.0 mm)
   segc_sw_config sw;     // roi, overlap, blending, padding, batch, cell
   segc_dtype compute;    // f32 or bf16
+  // Why (segc_config_choose_compute): "auto: f32 (this CPU has no bf16
+  // convolutions)", "f32 (--dtype f32 or amp false: exact parity)", ...
+  char compute_reason[SEGC_DTYPE_REASON_MAX];
   // Where the network, its predictor and the sliding window's accumulator
   // live (segc_config_device); only the u8 label comes back to the host.
   segc_device device;
@@ -40,8 +43,10 @@ typedef struct {
 
 // The settings a configuration implies: pixdim from highres/pixdim, the
 // sliding window from sw_roi/sw_overlap/sw_batch_size/sw_mode/
-// sw_padding_mode, the compute dtype from amp (fp16 is refused on the CPU),
-// the device from device (segc_config_device).
+// sw_padding_mode, the device from device (segc_config_device), the
+// compute dtype and its reason from amp on that device
+// (segc_config_choose_compute: true is auto on the CPU, measured once per
+// process; fp16 is refused).
 // `channels` is the output channel count the caller's labels expect (the
 // model loader refuses a checkpoint with another count). Notes go to stdout,
 // warnings to stderr.

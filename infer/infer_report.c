@@ -38,6 +38,7 @@ void segc_infer_report_print(const segc_infer_report *report, FILE *out) {
           report->threads, segc_dtype_name(s->compute), s->pixdim[0],
           s->sw.sw_batch_size, s->sw.overlap,
           s->sw.blend == SEGC_SW_GAUSSIAN ? "gaussian" : "constant");
+  fprintf(out, "Compute dtype: %s\n", s->compute_reason);
   fprintf(out,
           "| Case | Total (s) | Pre | Inferer | Invert | Post | Write | "
           "Windows | Windows/s | Peak RSS (GB) |\n"
@@ -79,6 +80,7 @@ segc_status segc_infer_report_write_json(const segc_infer_report *report,
   cJSON *root = cJSON_CreateObject();
   cJSON_AddNumberToObject(root, "threads", report->threads);
   cJSON_AddStringToObject(root, "compute_dtype", segc_dtype_name(s->compute));
+  cJSON_AddStringToObject(root, "compute_dtype_reason", s->compute_reason);
   cJSON_AddItemToObject(root, "pixdim", cJSON_CreateDoubleArray(s->pixdim, 3));
   cJSON_AddNumberToObject(root, "sw_batch_size", s->sw.sw_batch_size);
   cJSON_AddNumberToObject(root, "overlap", s->sw.overlap);

@@ -26,7 +26,8 @@ typedef struct {
 } segc_infer_report;
 
 void segc_infer_report_print(const segc_infer_report *report, FILE *out);
-// {"threads", "compute_dtype", "pixdim", "sw_batch_size", "weights",
+// {"threads", "compute_dtype", "compute_dtype_reason" (why: auto's
+//  decision or what was asked), "pixdim", "sw_batch_size", "weights",
 //  "cases": [{"name", "input", "output", "input_shape", "network_grid",
 //  "windows", "seconds": {"total", "pre", "inferer", "invert", "post",
 //  "write", "predict", "blend", "argmax"}, "windows_per_second",

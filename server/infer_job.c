@@ -73,6 +73,8 @@ static void *worker(void *arg) {
   segc_status code = segc_infer_settings_from_config(q->config, classes, &q->settings);
   q->settings.check_network = q->check_network;
   q->settings.notes = stderr;  // stdout carries the "listening on" line alone
+  if (code == SEGC_OK)  // said once: one model serves every request
+    fprintf(stderr, "segserve: compute dtype: %s\n", q->settings.compute_reason);
   if (code == SEGC_OK)
     code = segc_infer_model_load(&q->model, q->weights, q->config, &q->settings);
   pthread_mutex_lock(&q->lock);

@@ -331,6 +331,9 @@ static int test_network_mode(void) {
            "%s/ev --save-pred %s/saved",
            weights, temp, temp, temp);
   CHECK(run(args) == 0, "network mode: %s", support_err);
+  CHECK(test_contains(support_err, "segeval: compute dtype: f32 (--dtype f32 "
+                                   "or amp false: exact parity)\n"),
+        "the compute dtype is said once: %s", support_err);
   snprintf(path, sizeof path, "%s/ev/mean_dice_raw.csv", temp);
   CHECK(read_csv(path) == 3 && csv_fields[1] == 106, "2 cases in the raw CSV");
   const char *cases[2] = {"case_0001", "case_0002"};

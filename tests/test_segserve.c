@@ -257,6 +257,12 @@ int main(void) {
                            "label_sigterm.nii.gz"};
   for (size_t i = 0; i < sizeof outputs / sizeof *outputs; ++i)
     compare_labels(reference, outputs[i]);
+  static char server_err[1 << 16];
+  snprintf(command, sizeof command, "%s/work/segserve_stderr.txt", temp);
+  support_read_all(command, server_err, sizeof server_err);
+  CHECK(test_contains(server_err, "segserve: compute dtype: f32 (--dtype f32 "
+                                  "or amp false: exact parity)\n"),
+        "segserve says its compute dtype: '%s'", server_err);
   if (monailabel_flag[0]) {
     compare_labels(reference, "label_monailabel_session.nii.gz");
     compare_labels(reference, "label_monailabel_datastore.nii.gz");

@@ -146,6 +146,9 @@ static void test_resume_without_state(const char *reference) {
         last_line());
   CHECK(test_contains(err_text, "starting from scratch"),
         "it says that it starts from scratch:\n%s", err_text);
+  CHECK(test_contains(err_text, "segtrain: compute dtype: f32 (--dtype f32 or "
+                                "amp false: exact parity)\n"),
+        "it says which precision it computes in:\n%s", err_text);
   CHECK(!exists(dead_state) && !exists(dead_stage),
         "temporary files of a dead process are removed");
   CHECK(exists(live_model), "the temporary file of a live process is kept");

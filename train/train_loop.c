@@ -175,10 +175,35 @@ static segc_status share_lead_state(run_state *r) {
   return SEGC_OK;
 }
 
+// The trainer's amp: true is auto on the CPU (core/dtype_auto.h), the
+// same on every rank; said once.
+static segc_status training_amp(const segc_config *config, segc_device device,
+                                run_state *r, const segc_train_options *options,
+                                segc_amp_mode *amp) {
+  segc_dtype_choice compute;
+  SEGC_TRY(segc_config_choose_compute(config, device, &compute));
+  if (r->comm) SEGC_TRY(segc_config_agree_compute(r->comm, &compute));
+  *amp = config->amp;
+  if (config->amp == SEGC_AMP_ON && compute.dtype == SEGC_BF16)
+    *amp = SEGC_AMP_BF16;
+  if (r->lead)
+    fprintf(options->log, "segtrain: compute dtype: %s\n",
+            config->amp == SEGC_AMP_FP16
+                ? "bf16 with a loss scaler (amp \"fp16\")"
+                : compute.reason);
+  return SEGC_OK;
+}
+
 static segc_status setup(const segc_config *config,
                          const segc_train_options *options, run_state *r,
                          case_source *source) {
   SEGC_TRY(segc_config_check_training(config));
+  // The device and precision before any folder is made: a refusal (no
+  // GPU, a bad SEGC_DTYPE_AUTO) leaves nothing behind.
+  segc_device device;
+  SEGC_TRY(segc_config_device(config, &device));
+  segc_amp_mode amp;
+  SEGC_TRY(training_amp(config, device, r, options, &amp));
   if (r->lead) {
     SEGC_TRY(make_dir(config->ckpt_dir));
     SEGC_TRY(make_dir(config->output_dir));
@@ -200,8 +225,6 @@ static segc_status setup(const segc_config *config,
   if (r->lead) SEGC_TRY(segc_config_write_json(config, path));
 
   const segc_segresnet_config net_config = segc_config_network(config);
-  segc_device device;
-  SEGC_TRY(segc_config_device(config, &device));
   // On GPUs each rank takes the GPU of its local rank before allocating,
   // and the gradients go through NCCL (MPI only starts it).
   if (r->comm && device == SEGC_DEVICE_CUDA) {
@@ -218,7 +241,7 @@ static segc_status setup(const segc_config *config,
   adamw.lr = config->init_LR;
   adamw.weight_decay = config->weight_decay;
   const int64_t roi[3] = {config->roi[0], config->roi[1], config->roi[2]};
-  SEGC_TRY(segc_trainer_init(&r->trainer, &r->net, &adamw, config->amp,
+  SEGC_TRY(segc_trainer_init(&r->trainer, &r->net, &adamw, amp,
                              config->batch_size, roi, config->seed));
   r->have_trainer = true;
   if (r->comm) SEGC_TRY(segc_trainer_distribute(&r->trainer, r->comm));
@@ -289,7 +312,8 @@ static segc_status validate_epoch(const segc_config *config,
                                   const segc_train_options *options,
                                   run_state *r, int64_t epoch, float *dice) {
   segc_validation_result v;
-  SEGC_TRY(segc_validate(&r->net, config, &r->list, r->comm, &v));
+  SEGC_TRY(segc_validate(&r->net, config, r->trainer.compute, &r->list,
+                         r->comm, &v));
   *dice = (float)v.mean_dice;
   if (!r->lead) return SEGC_OK;  // rank 0 alone decides, saves and logs
   const bool better = !isnan(v.mean_dice) &&

@@ -37,6 +37,7 @@ static segc_status case_dice(const segc_volume *pred, const segc_volume *label,
 // Validates this rank's cases (rank, rank + world, ...): sum of the cases'
 // mean Dice and how many had one.
 static segc_status validate_cases(segc_segresnet *net, const segc_config *config,
+                                  segc_dtype compute,
                                   const segc_datalist *list, int rank,
                                   int world, double *sum_out, int *scored_out) {
   const int64_t count = list->count[SEGC_DATALIST_VALIDATION];
@@ -50,9 +51,6 @@ static segc_status validate_cases(segc_segresnet *net, const segc_config *config
   const segc_sw_config sw = window_settings(config);
   const segc_shape window = segc_shape5(sw.sw_batch_size, 1, sw.roi[0],
                                         sw.roi[1], sw.roi[2]);
-  // The trainer's activations: fp16 runs bf16 on the CPU (train/trainer.h).
-  segc_dtype compute = segc_config_compute_dtype(config);
-  if (compute == SEGC_F16) compute = SEGC_BF16;
   segc_segresnet_predictor predictor;
   SEGC_TRY(segc_segresnet_predictor_init(&predictor, net, window, compute));
   double sum = 0.0;
@@ -96,8 +94,8 @@ static segc_status validate_cases(segc_segresnet *net, const segc_config *config
 }
 
 segc_status segc_validate(segc_segresnet *net, const segc_config *config,
-                          const segc_datalist *list, segc_comm *comm,
-                          segc_validation_result *result) {
+                          segc_dtype compute, const segc_datalist *list,
+                          segc_comm *comm, segc_validation_result *result) {
   memset(result, 0, sizeof *result);
   result->mean_dice = NAN;
   const double t0 = segc_now();
@@ -108,7 +106,7 @@ segc_status segc_validate(segc_segresnet *net, const segc_config *config,
   double sum = 0.0;
   int scored = 0;
   segc_status status =
-      validate_cases(net, config, list, rank, world, &sum, &scored);
+      validate_cases(net, config, compute, list, rank, world, &sum, &scored);
   if (comm && world > 1) {
     // One all-reduce carries the sums and whether a rank failed, so the
     // ranks stay in step whatever happened.

@@ -23,10 +23,11 @@ typedef struct {
   double seconds;
 } segc_validation_result;
 
-// `comm` NULL: every case in this process. Otherwise collective: a failure
-// on any rank fails every rank (the others with a line saying so).
+// `compute`: the trainer's activation dtype (f32 or bf16). `comm` NULL:
+// every case in this process. Otherwise collective: a failure on any rank
+// fails every rank (the others with a line saying so).
 segc_status segc_validate(segc_segresnet *net, const segc_config *config,
-                          const segc_datalist *list, segc_comm *comm,
-                          segc_validation_result *result);
+                          segc_dtype compute, const segc_datalist *list,
+                          segc_comm *comm, segc_validation_result *result);
 
 #endif
