@@ -35,6 +35,9 @@ int segc_bench_train(int argc, char **argv);
 int segc_bench_train_ranks(int argc, char **argv);
 int segc_bench_train_ranks_worker(int argc, char **argv);
 
+// segc's forward beside PyTorch 2 and OpenVINO (bench/bench_peers.c).
+int segc_bench_peers(int argc, char **argv);
+
 // The training loader's crops per second (bench/bench_loader.c).
 int segc_bench_loader(int argc, char **argv);
 

@@ -1,4 +1,5 @@
 #include "bench/bench.h"
+#include "bench/bench_peers.h"
 
 #include <stddef.h>
 
@@ -17,5 +18,7 @@ const segc_bench_command segc_bench_commands[] = {
     {"train", segc_bench_train},
     {"loader", segc_bench_loader},
     {"train-ranks-worker", segc_bench_train_ranks_worker},
+    {"peers", segc_bench_peers},
+    {"peers-segc-worker", segc_bench_peers_segc_worker},
     {NULL, NULL},
 };
