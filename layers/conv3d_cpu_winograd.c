@@ -26,7 +26,7 @@ static const double PLAN_MARGIN = 0.9;  // Winograd's time / direct's, at most
 
 typedef struct {
   int64_t pass;  // segc_conv3d_pass
-  int64_t n, in, out, d, h, w;
+  int64_t in, out, d, h, w;  // one sample; no padding bytes (memcmp)
 } plan_key;
 
 typedef struct {
@@ -69,15 +69,20 @@ void segc_conv3d_set_algorithm(segc_conv3d_algorithm chosen) {
   algorithm_set = true;
 }
 
+// One plan per sample shape, whatever the batch: a window's logits must not
+// depend on how many windows share its batch (the sliding window's reuse of
+// constant windows relies on it), and the plan is timed on one sample.
 static plan_key make_plan_key(segc_conv3d_pass pass,
                               const segc_conv3d_config *config,
                               segc_shape input) {
-  plan_key key = {
-      pass,    input.n, config->in_channels, config->out_channels, input.d,
-      input.h, input.w};
+  plan_key key = {pass,    config->in_channels, config->out_channels,
+                  input.d, input.h,             input.w};
   return key;
 }
 
+// The plan of `key` into *out; false when there is none. A process that
+// has made MAX_PLANS plans makes no more: later shapes stay direct instead
+// of being timed on every call (*out says direct then, and true).
 static bool find_plan(const plan_key *key, plan_entry *out) {
   bool found = false;
   pthread_mutex_lock(&plans_lock);
@@ -86,6 +91,11 @@ static bool find_plan(const plan_key *key, plan_entry *out) {
       *out = plans[i];
       found = true;
     }
+  if (!found && plan_count == MAX_PLANS) {
+    memset(out, 0, sizeof *out);
+    out->key = *key;
+    found = true;
+  }
   pthread_mutex_unlock(&plans_lock);
   return found;
 }
@@ -306,6 +316,9 @@ int segc_conv3d_plan_describe(const segc_conv3d_config *config,
   plan_entry entry;
   const plan_key key = make_plan_key(pass, config, input);
   if (!find_plan(&key, &entry)) return 0;
+  if (entry.direct_s == 0.0)
+    return snprintf(text, size, "direct (no plan: %d shapes planned)",
+                    MAX_PLANS);
   const double ratio = entry.direct_s / entry.winograd_s;
   return snprintf(text, size,
                   "%s (piece 1x%lldx%lldx%lld: direct %.1f ms, winograd %.1f "
