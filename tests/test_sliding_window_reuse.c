@@ -12,10 +12,11 @@
 //    the network sees exactly the windows that are not reused, and the
 //    reused count is the one a plain re-statement here predicts. On the GPU
 //    too when there is one (the scratch arena and the logits on the device).
-// 2. SegResNet (small, random weights): a window's logits are bitwise the
-//    same computed alone or in a batch of 3 at any position (so reuse is
-//    exact with sw_batch_size > 1), and sliding-window labels with reuse
-//    are those without.
+// 2. SegResNet (the bundle's network, random weights, 32^3 windows): a
+//    constant window's logits are bitwise the same computed alone or in a
+//    batch of 3 at any position (so reuse is exact with sw_batch_size > 1),
+//    in f32 and, where the CPU has oneDNN bf16, in bf16; sliding-window
+//    labels with reuse are those without.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,18 +393,57 @@ static int check_fake(segc_device device) {
 
 enum { kRoi = 32, kNetBatch = 3 };
 
+// One call of the predictor on n windows; its logits (any dtype) copied
+// into out.
 static segc_status predict_copy(segc_segresnet_predictor *p, const float *in,
-                                int n, float *out, size_t *out_floats) {
+                                int n, unsigned char *out, size_t *out_bytes) {
   segc_tensor windows = segc_tensor_view(
       (void *)in, segc_shape5(n, 1, kRoi, kRoi, kRoi), SEGC_F32,
       SEGC_LAYOUT_NDHWC, SEGC_DEVICE_CPU);
   segc_tensor logits;
   SEGC_TRY(segc_segresnet_predict(p, &windows, &logits));
-  if (logits.dtype != SEGC_F32)
-    return SEGC_FAIL(SEGC_ERR_INTERNAL, "test: f32 logits expected");
-  *out_floats = (size_t)segc_tensor_numel(&logits);
-  memcpy(out, logits.data, sizeof(float) * *out_floats);
+  *out_bytes = segc_tensor_bytes(&logits);
+  memcpy(out, logits.data, *out_bytes);
   return SEGC_OK;
+}
+
+// A constant window's logits alone and in a batch of 3, at each position,
+// beside two random windows: the same bits.
+static int check_batch_independence(segc_segresnet *net, segc_dtype compute) {
+  segc_segresnet_predictor p;
+  CHECK_OK(segc_segresnet_predictor_init(
+      &p, net, segc_shape5(kNetBatch, 1, kRoi, kRoi, kRoi), compute));
+  const int64_t voxels = (int64_t)kRoi * kRoi * kRoi;
+  const size_t most = sizeof(float) * (size_t)(voxels * net->config.out_channels);
+  float *in = malloc(sizeof(float) * (size_t)(kNetBatch * voxels));
+  unsigned char *alone = malloc(most);
+  unsigned char *batch = malloc(most * kNetBatch);
+  size_t one = 0, all = 0;
+  for (int64_t v = 0; v < voxels; ++v) in[v] = -1.0f;
+  CHECK_OK(predict_copy(&p, in, 1, alone, &one));
+  for (int at = 0; at < kNetBatch; ++at) {
+    for (int n = 0; n < kNetBatch; ++n) {
+      if (n == at) {
+        for (int64_t v = 0; v < voxels; ++v) in[n * voxels + v] = -1.0f;
+      } else {
+        test_fill_uniform(in + n * voxels, voxels, -1.0f, 1.0f,
+                          (uint64_t)(40 + n));
+      }
+    }
+    CHECK_OK(predict_copy(&p, in, kNetBatch, batch, &all));
+    CHECK(all == one * kNetBatch &&
+              memcmp(batch + (size_t)at * one, alone, one) == 0,
+          "SegResNet (%s): a constant window's logits in a batch of %d at "
+          "%d differ from the window alone",
+          segc_dtype_name(compute), kNetBatch, at);
+  }
+  printf("SegResNet (%s, %d^3): a window's logits alone and in a batch of %d "
+         "compared bitwise\n", segc_dtype_name(compute), kRoi, kNetBatch);
+  free(in);
+  free(alone);
+  free(batch);
+  segc_segresnet_predictor_destroy(&p);
+  return 0;
 }
 
 static int check_segresnet(void) {
@@ -412,43 +452,13 @@ static int check_segresnet(void) {
   segc_segresnet net;
   CHECK_OK(segc_segresnet_create(&net, &cfg, false, SEGC_DEVICE_CPU));
   CHECK_OK(segc_segresnet_init_weights(&net, 21));
+  check_batch_independence(&net, SEGC_F32);
+  if (test_bf16_available("sliding_window_reuse"))
+    check_batch_independence(&net, SEGC_BF16);
   segc_segresnet_predictor p;
   CHECK_OK(segc_segresnet_predictor_init(
       &p, &net, segc_shape5(kNetBatch, 1, kRoi, kRoi, kRoi), SEGC_F32));
-
-  // A window's logits alone and in a batch of 3, at each position, beside
-  // two random windows: the same bits.
-  const int64_t voxels = (int64_t)kRoi * kRoi * kRoi;
-  const size_t window_logits = (size_t)(voxels * cfg.out_channels);
-  float *in = malloc(sizeof(float) * (size_t)(kNetBatch * voxels));
-  float *alone = malloc(sizeof(float) * window_logits);
-  float *batch = malloc(sizeof(float) * window_logits * kNetBatch);
   const float constant = -1.0f;
-  size_t floats = 0;
-  for (int64_t v = 0; v < voxels; ++v) in[v] = constant;
-  CHECK_OK(predict_copy(&p, in, 1, alone, &floats));
-  CHECK(floats == window_logits, "one window's logits");
-  for (int at = 0; at < kNetBatch; ++at) {
-    for (int n = 0; n < kNetBatch; ++n) {
-      if (n == at) {
-        for (int64_t v = 0; v < voxels; ++v) in[n * voxels + v] = constant;
-      } else {
-        test_fill_uniform(in + n * voxels, voxels, -1.0f, 1.0f,
-                          (uint64_t)(40 + n));
-      }
-    }
-    CHECK_OK(predict_copy(&p, in, kNetBatch, batch, &floats));
-    CHECK(memcmp(batch + (size_t)at * window_logits, alone,
-                 sizeof(float) * window_logits) == 0,
-          "SegResNet: a constant window's logits in a batch of %d at %d "
-          "differ from the window alone (max |diff| %g)",
-          kNetBatch, at,
-          test_max_abs_diff_f32(batch + (size_t)at * window_logits, alone,
-                                (int64_t)window_logits));
-  }
-  free(in);
-  free(alone);
-  free(batch);
 
   // Sliding-window labels with reuse are those without.
   const int64_t dim[3] = {60, 44, 20};
