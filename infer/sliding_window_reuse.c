@@ -66,8 +66,9 @@ segc_status segc_sw_reuse_plan(segc_sw_reuse *reuse, const segc_sw_geometry *g,
                                int capacity) {
   memset(reuse, 0, sizeof *reuse);
   reuse->windows = windows;
-  reuse->kept_index = malloc(sizeof(int32_t) * (size_t)(windows > 0 ? windows : 1));
-  uint32_t *window_bits = malloc(sizeof(uint32_t) * (size_t)(windows > 0 ? windows : 1));
+  const size_t count_or_one = (size_t)(windows > 0 ? windows : 1);
+  reuse->kept_index = malloc(sizeof(int32_t) * count_or_one);
+  uint32_t *window_bits = malloc(sizeof(uint32_t) * count_or_one);
   if (!reuse->kept_index || !window_bits) {
     free(window_bits);
     return SEGC_FAIL(SEGC_ERR_NOMEM, "sliding window: out of memory");
@@ -130,7 +131,8 @@ segc_status segc_sw_reuse_fill(segc_sw_reuse *reuse, int index,
   }
   k->filled = true;
   reuse->live_bytes += k->bytes;
-  if (reuse->live_bytes > reuse->peak_bytes) reuse->peak_bytes = reuse->live_bytes;
+  if (reuse->live_bytes > reuse->peak_bytes)
+    reuse->peak_bytes = reuse->live_bytes;
   return SEGC_OK;
 }
 
