@@ -186,7 +186,8 @@ static segc_status derive_and_write(const segc_infer_model *model,
         .network = &model->net.config,
         .output_dtype = o->split ? "u8" : segc_dtype_name(o->output_dtype),
         .input_dim = t->input_dim,
-        .net_dim = t->net_dim};
+        .net_dim = t->net_dim,
+        .sw = &t->sw};
     status = segc_write_sidecar(s->sidecar, o->names, o->selected, &sidecar);
   }
   if (status == SEGC_OK && o->stats)

@@ -249,6 +249,12 @@ static cJSON *pipeline_json(const segc_sidecar_info *info) {
                           s->sw.padding == SEGC_SW_PAD_REPLICATE ? "replicate"
                                                                   : "constant");
   cJSON_AddNumberToObject(sw, "sw_batch_size", s->sw.sw_batch_size);
+  if (info->sw) {  // constant windows blended again rather than computed
+    cJSON_AddNumberToObject(sw, "windows", info->sw->windows);
+    cJSON_AddNumberToObject(sw, "windows_computed",
+                            info->sw->windows - info->sw->windows_reused);
+    cJSON_AddNumberToObject(sw, "windows_reused", info->sw->windows_reused);
+  }
   cJSON_AddStringToObject(p, "postprocessing", "argmax, inverse to the input "
                           "grid (nearest)");
   cJSON_AddStringToObject(p, "compute_dtype", segc_dtype_name(s->compute));

@@ -64,6 +64,7 @@ typedef struct {
   const char *output_dtype;  // "u8" or "f32"
   const int64_t *input_dim;  // 3 entries
   const int64_t *net_dim;    // 3 entries
+  const segc_sw_stats *sw;   // the windows run (NULL: not recorded)
 } segc_sidecar_info;
 
 // The sidecar JSON: {"labels": {"0": "background", ...} (the classes that

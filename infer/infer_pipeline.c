@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/parallel.h"
@@ -26,6 +27,16 @@ segc_status segc_infer_settings_from_config(const segc_config *config,
   out->sw.padding = config->sw_padding_mode == SEGC_CONFIG_PAD_CONSTANT
                         ? SEGC_SW_PAD_ZERO
                         : SEGC_SW_PAD_REPLICATE;
+  // SEGC_SW_REUSE=0 sends every window through the network, constant ones
+  // too (the reuse is bitwise exact; the switch is for comparing times).
+  const char *reuse = getenv("SEGC_SW_REUSE");
+  if (reuse && !strcmp(reuse, "0")) {
+    out->sw.reuse_constant = 0;
+  } else if (reuse && strcmp(reuse, "1") != 0) {
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "SEGC_SW_REUSE must be 0 (compute every window) or 1, "
+                     "got \"%s\"", reuse);
+  }
   SEGC_TRY(segc_config_device(config, &out->device));
   segc_dtype_choice compute;
   SEGC_TRY(segc_config_choose_compute(config, out->device, &compute));

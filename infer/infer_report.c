@@ -58,13 +58,16 @@ void segc_infer_report_print(const segc_infer_report *report, FILE *out) {
     const segc_infer_timings *t = &r->timings;
     fprintf(out,
             "%s: %lldx%lldx%lld -> network grid %lldx%lldx%lld; inferer = "
-            "network %.2f s + blending %.2f s + argmax %.2f s; accumulator "
+            "network %.2f s + blending %.2f s + argmax %.2f s; windows: %d "
+            "computed, %d constant reused (kept logits %.2f GB); accumulator "
             "%.2f GB (%lld of %lld cells at peak)\n",
             r->name, (long long)t->input_dim[0], (long long)t->input_dim[1],
             (long long)t->input_dim[2], (long long)t->net_dim[0],
             (long long)t->net_dim[1], (long long)t->net_dim[2],
             t->sw.predict_seconds, t->sw.blend_seconds,
-            t->sw.finalize_seconds, (double)t->sw.accumulator_bytes / 1e9,
+            t->sw.finalize_seconds, t->sw.windows - t->sw.windows_reused,
+            t->sw.windows_reused, (double)t->sw.reuse_bytes / 1e9,
+            (double)t->sw.accumulator_bytes / 1e9,
             (long long)t->sw.peak_cells, (long long)t->sw.total_cells);
   }
 }
@@ -97,6 +100,10 @@ segc_status segc_infer_report_write_json(const segc_infer_report *report,
     cJSON_AddItemToObject(c, "input_shape", shape_json(t->input_dim));
     cJSON_AddItemToObject(c, "network_grid", shape_json(t->net_dim));
     cJSON_AddNumberToObject(c, "windows", t->sw.windows);
+    cJSON_AddNumberToObject(c, "windows_computed",
+                            t->sw.windows - t->sw.windows_reused);
+    cJSON_AddNumberToObject(c, "windows_reused", t->sw.windows_reused);
+    cJSON_AddNumberToObject(c, "reuse_bytes", (double)t->sw.reuse_bytes);
     cJSON *sec = cJSON_AddObjectToObject(c, "seconds");
     cJSON_AddNumberToObject(sec, "total", t->total);
     cJSON_AddNumberToObject(sec, "pre", t->pre);

@@ -1,6 +1,5 @@
 #include "infer/sliding_window.h"
 
-#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,81 +7,9 @@
 #include "core/backend.h"
 #include "core/parallel.h"
 #include "infer/sliding_window_kernels.h"
+#include "infer/sliding_window_reuse.h"
 
 enum { kMaxStarts = 4096, kDefaultCell = 8 };
-
-segc_sw_config segc_sw_default(int64_t channels) {
-  segc_sw_config c;
-  memset(&c, 0, sizeof c);
-  c.roi[0] = c.roi[1] = c.roi[2] = 96;
-  c.overlap = 0.25;
-  c.sw_batch_size = 1;
-  c.sigma_scale = 0.125;
-  c.channels = channels;
-  return c;
-}
-
-int segc_sw_axis_starts(int64_t size, int64_t roi, double overlap,
-                        int64_t *starts, int max_starts) {
-  // monai/inferers/utils.py _get_scan_interval and
-  // monai/data/utils.py dense_patch_slices, on the padded size.
-  int64_t interval = roi;
-  if (roi != size) {
-    interval = (int64_t)((double)roi * (1.0 - overlap));
-    if (interval < 1) interval = 1;
-  }
-  const int64_t num = (size + interval - 1) / interval;
-  int64_t count = 1;
-  for (int64_t d = 0; d < num; ++d) {
-    if (d * interval + roi >= size) {
-      count = d + 1;
-      break;
-    }
-  }
-  if (count > max_starts) count = max_starts;
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t start = i * interval;
-    const int64_t overshoot = start + roi - size;
-    if (overshoot > 0) start -= overshoot;
-    starts[i] = start;
-  }
-  return (int)count;
-}
-
-void segc_sw_importance_map(const int64_t roi[3], segc_sw_blend blend,
-                            double sigma_scale, float *map) {
-  if (blend == SEGC_SW_CONSTANT) {
-    const int64_t n = roi[0] * roi[1] * roi[2];
-    for (int64_t i = 0; i < n; ++i) map[i] = 1.0f;
-    return;
-  }
-  // compute_importance_map in monai/data/utils.py, in f32 as there: each
-  // axis exp(x^2 / (-2 sigma^2)) with x from -(r-1)/2, the product taken
-  // axis by axis, then clamped below at max(min, 1e-3).
-  float *axis[3];
-  float storage[3][1024];
-  for (int a = 0; a < 3; ++a) {
-    axis[a] = storage[a];
-    const double sigma = (double)roi[a] * sigma_scale;
-    const float denominator = (float)(-2.0 * sigma * sigma);
-    for (int64_t i = 0; i < roi[a] && i < 1024; ++i) {
-      const float x = (float)(-((double)roi[a] - 1.0) / 2.0 + (double)i);
-      axis[a][i] = expf(x * x / denominator);
-    }
-  }
-  float min_value = INFINITY;
-  for (int64_t i = 0; i < roi[0]; ++i)
-    for (int64_t j = 0; j < roi[1]; ++j)
-      for (int64_t k = 0; k < roi[2]; ++k) {
-        const float v = (axis[0][i] * axis[1][j]) * axis[2][k];
-        map[(i * roi[1] + j) * roi[2] + k] = v;
-        if (v < min_value) min_value = v;
-      }
-  const float floor_value = min_value > 1e-3f ? min_value : 1e-3f;
-  const int64_t n = roi[0] * roi[1] * roi[2];
-  for (int64_t i = 0; i < n; ++i)
-    if (map[i] < floor_value) map[i] = floor_value;
-}
 
 // The window layout: padded size, starts per axis, cells.
 typedef struct {
@@ -110,6 +37,10 @@ static segc_status make_plan(const segc_sw_config *config, const int64_t dim[3],
   if (config->sw_batch_size < 1 || config->channels < 1)
     return SEGC_FAIL(SEGC_ERR_INVALID,
                      "sliding window: sw_batch_size and channels must be >= 1");
+  if (config->reuse_constant < 0 || config->reuse_constant > SEGC_SW_REUSE_MAX)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "sliding window: reuse_constant must be in [0, %d], got %d",
+                     SEGC_SW_REUSE_MAX, config->reuse_constant);
   plan->windows = 1;
   plan->cells = 1;
   for (int a = 0; a < 3; ++a) {
@@ -233,15 +164,18 @@ static int64_t max_cells_per_window(const sw_plan *plan) {
 }
 
 // The scratch arena (on the predictor's device) holds the importance map,
-// the window batch and the cell pool, and a device backend's temporaries
-// of one kernel call at a time: at most a window's cells, each a slot
-// (int32) and its u8 labels (sliding_window_cuda.cu).
+// the window batch, the kept logits of constant windows (f32 at most), the
+// cell pool, and a device backend's temporaries of one kernel call at a
+// time: at most a window's cells, each a slot (int32) and its u8 labels
+// (sliding_window_cuda.cu).
 static size_t fixed_bytes(const sw_plan *plan, const segc_sw_config *config) {
   const size_t window = (size_t)(plan->roi[0] * plan->roi[1] * plan->roi[2]);
   const size_t cell_voxels =
       (size_t)(plan->cell[0] * plan->cell[1] * plan->cell[2]);
   return align_up(window * sizeof(float)) +                      // importance
          align_up(window * sizeof(float) * (size_t)config->sw_batch_size) +
+         (size_t)config->reuse_constant *
+             align_up(window * (size_t)config->channels * sizeof(float)) +
          align_up((size_t)max_cells_per_window(plan) *
                   (sizeof(int32_t) + cell_voxels));
 }
@@ -418,10 +352,55 @@ static segc_sw_geometry make_geometry(const sw_plan *plan, int64_t channels) {
   return g;
 }
 
+// The constant windows and the values whose logits are kept.
+static segc_status plan_reuse(const segc_sw_config *config, const sw_plan *plan,
+                              const segc_sw_geometry *g, const float *image,
+                              segc_sw_reuse *reuse) {
+  int64_t (*starts)[3] = malloc(sizeof *starts * (size_t)plan->windows);
+  if (!starts) return SEGC_FAIL(SEGC_ERR_NOMEM, "sliding window: out of memory");
+  for (int w = 0; w < plan->windows; ++w) window_start(plan, w, starts[w]);
+  const segc_status status =
+      segc_sw_reuse_plan(reuse, g, config->padding, image,
+                         (const int64_t(*)[3])starts, plan->windows,
+                         config->reuse_constant);
+  free(starts);
+  return status;
+}
+
+// Cuts the batch's windows that need the network into d->windows: all but
+// those of a kept value already computed (or being computed in this batch).
+// source[n]: the sample of the network's output that window b0 + n takes,
+// or -1 for its kept value's logits. Returns the windows to compute.
+static segc_status gather_batch(const segc_sw_config *config,
+                                const sw_plan *plan, const segc_sw_geometry *g,
+                                const float *image, device_buffers *d,
+                                segc_sw_reuse *reuse, int b0, int count,
+                                int *source, int *computed) {
+  const segc_sw_kernels *kernels = kernels_by_device[d->arena->device];
+  const int64_t window_voxels = plan->roi[0] * plan->roi[1] * plan->roi[2];
+  *computed = 0;
+  for (int n = 0; n < count; ++n) {
+    const int kept = reuse->kept_index[b0 + n];
+    if (kept >= 0 &&
+        (reuse->kept[kept].filled || reuse->kept[kept].fill_sample >= 0)) {
+      source[n] = -1;
+      continue;
+    }
+    if (kept >= 0) reuse->kept[kept].fill_sample = *computed;
+    int64_t start[3];
+    window_start(plan, b0 + n, start);
+    SEGC_TRY(kernels->extract(g, config->padding, image, start,
+                              d->windows + *computed * window_voxels));
+    source[n] = (*computed)++;
+  }
+  return SEGC_OK;
+}
+
 static segc_status run_windows(const segc_sw_config *config,
                                const sw_plan *plan, segc_predict_fn predict,
                                void *predict_context, const float *image,
                                device_buffers *d, cell_book *book,
+                               segc_sw_reuse *reuse, int *source,
                                uint8_t *labels, segc_sw_stats *stats) {
   const segc_device device = d->arena->device;
   const segc_sw_kernels *kernels = kernels_by_device[device];
@@ -430,6 +409,7 @@ static segc_status run_windows(const segc_sw_config *config,
   const int batch = config->sw_batch_size;
   int64_t peak = 0;
   SEGC_TRY(make_book(plan, batch, book, &peak));
+  SEGC_TRY(plan_reuse(config, plan, &g, image, reuse));
   d->weight_bytes = sizeof(float) * (size_t)window_voxels;
   d->window_bytes = sizeof(float) * (size_t)(window_voxels * batch);
   d->pool_bytes = sizeof(float) * g.cell_floats * (size_t)peak;
@@ -441,32 +421,47 @@ static segc_status run_windows(const segc_sw_config *config,
 
   for (int b0 = 0; b0 < plan->windows; b0 += batch) {
     const int count = b0 + batch <= plan->windows ? batch : plan->windows - b0;
-    int64_t start[3];
-    for (int n = 0; n < count; ++n) {
-      window_start(plan, b0 + n, start);
-      SEGC_TRY(kernels->extract(&g, config->padding, image, start,
-                                d->windows + n * window_voxels));
-    }
-    segc_tensor in = segc_tensor_view(
-        d->windows, segc_shape5(count, 1, plan->roi[0], plan->roi[1], plan->roi[2]),
-        SEGC_F32, SEGC_LAYOUT_NDHWC, device);
+    int computed = 0;
+    SEGC_TRY(gather_batch(config, plan, &g, image, d, reuse, b0, count, source,
+                          &computed));
     segc_tensor out;
+    memset(&out, 0, sizeof out);
     double t0 = segc_now();
-    SEGC_TRY(predict(predict_context, &in, &out));
+    if (computed > 0) {
+      segc_tensor in = segc_tensor_view(
+          d->windows,
+          segc_shape5(computed, 1, plan->roi[0], plan->roi[1], plan->roi[2]),
+          SEGC_F32, SEGC_LAYOUT_NDHWC, device);
+      SEGC_TRY(predict(predict_context, &in, &out));
+    }
     double t1 = segc_now();
-    SEGC_TRY(check_logits(&out,
-                          segc_shape5(count, config->channels, plan->roi[0],
-                                      plan->roi[1], plan->roi[2]),
-                          device));
+    if (computed > 0)
+      SEGC_TRY(check_logits(&out,
+                            segc_shape5(computed, config->channels,
+                                        plan->roi[0], plan->roi[1],
+                                        plan->roi[2]),
+                            device));
+    for (int k = 0; k < reuse->kept_count; ++k) {
+      if (reuse->kept[k].fill_sample < 0) continue;
+      SEGC_TRY(segc_sw_reuse_fill(reuse, k, d->arena, &out,
+                                  reuse->kept[k].fill_sample));
+      reuse->kept[k].fill_sample = -1;
+    }
+    int64_t start[3];
     for (int n = 0; n < count; ++n) {
       window_start(plan, b0 + n, start);
       segc_sw_window_cells cells;
       int64_t opened = 0;
       SEGC_TRY(open_cells(plan, book, start, &cells, &opened));
       SEGC_TRY(kernels->clear(d->arena, &g, d->pool, book->opened, opened));
-      const segc_tensor window_logits = segc_tensor_sample(&out, n);
+      const int kept = reuse->kept_index[b0 + n];
+      const segc_tensor window_logits =
+          source[n] >= 0 ? segc_tensor_sample(&out, source[n])
+                         : reuse->kept[kept].logits;
       SEGC_TRY(kernels->blend(d->arena, &g, start, d->weights, &window_logits,
                               d->pool, &cells));
+      if (source[n] < 0) stats->windows_reused++;
+      if (kept >= 0) segc_sw_reuse_blended(reuse, kept, d->arena);
     }
     double t2 = segc_now();
     for (int n = 0; n < count; ++n) {
@@ -487,6 +482,7 @@ static segc_status run_windows(const segc_sw_config *config,
                      "sliding window: %lld cells never finished",
                      (long long)book->live);
   stats->windows = plan->windows;
+  stats->reuse_bytes = reuse->peak_bytes;
   stats->peak_cells = book->peak_live;
   stats->total_cells = plan->cells;
   stats->accumulator_bytes = d->pool_bytes;
@@ -520,10 +516,16 @@ segc_status segc_sliding_window_argmax(const segc_sw_config *config,
     memcpy(labels->affine, image->affine, sizeof labels->affine);
     device_buffers d = {.arena = scratch};
     cell_book book = {0};
-    status = run_windows(config, plan, predict, predict_context, image->data,
-                         &d, &book, labels->data, stats);
+    segc_sw_reuse reuse = {0};
+    int *source = malloc(sizeof(int) * (size_t)config->sw_batch_size);
+    status = source ? run_windows(config, plan, predict, predict_context,
+                                  image->data, &d, &book, &reuse, source,
+                                  labels->data, stats)
+                    : SEGC_FAIL(SEGC_ERR_NOMEM, "sliding window: out of memory");
+    segc_sw_reuse_free(&reuse, scratch);
     give_back(&d);
     free_book(&book);
+    free(source);
     if (status != SEGC_OK) segc_volume_free(labels);
   }
   free_plan(plan);

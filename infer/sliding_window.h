@@ -33,6 +33,8 @@ typedef segc_status (*segc_predict_fn)(void *context,
                                        const segc_tensor *windows,
                                        segc_tensor *logits);
 
+enum { SEGC_SW_REUSE_MAX = 4, SEGC_SW_REUSE_DEFAULT = 2 };
+
 typedef enum {
   SEGC_SW_GAUSSIAN = 0,  // the bundle's inference (mode "gaussian")
   SEGC_SW_CONSTANT       // MONAI's default, used by the bundle's validation
@@ -53,17 +55,29 @@ typedef struct {
   int64_t channels;      // K, the network's output channels
   int64_t cell[3];       // accumulator cell size (0: default 8); a cell as
                          // large as the volume gives the unstreamed result
+  // Windows whose input is one value throughout (padding, air outside the
+  // scanner's field of view) give the same logits wherever they lie: the
+  // logits of up to this many such values are kept (on the scratch device,
+  // one window of logits each) and blended again for every later window of
+  // the same value, bitwise the result of computing each. 0: every window
+  // goes through the network. At most SEGC_SW_REUSE_MAX.
+  int reuse_constant;
   // Called after each batch of windows (may be NULL).
   void (*progress)(void *context, int done, int total);
   void *progress_context;
 } segc_sw_config;
 
 // The bundle's inference settings: roi 96^3, overlap 0.25, sw_batch_size 1,
-// gaussian blending with sigma 0.125, replicate padding.
+// gaussian blending with sigma 0.125, replicate padding; constant windows
+// reused (SEGC_SW_REUSE_DEFAULT values).
 segc_sw_config segc_sw_default(int64_t channels);
 
 typedef struct {
-  int windows;
+  int windows;              // all windows placed
+  int windows_reused;       // of those, blended from a kept constant window
+                            // (windows - windows_reused went through the
+                            // network)
+  size_t reuse_bytes;       // the kept logits at their peak
   double predict_seconds;   // inside the predictor
   double blend_seconds;     // accumulating window outputs
   double finalize_seconds;  // argmax of finished cells
@@ -86,7 +100,8 @@ segc_status segc_sliding_window_argmax(const segc_sw_config *config,
                                        segc_volume *labels,
                                        segc_sw_stats *stats);
 
-// Bytes segc_sliding_window_argmax will take from `scratch` for this image.
+// Bytes segc_sliding_window_argmax will take from `scratch` for this image
+// (the kept logits of constant windows counted as f32, the widest dtype).
 segc_status segc_sw_scratch_bytes(const segc_sw_config *config,
                                   const int64_t dim[3], size_t *bytes);
 
