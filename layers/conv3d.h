@@ -111,7 +111,8 @@ segc_status segc_conv3d_impl_name(segc_backend_context *backend,
 // (backward-weights F(3x3x3, 2x2x2); layers/conv3d_winograd.h),
 // or auto (the default): a plan per shape made on its first call by timing
 // both, Winograd only where clearly faster. The environment variable
-// SEGC_CONV_ALGO=auto|direct|winograd sets the starting value. Process-wide.
+// SEGC_CONV_ALGO=auto|direct|winograd sets the starting value (any other
+// value fails those convolutions with a one-line error). Process-wide.
 typedef enum {
   SEGC_CONV3D_ALGO_AUTO,
   SEGC_CONV3D_ALGO_DIRECT,

@@ -43,6 +43,7 @@ static int plan_count;
 static pthread_once_t algorithm_once = PTHREAD_ONCE_INIT;
 static segc_conv3d_algorithm algorithm = SEGC_CONV3D_ALGO_AUTO;
 static bool algorithm_set;
+static char bad_env[64];  // an SEGC_CONV_ALGO that is none of the three
 
 static void read_algorithm_env(void) {
   const char *env = getenv("SEGC_CONV_ALGO");
@@ -52,10 +53,19 @@ static void read_algorithm_env(void) {
   else if (!strcmp(env, "winograd"))
     algorithm = SEGC_CONV3D_ALGO_WINOGRAD;
   else if (strcmp(env, "auto"))
-    fprintf(stderr,
-            "segc: SEGC_CONV_ALGO=%s is not auto, direct or winograd; using "
-            "auto\n",
-            env);
+    snprintf(bad_env, sizeof bad_env, "%s", env);
+}
+
+// A misspelt SEGC_CONV_ALGO fails the first convolution that could use it
+// (one line), rather than silently timing plans the user meant to avoid.
+static segc_status check_algorithm_env(void) {
+  pthread_once(&algorithm_once, read_algorithm_env);
+  if (bad_env[0] && !algorithm_set)
+    return SEGC_FAIL(SEGC_ERR_INVALID,
+                     "SEGC_CONV_ALGO must be auto, direct or winograd, got "
+                     "\"%s\"",
+                     bad_env);
+  return SEGC_OK;
 }
 
 segc_conv3d_algorithm segc_conv3d_get_algorithm(void) {
@@ -206,6 +216,7 @@ segc_status conv3d_cpu_winograd_try(segc_backend_context *backend,
                                     bool accumulate, conv3d_direct_fn direct,
                                     bool *done) {
   *done = false;
+  SEGC_TRY(check_algorithm_env());
   const segc_conv3d_algorithm chosen = segc_conv3d_get_algorithm();
   if (chosen == SEGC_CONV3D_ALGO_DIRECT || !eligible(layer, src, dst))
     return SEGC_OK;
@@ -276,6 +287,7 @@ segc_status conv3d_cpu_winograd_weights_try(
     segc_backend_context *backend, segc_conv3d *layer, const segc_tensor *x,
     const segc_tensor *dy, conv3d_weights_fn direct, bool *done) {
   *done = false;
+  SEGC_TRY(check_algorithm_env());
   const segc_conv3d_algorithm chosen = segc_conv3d_get_algorithm();
   if (chosen == SEGC_CONV3D_ALGO_DIRECT ||
       !conv3d_winograd_fits(&layer->config) || x->dtype != SEGC_F32 ||

@@ -146,6 +146,20 @@ static int test_errors(const char *weights, const char *nan_weights,
            input, common, missing_output);
   expect_error("no output folder", args, missing_output,
                "no_such_folder/out.f32");
+  // A misspelt CPU convolution algorithm (layers/conv3d.h): one line naming
+  // the variable, nothing written.
+  const char *algo = getenv("SEGC_CONV_ALGO");
+  char saved_algo[64];
+  snprintf(saved_algo, sizeof saved_algo, "%s", algo ? algo : "");
+  setenv("SEGC_CONV_ALGO", "fast", 1);
+  snprintf(args, sizeof args, "--weights %s --input %s %s --output %s", weights,
+           input, common, output);
+  expect_error("misspelt SEGC_CONV_ALGO", args, output,
+               "SEGC_CONV_ALGO must be auto, direct or winograd, got \"fast\"");
+  if (algo)
+    setenv("SEGC_CONV_ALGO", saved_algo, 1);
+  else
+    unsetenv("SEGC_CONV_ALGO");
   return 0;
 }
 
