@@ -85,8 +85,10 @@ void bench_run_seginfer(const bench_setup *setup, const char *input,
   char report[8192], command[32768];
   snprintf(run->label_path, sizeof run->label_path, "%s/out/%s_%s_%s.nii.gz",
            setup->cache, tag, lowres ? "lowres" : "highres", dtype);
-  snprintf(report, sizeof report, "%s/out/%s_%s_%s.json", setup->cache, tag,
-           lowres ? "lowres" : "highres", dtype);
+  // Not <label>.json: that is the label's sidecar, which seginfer refuses to
+  // overwrite with the report.
+  snprintf(report, sizeof report, "%s/out/%s_%s_%s.report.json",
+           setup->cache, tag, lowres ? "lowres" : "highres", dtype);
   snprintf(command, sizeof command,
            "'%s/seginfer' --weights '%s' --%s --dtype %s --threads %d --quiet "
            "--set device=%s -i '%s' -o '%s' --report '%s' >/dev/null "
