@@ -62,3 +62,11 @@ segc_status bench_parse_device(const char *name, segc_device *device) {
                      name);
   return segc_config_device(&config, device);
 }
+
+bool bench_listed(const char *list, const char *name) {
+  const size_t n = strlen(name);
+  for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+    if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+      return true;
+  return false;
+}

@@ -6,6 +6,8 @@
 #ifndef SEGC_BENCH_BENCH_HARNESS_H
 #define SEGC_BENCH_BENCH_HARNESS_H
 
+#include <stdbool.h>
+
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -40,6 +42,9 @@ double bench_median(double *values, int count);
 // --device NAME for the benchmarks: "cpu", "cuda" or "auto", resolved as the
 // config's `device` is (segc_config_device): cuda is refused with the
 // supports table's message where this build has no CUDA kernels.
+// Whether `name` is one item of a comma-separated list ("f32,bf16").
+bool bench_listed(const char *list, const char *name);
+
 segc_status bench_parse_device(const char *name, segc_device *device);
 
 #endif

@@ -52,14 +52,6 @@ static void print_row(const char *input, const char *res, const char *who,
          r->write, rate, r->peak_rss_bytes / 1e9);
 }
 
-static bool listed(const char *list, const char *name) {
-  const size_t n = strlen(name);
-  for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
-    if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
-      return true;
-  return false;
-}
-
 static void verdict(const char *what, double value, double target,
                     const char *unit) {
   printf("  %s: %.4g%s (target >= %.4g%s: %s)\n", what, value, unit, target,
@@ -116,7 +108,7 @@ int segc_bench_infer(int argc, char **argv) {
     fprintf(stderr, "segbench infer: error: %s not found (--shared DIR)\n", list[0].path);
     return 1;
   }
-  if (listed(inputs, "512") &&
+  if (bench_listed(inputs, "512") &&
       bench_ensure_resampled(&setup, list[0].path, list[1].path) != SEGC_OK) {
     fprintf(stderr, "segbench infer: error: %s\n", segc_error_message());
     return 1;
@@ -138,21 +130,21 @@ int segc_bench_infer(int argc, char **argv) {
   char summary[8][512];
   int summaries = 0;
   for (int in = 0; in < 2; ++in) {
-    if (!listed(inputs, in == 0 ? "example" : "512")) continue;
+    if (!bench_listed(inputs, in == 0 ? "example" : "512")) continue;
     for (int res = 0; res < 2; ++res) {
       const bool lowres = res == 0;
       const char *res_name = lowres ? "lowres" : "highres";
-      if (!listed(resolutions, res_name)) continue;
+      if (!bench_listed(resolutions, res_name)) continue;
       bench_run f32 = {0}, bf16 = {0}, ref = {0};
-      if (listed(dtypes, "f32")) {
+      if (bench_listed(dtypes, "f32")) {
         bench_run_seginfer(&setup, list[in].path, list[in].tag, lowres, "f32", &f32);
         print_row(list[in].tag, res_name, "segc f32", &f32);
         fflush(stdout);
       }
-      if (listed(dtypes, "bf16") && strcmp(setup.device, "cuda") != 0 &&
+      if (bench_listed(dtypes, "bf16") && strcmp(setup.device, "cuda") != 0 &&
           segc_dnnl_require_compute(SEGC_BF16) != SEGC_OK) {
         printf("segc bf16: skipped: %s\n", segc_error_message());
-      } else if (listed(dtypes, "bf16")) {
+      } else if (bench_listed(dtypes, "bf16")) {
         bench_run_seginfer(&setup, list[in].path, list[in].tag, lowres, "bf16", &bf16);
         print_row(list[in].tag, res_name, "segc bf16", &bf16);
         fflush(stdout);

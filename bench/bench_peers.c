@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/bench_harness.h"
 #include "bench/bench_peers.h"
 #include "core/dnnl_context.h"
 #include "core/parallel.h"
@@ -72,14 +73,6 @@ __attribute__((format(printf, 3, 4))) static void path_printf(char *out, size_t 
   va_start(args, format);
   vsnprintf(out, size, format, args);
   va_end(args);
-}
-
-static bool listed(const char *list, const char *name) {
-  const size_t n = strlen(name);
-  for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
-    if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
-      return true;
-  return false;
 }
 
 // The first non-empty line of `path` that starts with `prefix` (with prefix
@@ -371,9 +364,9 @@ int segc_bench_peers(int argc, char **argv) {
   char versions[1024] = "";
   for (int k = 0; k < kKindCount; ++k) {
     const bool segc = k == 0;
-    if (!segc && !listed(o.peers, kKinds[k].name)) continue;
+    if (!segc && !bench_listed(o.peers, kKinds[k].name)) continue;
     for (int d = 0; d < 2; ++d) {
-      if (!listed(o.dtypes, dtypes[d])) continue;
+      if (!bench_listed(o.dtypes, dtypes[d])) continue;
       row_result r;
       if (!segc && python_note[0]) {
         memset(&r, 0, sizeof r);

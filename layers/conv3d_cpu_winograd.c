@@ -25,7 +25,7 @@ enum { PLAN_DEPTH = 16, MAX_PLANS = 256 };
 static const double PLAN_MARGIN = 0.9;  // Winograd's time / direct's, at most
 
 typedef struct {
-  int64_t pass;  // segc_conv3d_pass
+  int64_t pass;              // segc_conv3d_pass
   int64_t in, out, d, h, w;  // one sample; no padding bytes (memcmp)
 } plan_key;
 
@@ -85,8 +85,9 @@ void segc_conv3d_set_algorithm(segc_conv3d_algorithm chosen) {
 static plan_key make_plan_key(segc_conv3d_pass pass,
                               const segc_conv3d_config *config,
                               segc_shape input) {
-  plan_key key = {pass,    config->in_channels, config->out_channels,
-                  input.d, input.h,             input.w};
+  plan_key key = {
+      pass,   config->in_channels, config->out_channels, input.d, input.h,
+      input.w};
   return key;
 }
 
@@ -171,34 +172,65 @@ static segc_status run_winograd(segc_backend_context *backend,
                              accumulate);
 }
 
-// Times both algorithms on a piece of the real tensors.
-static segc_status measure(segc_backend_context *backend, segc_conv3d *layer,
-                           conv3d_winograd_weights *slot, segc_conv3d_pass pass,
-                           const segc_tensor *src, const segc_tensor *dst,
-                           conv3d_direct_fn direct, plan_entry *entry) {
-  segc_tensor piece_src = *src, piece_dst = *dst;
-  const int64_t depth = src->shape.d < PLAN_DEPTH ? src->shape.d : PLAN_DEPTH;
-  piece_src.shape.n = piece_dst.shape.n = 1;
-  piece_src.shape.d = piece_dst.shape.d = depth;
-  segc_arena *scratch = backend->scratch;
-  SEGC_TRY(segc_arena_tensor(scratch, piece_dst.shape, SEGC_F32,
-                             SEGC_LAYOUT_NDHWC, &piece_dst));
+// One timed run of a pass on a piece: Winograd or direct.
+typedef segc_status (*piece_run)(void *context, bool winograd);
+
+// The first sample's first PLAN_DEPTH planes: what a plan is timed on.
+static segc_shape piece_of(segc_shape s) {
+  s.n = 1;
+  s.d = s.d < PLAN_DEPTH ? s.d : PLAN_DEPTH;
+  return s;
+}
+
+// Best of two runs of each algorithm, alternating, into the plan.
+static segc_status time_both(piece_run run, void *context, int64_t depth,
+                             plan_entry *entry) {
   segc_status status = SEGC_OK;
   double best[2] = {1e300, 1e300};  // direct, Winograd
-  for (int run = 0; run < 4 && status == SEGC_OK; ++run) {
-    const int which = run % 2;
+  for (int r = 0; r < 4 && status == SEGC_OK; ++r) {
+    const int which = r % 2;
     const double start = segc_now();
-    status = which ? run_winograd(backend, layer, slot, pass, &piece_src,
-                                  &piece_dst, false)
-                   : direct(backend, layer, &piece_src, &piece_dst);
+    status = run(context, which);
     const double seconds = segc_now() - start;
     if (seconds < best[which]) best[which] = seconds;
   }
-  segc_arena_free_tensor(scratch, &piece_dst);
   entry->direct_s = best[0];
   entry->winograd_s = best[1];
   entry->piece_d = depth;
   entry->winograd = best[1] < PLAN_MARGIN * best[0];
+  return status;
+}
+
+typedef struct {
+  segc_backend_context *backend;
+  segc_conv3d *layer;
+  conv3d_winograd_weights *slot;
+  segc_conv3d_pass pass;
+  segc_tensor src, dst;  // the pieces
+  conv3d_direct_fn direct;
+} pass_piece;
+
+static segc_status run_pass_piece(void *context, bool winograd) {
+  pass_piece *p = context;
+  return winograd ? run_winograd(p->backend, p->layer, p->slot, p->pass,
+                                 &p->src, &p->dst, false)
+                  : p->direct(p->backend, p->layer, &p->src, &p->dst);
+}
+
+// Times both algorithms of forward or backward-data on a piece of the real
+// tensors, into a scratch output.
+static segc_status measure(segc_backend_context *backend, segc_conv3d *layer,
+                           conv3d_winograd_weights *slot, segc_conv3d_pass pass,
+                           const segc_tensor *src, const segc_tensor *dst,
+                           conv3d_direct_fn direct, plan_entry *entry) {
+  pass_piece p = {backend, layer, slot, pass, *src, *dst, direct};
+  p.src.shape = piece_of(src->shape);
+  segc_arena *scratch = backend->scratch;
+  SEGC_TRY(segc_arena_tensor(scratch, piece_of(dst->shape), SEGC_F32,
+                             SEGC_LAYOUT_NDHWC, &p.dst));
+  const segc_status status =
+      time_both(run_pass_piece, &p, p.src.shape.d, entry);
+  segc_arena_free_tensor(scratch, &p.dst);
   return status;
 }
 
@@ -235,51 +267,51 @@ segc_status conv3d_cpu_winograd_try(segc_backend_context *backend,
   return SEGC_OK;
 }
 
+typedef struct {
+  segc_backend_context *backend;
+  segc_conv3d *layer;
+  segc_tensor x, dy;  // the pieces
+  conv3d_weights_fn direct;
+} weights_piece;
+
+static segc_status run_weights_piece(void *context, bool winograd) {
+  weights_piece *p = context;
+  const segc_conv3d *layer = p->layer;
+  return winograd ? conv3d_winograd_weight_grad(
+                        p->backend->scratch, p->x.shape, p->x.data,
+                        layer->config.out_channels, p->dy.data,
+                        layer->weight->grad.data,
+                        layer->bias ? layer->bias->grad.data : NULL)
+                  : p->direct(p->backend, p->layer, &p->x, &p->dy);
+}
+
 // Backward-weights: both algorithms add into the layer's gradients, so
-// they are timed on copies' worth of room and put back afterwards.
+// those are saved before the timing and put back afterwards.
 static segc_status measure_weights(segc_backend_context *backend,
                                    segc_conv3d *layer, const segc_tensor *x,
                                    const segc_tensor *dy,
                                    conv3d_weights_fn direct,
                                    plan_entry *entry) {
-  segc_tensor piece_x = *x, piece_dy = *dy;
-  const int64_t depth = x->shape.d < PLAN_DEPTH ? x->shape.d : PLAN_DEPTH;
-  piece_x.shape.n = piece_dy.shape.n = 1;
-  piece_x.shape.d = piece_dy.shape.d = depth;
+  weights_piece p = {backend, layer, *x, *dy, direct};
+  p.x.shape = piece_of(x->shape);
+  p.dy.shape = piece_of(dy->shape);
   float *weight_grad = layer->weight->grad.data;
   float *bias_grad = layer->bias ? layer->bias->grad.data : NULL;
   const int64_t cout = layer->config.out_channels;
   const size_t weight_bytes =
       sizeof(float) * (size_t)(cout * layer->config.in_channels * 27);
-  const size_t bytes = weight_bytes + sizeof(float) * (size_t)cout;
+  const size_t bias_bytes = bias_grad ? sizeof(float) * (size_t)cout : 0;
   segc_arena *scratch = backend->scratch;
-  float *saved;
-  SEGC_TRY(segc_arena_alloc(scratch, bytes, (void **)&saved));
+  char *saved;
+  SEGC_TRY(
+      segc_arena_alloc(scratch, weight_bytes + bias_bytes, (void **)&saved));
   memcpy(saved, weight_grad, weight_bytes);
-  if (bias_grad)
-    memcpy(saved + weight_bytes / sizeof(float), bias_grad,
-           sizeof(float) * (size_t)cout);
-  segc_status status = SEGC_OK;
-  double best[2] = {1e300, 1e300};
-  for (int run = 0; run < 4 && status == SEGC_OK; ++run) {
-    const int which = run % 2;
-    const double start = segc_now();
-    status = which ? conv3d_winograd_weight_grad(
-                         scratch, piece_x.shape, piece_x.data, cout,
-                         piece_dy.data, weight_grad, bias_grad)
-                   : direct(backend, layer, &piece_x, &piece_dy);
-    const double seconds = segc_now() - start;
-    if (seconds < best[which]) best[which] = seconds;
-  }
+  if (bias_grad) memcpy(saved + weight_bytes, bias_grad, bias_bytes);
+  const segc_status status =
+      time_both(run_weights_piece, &p, p.x.shape.d, entry);
   memcpy(weight_grad, saved, weight_bytes);
-  if (bias_grad)
-    memcpy(bias_grad, saved + weight_bytes / sizeof(float),
-           sizeof(float) * (size_t)cout);
-  segc_arena_free(scratch, saved, bytes);
-  entry->direct_s = best[0];
-  entry->winograd_s = best[1];
-  entry->piece_d = depth;
-  entry->winograd = best[1] < PLAN_MARGIN * best[0];
+  if (bias_grad) memcpy(bias_grad, saved + weight_bytes, bias_bytes);
+  segc_arena_free(scratch, saved, weight_bytes + bias_bytes);
   return status;
 }
 

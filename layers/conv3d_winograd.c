@@ -21,10 +21,8 @@ bool conv3d_winograd_fits(const segc_conv3d_config *config) {
   return config->kernel == 3 && config->stride == 1 && config->padding == 1;
 }
 
-static int64_t padded_out(int64_t out) { return conv3d_winograd_padded(out); }
-
 int64_t conv3d_winograd_weight_floats(int64_t in, int64_t out) {
-  return SEGC_WINO_ELEMENTS * in * padded_out(out);
+  return SEGC_WINO_ELEMENTS * in * conv3d_winograd_padded(out);
 }
 
 // G g G^T of one 3x3x3 kernel g (index (kd * 3 + kh) * 3 + kw) into 64.
@@ -61,7 +59,8 @@ void conv3d_winograd_transform_weights(const float *w, int64_t cout,
   // The convolution served: in -> out channels.
   const int64_t in = backward_data ? cout : cin;
   const int64_t out = backward_data ? cin : cout;
-  const int64_t out_p = padded_out(out), panels = out_p / SEGC_WINO_WIDTH;
+  const int64_t out_p = conv3d_winograd_padded(out),
+                panels = out_p / SEGC_WINO_WIDTH;
   memset(u, 0, sizeof(float) * (size_t)conv3d_winograd_weight_floats(in, out));
   for (int64_t o = 0; o < out; ++o)
     for (int64_t i = 0; i < in; ++i) {
@@ -88,7 +87,7 @@ conv3d_winograd_tiling conv3d_winograd_make_tiling(segc_shape s, int64_t in,
                               .in = in,
                               .v_cols = in,
                               .out = out,
-                              .out_p = padded_out(out)};
+                              .out_p = conv3d_winograd_padded(out)};
   t.td = (s.d + 1) / 2;
   t.th = (s.h + 1) / 2;
   t.tw = (s.w + 1) / 2;
